@@ -1,0 +1,65 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Cutover",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "cutover", targets: ["cutover"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+    ],
+    targets: [
+        // C wrappers: the only modules that know about C.
+        .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
+        .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
+
+        // Core: no UI.
+        .target(name: "NginxConfig"),
+        .target(name: "Rollout", dependencies: ["NginxConfig"]),
+        .target(name: "Settings", dependencies: ["Rollout", .product(name: "Yams", package: "Yams")]),
+        .target(name: "AccessLog"),
+        .target(name: "TrafficStats", dependencies: [
+            "AccessLog", "Rollout", "CPCRE2",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "Collections", package: "swift-collections"),
+        ]),
+        .target(name: "Apply", dependencies: ["NginxConfig", "Rollout"]),
+        .target(name: "Preflight", dependencies: ["NginxConfig", "Rollout", "AccessLog", "TrafficStats", "Apply"]),
+
+        // Terminal UI.
+        .target(name: "TerminalUI"),
+        .target(name: "TerminalCurses", dependencies: ["TerminalUI", "CNcursesw"]),
+        .target(name: "Dashboard", dependencies: [
+            "NginxConfig", "Rollout", "Settings", "AccessLog", "TrafficStats", "Apply", "Preflight", "TerminalUI",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+
+        // Executables: the one place real implementations are wired together.
+        .executableTarget(name: "cutover", dependencies: [
+            "NginxConfig", "Rollout", "Settings", "AccessLog", "TrafficStats", "Apply", "Preflight",
+            "TerminalUI", "TerminalCurses", "Dashboard",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "cutover-bench", dependencies: [
+            "NginxConfig", "Rollout", "AccessLog", "TrafficStats", "Apply",
+        ]),
+
+        // Tests.
+        .target(name: "TestSupport", dependencies: ["Apply"], path: "Tests/TestSupport"),
+        .testTarget(name: "NginxConfigTests", dependencies: ["NginxConfig", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RolloutTests", dependencies: ["Rollout", "Settings", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AccessLogTests", dependencies: ["AccessLog", "TestSupport"]),
+        .testTarget(name: "TrafficStatsTests", dependencies: ["TrafficStats", "TestSupport"]),
+        .testTarget(name: "ApplyTests", dependencies: ["Apply", "TestSupport"]),
+        .testTarget(name: "PreflightTests", dependencies: ["Preflight", "TestSupport"]),
+        .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "TestSupport"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "TerminalUI", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["NginxConfig", "Rollout", "Apply", "AccessLog", "TrafficStats", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// The AccessLog module; see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// The Apply module; see ARCHITECTURE.md.

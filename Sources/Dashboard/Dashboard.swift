@@ -1,0 +1,1 @@
+// The Dashboard module; see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// The NginxConfig module; see ARCHITECTURE.md.

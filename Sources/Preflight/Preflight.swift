@@ -1,0 +1,1 @@
+// The Preflight module; see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// The Rollout module; see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// The TerminalCurses module; see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// The TrafficStats module; see ARCHITECTURE.md.
