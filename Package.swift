@@ -51,8 +51,8 @@ let package = Package(
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["Apply"], path: "Tests/TestSupport"),
-        .testTarget(name: "NginxConfigTests", dependencies: ["NginxConfig", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "RolloutTests", dependencies: ["Rollout", "Settings", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NginxConfigTests", dependencies: ["NginxConfig", "TestSupport"]),
+        .testTarget(name: "RolloutTests", dependencies: ["Rollout", "Settings", "TestSupport"]),
         .testTarget(name: "AccessLogTests", dependencies: ["AccessLog", "TestSupport"]),
         .testTarget(name: "TrafficStatsTests", dependencies: ["TrafficStats", "TestSupport"]),
         .testTarget(name: "ApplyTests", dependencies: ["Apply", "TestSupport"]),
