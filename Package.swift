@@ -51,15 +51,15 @@ let package = Package(
 
         // Tests.
         .target(name: "TestSupport", dependencies: ["Apply"], path: "Tests/TestSupport"),
-        .testTarget(name: "NginxConfigTests", dependencies: ["NginxConfig", "TestSupport"]),
-        .testTarget(name: "RolloutTests", dependencies: ["Rollout", "Settings", "TestSupport"]),
-        .testTarget(name: "AccessLogTests", dependencies: ["AccessLog", "TestSupport"]),
-        .testTarget(name: "TrafficStatsTests", dependencies: ["TrafficStats", "TestSupport"]),
-        .testTarget(name: "ApplyTests", dependencies: ["Apply", "TestSupport"]),
-        .testTarget(name: "PreflightTests", dependencies: ["Preflight", "TestSupport"]),
-        .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "TestSupport"]),
-        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "TerminalUI", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["NginxConfig", "Rollout", "Apply", "AccessLog", "TrafficStats", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "NginxConfigTests", dependencies: ["NginxConfig", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "RolloutTests", dependencies: ["Rollout", "Settings", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "AccessLogTests", dependencies: ["AccessLog", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrafficStatsTests", dependencies: ["TrafficStats", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ApplyTests", dependencies: ["Apply", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "PreflightTests", dependencies: ["Preflight", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "TerminalUI", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["NginxConfig", "Rollout", "Apply", "AccessLog", "TrafficStats", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], exclude: ["Fixtures"]),
     ]
 )

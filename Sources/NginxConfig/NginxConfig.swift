@@ -1,1 +1,0 @@
-// The NginxConfig module; see ARCHITECTURE.md.
