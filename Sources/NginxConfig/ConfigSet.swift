@@ -261,6 +261,12 @@ public struct ConfigSet: Sendable {
         children[first].block = block
     }
 
+    /// Replaces a loaded file's tree (same path).
+    public mutating func replaceFile(_ file: ConfigFile) {
+        guard files[file.path] != nil else { return }
+        files[file.path] = file
+    }
+
     /// The current text of a file (the original bytes if it was never edited).
     public func text(of path: String) -> String? {
         files[path].map(ConfigPrinter.print)

@@ -1,0 +1,433 @@
+import NginxConfig
+
+/// A routing change an operator asks for.
+public enum RolloutEdit: Sendable, Equatable {
+    /// Moves an endpoint into an existing group.
+    case assign(endpoint: String, group: String)
+    /// Moves an endpoint into a group at `percent`, creating one if none has it.
+    case assignPercent(endpoint: String, percent: Percent)
+    /// Sets a group's share of the new service (0 to 100%).
+    case setGroupPercent(group: String, percent: Percent, create: Bool)
+    /// Adds an endpoint to the whitelist and the group map.
+    case add(key: String, target: String, group: String)
+    /// Removes an endpoint from the migration list (both maps).
+    case remove(endpoint: String)
+    /// Sends the listed endpoints back to the current service, remembering their groups for `resume`.
+    case rollback(endpoints: [String])
+    /// Sets every group to 0% (and every endpoint sent straight to the new service back), remembering it all for `resume`.
+    case rollbackAll
+    /// Restores exactly what the last rollbacks remembered.
+    case resume
+
+    /// The action's name in the journal and messages.
+    public var action: String {
+        switch self {
+        case .assign, .assignPercent: return "set"
+        case .setGroupPercent: return "group"
+        case .add: return "add"
+        case .remove: return "remove"
+        case .rollback: return "rollback"
+        case .rollbackAll: return "rollback-all"
+        case .resume: return "resume"
+        }
+    }
+}
+
+/// Why an edit was refused; the config is untouched.
+public struct EditError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// One endpoint's share before and after an edit.
+public struct EndpointShift: Sendable, Equatable, Codable {
+    public var endpoint: String
+    public var groupBefore: String?
+    public var groupAfter: String?
+    public var percentBefore: Percent
+    public var percentAfter: Percent
+}
+
+/// The result of an edit: the new tree and model, the file changes, and what moved.
+public struct EditResult: Sendable {
+    public var config: ConfigSet
+    public var model: RolloutModel
+    public var changes: [FileChange]
+    /// Every endpoint whose group or percent changed.
+    public var shifts: [EndpointShift]
+    /// The groups whose entries changed or that were created.
+    public var groupsTouched: [String]
+    public var edit: RolloutEdit
+
+    /// A one-line description of what the edit does, for prompts and reports.
+    public var summary: String {
+        if shifts.isEmpty { return "\(edit.action): no endpoint's share changes" }
+        let parts = shifts.prefix(6).map { s in
+            "\(s.endpoint) \(s.percentBefore.nginxText) → \(s.percentAfter.nginxText)"
+                + (s.groupBefore != s.groupAfter ? " (\(s.groupBefore ?? "-") → \(s.groupAfter ?? "-"))" : "")
+        }
+        let more = shifts.count > 6 ? ", and \(shifts.count - 6) more" : ""
+        return "\(edit.action): " + parts.joined(separator: ", ") + more
+    }
+}
+
+extension RolloutModel {
+    /// Finds an endpoint by short name, key, or a unique substring of its key; ambiguity lists the candidates.
+    public func resolveEndpoint(_ query: String) throws(EditError) -> Endpoint {
+        if let e = endpoints.first(where: { $0.pattern == query }) { return e }
+        let byName = endpoints.filter { $0.name == query }
+        if byName.count == 1 { return byName[0] }
+        let candidates = byName.isEmpty ? endpoints.filter { $0.pattern.contains(query) || $0.name.contains(query) } : byName
+        if candidates.count == 1 { return candidates[0] }
+        if candidates.isEmpty {
+            throw EditError("no endpoint matches \"\(query)\"; `cutover routes` lists them (name or any unique part of the key)")
+        }
+        throw EditError("\"\(query)\" is ambiguous; it matches: " + candidates.map { "\($0.name) (\($0.pattern))" }.joined(separator: ", ") + " — give more of the key")
+    }
+
+    /// Finds a group by name (`group3_routing`) or variable (`$group3_routing`).
+    public func resolveGroup(_ query: String) throws(EditError) -> Group {
+        if let g = group(named: query) { return g }
+        throw EditError("no group \"\(query)\"; groups: " + groups.map(\.name).joined(separator: ", ")
+            + " (create one with `cutover group NAME --percent P --create`)")
+    }
+}
+
+/// Applies rollout edits to a config tree: pure, touching only the tokens each edit must.
+public struct RolloutEditor: Sendable {
+    public var config: ConfigSet
+    public var model: RolloutModel
+
+    public init(config: ConfigSet, model: RolloutModel) {
+        self.config = config
+        self.model = model
+    }
+
+    /// Loads the config and discovers the model in one step.
+    public init(config: ConfigSet, names: RolloutNames = RolloutNames()) {
+        self.config = config
+        self.model = Discovery.discover(config, names: names)
+    }
+
+    private var names: RolloutNames { model.names }
+
+    /// Applies `edit` and checks the result with nginx's rules; throws without changing anything if it is refused.
+    public func apply(_ edit: RolloutEdit) throws(EditError) -> EditResult {
+        var work = self
+        var touched: [String] = []
+        switch edit {
+        case .assign(let query, let groupName):
+            let endpoint = try model.resolveEndpoint(query)
+            let group = try model.resolveGroup(groupName)
+            try work.assign(endpoint, to: group.variable)
+        case .assignPercent(let query, let percent):
+            let endpoint = try model.resolveEndpoint(query)
+            try RolloutEditor.checkRange(percent)
+            if let group = model.groups.first(where: { $0.percent == percent && $0.rolledBackFrom == nil }) {
+                try work.assign(endpoint, to: group.variable)
+            } else {
+                let variable = work.nextGroupVariable()
+                try work.createGroup(variable, percent: percent)
+                try work.assign(work.model.resolveEndpoint(endpoint.pattern), to: variable)
+                touched.append(String(variable.dropFirst()))
+            }
+        case .setGroupPercent(let groupName, let percent, let create):
+            try RolloutEditor.checkRange(percent)
+            if let group = model.group(named: groupName) {
+                try work.setPercent(group, percent, marker: nil)
+            } else if create {
+                let variable = groupName.hasPrefix("$") ? groupName : "$" + groupName
+                guard variable.dropFirst().allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }), variable.count > 1 else {
+                    throw EditError("\"\(groupName)\" is not a valid nginx variable name; use letters, digits and underscores")
+                }
+                try work.createGroup(variable, percent: percent)
+            } else {
+                _ = try model.resolveGroup(groupName)
+            }
+            touched.append(groupName.hasPrefix("$") ? String(groupName.dropFirst()) : groupName)
+        case .add(let key, let target, let groupName):
+            let group = try model.resolveGroup(groupName)
+            try work.add(key: key, target: target, group: group.variable)
+        case .remove(let query):
+            let endpoint = try model.resolveEndpoint(query)
+            try work.remove(endpoint)
+        case .rollback(let queries):
+            guard !queries.isEmpty else { throw EditError("name at least one endpoint to roll back, or use --all") }
+            for q in queries {
+                let endpoint = try work.model.resolveEndpoint(q)
+                try work.rollback(endpoint)
+            }
+        case .rollbackAll:
+            try work.rollbackAll()
+        case .resume:
+            try work.resume()
+        }
+        return try finish(work, edit: edit, touched: touched)
+    }
+
+    private func finish(_ work: RolloutEditor, edit: RolloutEdit, touched: [String]) throws(EditError) -> EditResult {
+        let newModel = Discovery.discover(work.config, names: names)
+        // Refuse anything that introduces a problem nginx (or the pattern) cannot live with.
+        let before = Set(model.problems.filter { $0.severity == .error }.map(\.message))
+        let introduced = newModel.problems.filter { $0.severity == .error && !before.contains($0.message) }
+        if let first = introduced.first {
+            throw EditError("refused: the edit would make the config invalid — \(first.location): \(first.message)")
+        }
+        var shifts: [EndpointShift] = []
+        let old = Dictionary(model.endpoints.map { ($0.pattern, $0) }, uniquingKeysWith: { a, _ in a })
+        for e in newModel.endpoints {
+            let was = old[e.pattern]
+            let shift = EndpointShift(endpoint: e.name, groupBefore: was?.groupName ?? was?.assignment, groupAfter: e.groupName ?? e.assignment,
+                                      percentBefore: was?.percent ?? .zero, percentAfter: e.percent)
+            if was == nil || shift.groupBefore != shift.groupAfter || shift.percentBefore != shift.percentAfter { shifts.append(shift) }
+        }
+        let newKeys = Set(newModel.endpoints.map(\.pattern))
+        for e in model.endpoints where !newKeys.contains(e.pattern) {
+            shifts.append(EndpointShift(endpoint: e.name, groupBefore: e.groupName ?? e.assignment, groupAfter: nil, percentBefore: e.percent, percentAfter: .zero))
+        }
+        var groups = touched
+        let oldGroups = Dictionary(model.groups.map { ($0.variable, $0) }, uniquingKeysWith: { a, _ in a })
+        for g in newModel.groups where oldGroups[g.variable] == nil || oldGroups[g.variable]?.entries != g.entries || oldGroups[g.variable]?.rolledBackFrom != g.rolledBackFrom {
+            if !groups.contains(g.name) { groups.append(g.name) }
+        }
+        return EditResult(config: work.config, model: newModel, changes: work.config.changes(), shifts: shifts,
+                          groupsTouched: groups, edit: edit)
+    }
+
+    static func checkRange(_ p: Percent) throws(EditError) {
+        guard p.hundredths >= 0 && p.hundredths <= 10000 else {
+            throw EditError("percent \(p.plain) is out of range; give a value from 0 to 100 with at most two decimals")
+        }
+    }
+
+    // MARK: - Primitive edits (each re-discovers so later steps see the new tree)
+
+    private mutating func refresh() {
+        model = Discovery.discover(config, names: names)
+    }
+
+    /// Writes a word in the quoting style of the word it replaces.
+    static func styled(_ value: String, like old: Word) -> String {
+        if let q = old.quoteCharacter { return Word.quote(value, force: true, quote: q) }
+        return Word.quote(value)
+    }
+
+    mutating func assign(_ endpoint: Endpoint, to assignment: String, marker: String? = nil) throws(EditError) {
+        if let path = endpoint.groupEntryPath {
+            config.modify(at: path) { d in
+                if d.args.isEmpty {
+                    d.args.append(Word(raw: Word.quote(assignment, force: true)))
+                } else {
+                    d.args[0].raw = RolloutEditor.styled(assignment, like: d.args[0])
+                }
+                d.name.prefix = Markers.remove(from: d.name.prefix)
+                if let marker { d.name.prefix = Markers.add(marker, to: d.name.prefix) }
+            }
+        } else {
+            guard let map = model.groupMap else {
+                throw EditError("there is no `map $uri \(names.splitGroup)` to assign \(endpoint.name) in; add the group map first")
+            }
+            let entry = try RolloutEditor.mapEntry(key: endpoint.pattern, value: assignment, like: map.entries.last.flatMap { config.directive(at: $0.path) })
+            appendEntry(entry, to: map)
+        }
+        refresh()
+    }
+
+    static func mapEntry(key: String, value: String, like sample: Directive?) throws(EditError) -> Directive {
+        let keyText = Word.quote(key)
+        let valueText: String
+        if let sample, let word = sample.args.first { valueText = styled(value, like: word) } else { valueText = Word.quote(value, force: true) }
+        do {
+            return try parseDirective("\(keyText) \(valueText);")
+        } catch {
+            throw EditError("cannot write the map entry for \(key): \(error.message)")
+        }
+    }
+
+    private mutating func appendEntry(_ entry: Directive, to map: MapBlock) {
+        let mapDirective = config.directive(at: map.path)
+        let indent = (mapDirective.flatMap { Trivia.splitLastBreak($0.name.prefix)?.after } ?? "") + "    "
+        config.modifyBlock(at: map.path) { block in
+            block.edit { list in
+                if let last = list.children.lastIndex(where: { $0.name.value != "default" && $0.name.value != "hostnames" && $0.name.value != "volatile" }) {
+                    list.insert(entry, after: last)
+                } else {
+                    list.append(entry, indent: indent)
+                }
+            }
+        }
+    }
+
+    mutating func setPercent(_ group: Group, _ percent: Percent, marker: String?) throws(EditError) {
+        let newIndex = group.entries.firstIndex { $0.value == names.newLabel && $0.percent != nil }
+        let labelSample = config.directive(at: group.path)?.block?.children.first?.args.first
+        let newLabel = names.newLabel
+        config.modifyBlock(at: group.path) { block in
+            block.edit { list in
+                if percent.hundredths == 0 {
+                    if let i = newIndex { list.remove(at: i) }
+                } else if let i = newIndex {
+                    list.children[i].name.raw = percent.nginxText
+                } else {
+                    let value = labelSample.map { RolloutEditor.styled(newLabel, like: $0) } ?? Word.quote(newLabel, force: true)
+                    if let entry = try? parseDirective("\(percent.nginxText) \(value);") {
+                        if list.children.isEmpty {
+                            list.append(entry, indent: "    ")
+                        } else {
+                            list.insert(entry, before: 0)
+                        }
+                    }
+                }
+            }
+        }
+        config.modify(at: group.path) { d in
+            d.name.prefix = Markers.remove(from: d.name.prefix)
+            if let marker { d.name.prefix = Markers.add(marker, to: d.name.prefix) }
+        }
+        refresh()
+    }
+
+    func nextGroupVariable() -> String {
+        let taken = Set(model.groups.map(\.variable))
+        var n = model.groups.count + 1
+        while taken.contains("$group\(n)_routing") { n += 1 }
+        return "$group\(n)_routing"
+    }
+
+    mutating func createGroup(_ variable: String, percent: Percent) throws(EditError) {
+        if model.group(named: variable) != nil { throw EditError("group \(variable) already exists") }
+        let key = model.groups.last?.key ?? "${request_id}"
+        let last = model.groups.last.flatMap { config.directive(at: $0.path) }
+        let multiLine = last?.block?.children.first.map { Trivia.splitLastBreak($0.name.prefix) != nil } ?? true
+        let newValue = Word.quote(names.newLabel, force: true), currentValue = Word.quote(names.currentLabel, force: true)
+        let first = percent.hundredths > 0 ? "\(percent.nginxText) \(newValue); " : ""
+        var text = "split_clients \(Word.quote(key, force: true)) \(variable) { \(first)* \(currentValue); }"
+        if multiLine {
+            let outer = last.flatMap { Trivia.splitLastBreak($0.name.prefix)?.after } ?? ""
+            let inner = last?.block?.children.first.flatMap { Trivia.splitLastBreak($0.name.prefix)?.after } ?? outer + "    "
+            let lines = (percent.hundredths > 0 ? ["\(percent.nginxText) \(newValue);"] : []) + ["* \(currentValue);"]
+            text = "split_clients \(Word.quote(key, force: true)) \(variable) {\n" + lines.map { inner + $0 + "\n" }.joined() + outer + "}"
+        }
+        let directive: Directive
+        do { directive = try parseDirective(text) } catch { throw EditError("cannot write group \(variable): \(error.message)") }
+        if let anchor = model.groups.last?.path {
+            config.editList(containing: anchor) { list, i in list.insert(directive, after: i) }
+        } else if let map = model.groupMap {
+            config.editList(containing: map.path) { list, i in list.insert(directive, before: i) }
+        } else {
+            throw EditError("no split_clients group and no group map to place a new group next to; add the pattern's maps first")
+        }
+        refresh()
+    }
+
+    mutating func add(key: String, target: String, group: String) throws(EditError) {
+        if model.endpoints.contains(where: { $0.pattern == key }) {
+            throw EditError("endpoint \(key) is already in the migration list; use `cutover set` to change its group")
+        }
+        guard let whitelist = model.whitelistMap, let groupMap = model.groupMap else {
+            throw EditError("the config lacks the whitelist map or the group map; add the pattern's maps before adding endpoints")
+        }
+        if key.hasPrefix("~") {
+            guard RegexSyntax.isBalanced(String(key.drop(while: { $0 == "~" || $0 == "*" }))) else {
+                throw EditError("the key \(key) is not a valid regex (unbalanced brackets or parentheses); fix it before adding")
+            }
+        }
+        let w = try RolloutEditor.mapEntry(key: key, value: target, like: whitelist.entries.last.flatMap { config.directive(at: $0.path) })
+        appendEntry(w, to: whitelist)
+        refresh()
+        guard let groupMapNow = model.groupMap else { return }
+        _ = groupMap
+        let g = try RolloutEditor.mapEntry(key: key, value: group, like: groupMapNow.entries.last.flatMap { config.directive(at: $0.path) })
+        appendEntry(g, to: groupMapNow)
+        refresh()
+    }
+
+    mutating func remove(_ endpoint: Endpoint) throws(EditError) {
+        // Remove the later entry first so the earlier path stays valid when both maps share a file.
+        let paths = [endpoint.targetEntryPath, endpoint.groupEntryPath].compactMap { $0 }
+        for path in paths.sorted(by: { $0.indices.lexicographicallyPrecedes($1.indices) }).reversed() {
+            config.modify(at: path) { d in d.name.prefix = Markers.remove(from: d.name.prefix) }
+            config.editList(containing: path) { list, i in list.remove(at: i) }
+        }
+        refresh()
+    }
+
+    mutating func rollback(_ endpoint: Endpoint) throws(EditError) {
+        guard let assignment = endpoint.assignment else {
+            throw EditError("\(endpoint.name) has no group assignment, so it already stays on the current service")
+        }
+        if assignment == names.currentLabel {
+            throw EditError("\(endpoint.name) is already rolled back (assigned to \"\(names.currentLabel)\"); `cutover resume` restores it")
+        }
+        try assign(endpoint, to: names.currentLabel, marker: "group=\(assignment)")
+    }
+
+    mutating func rollbackAll() throws(EditError) {
+        var changed = false
+        for group in model.groups where group.percent.hundredths > 0 {
+            guard let fresh = model.group(named: group.variable) else { continue }
+            try setPercent(fresh, .zero, marker: "percent=\(group.percent.plain)")
+            changed = true
+        }
+        for endpoint in model.endpoints where endpoint.assignment == names.newLabel {
+            let fresh = try model.resolveEndpoint(endpoint.pattern)
+            try assign(fresh, to: names.currentLabel, marker: "group=\(names.newLabel)")
+            changed = true
+        }
+        if !changed { throw EditError("nothing to roll back: every group is already at 0%") }
+    }
+
+    mutating func resume() throws(EditError) {
+        var changed = false
+        for group in model.groups {
+            guard let p = group.rolledBackFrom, let fresh = model.group(named: group.variable) else { continue }
+            try setPercent(fresh, p, marker: nil)
+            changed = true
+        }
+        for endpoint in model.endpoints {
+            guard let g = endpoint.rolledBackFrom, let fresh = try? model.resolveEndpoint(endpoint.pattern) else { continue }
+            try assign(fresh, to: g)
+            changed = true
+        }
+        if !changed { throw EditError("nothing to resume: no rollback markers (`# cutover:rollback`) are in the config") }
+    }
+}
+
+/// Writes and removes Cutover's rollback marker comments in a directive's leading trivia.
+enum Markers {
+    static func add(_ payload: String, to prefix: String) -> String {
+        guard let split = Trivia.splitLastBreak(prefix) else {
+            return prefix + RollbackMarker.tag + payload + " (cutover resume restores it)\n"
+        }
+        return prefix + RollbackMarker.tag + payload + " (cutover resume restores it)" + split.lineBreak + split.after
+    }
+
+    static func remove(from prefix: String) -> String {
+        guard prefix.contains(RollbackMarker.tag) else { return prefix }
+        var lines = Trivia.lines(prefix)
+        lines.removeAll { Trivia.trimmed($0).hasPrefix(RollbackMarker.tag) }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Minimal checks on regex keys before they are written (PCRE2 itself runs in the statistics module and in nginx -t).
+enum RegexSyntax {
+    static func isBalanced(_ s: String) -> Bool {
+        var depth = 0, inClass = false, escaped = false
+        for ch in s {
+            if escaped { escaped = false; continue }
+            switch ch {
+            case "\\": escaped = true
+            case "[" where !inClass: inClass = true
+            case "]" where inClass: inClass = false
+            case "(" where !inClass: depth += 1
+            case ")" where !inClass:
+                depth -= 1
+                if depth < 0 { return false }
+            default: break
+            }
+        }
+        return depth == 0 && !inClass && !escaped
+    }
+}

@@ -1,1 +1,0 @@
-// The Rollout module; see ARCHITECTURE.md.
