@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+@testable import Settings
+
+@Suite struct SettingsTests {
+    @Test func fullFileParses() throws {
+        let yaml = """
+        config: /etc/nginx/conf.d/migration.conf
+        main_config: /etc/nginx/nginx.conf
+        variables:
+          target_path: $new_path
+          split_group: split
+        labels:
+          new_service: go
+          current_service: django
+        logs:
+          main: [/var/log/nginx/access.log]
+          migration: /var/log/nginx/migration.log
+        nginx:
+          validate: [docker, exec, web, nginx, -t]
+          reload: [systemctl, reload, nginx]
+          timeout: 5
+        ladder: [1, 2, 50, 100]
+        window: 15m
+        theme: light
+        """
+        let s = try Settings.parse(yaml, file: "cutover.yaml")
+        #expect(s.config == "/etc/nginx/conf.d/migration.conf")
+        #expect(s.names.targetPath == "$new_path")
+        #expect(s.names.splitGroup == "$split")
+        #expect(s.names.apiRouting == "$api_routing")
+        #expect(s.names.newLabel == "go" && s.names.currentLabel == "django")
+        #expect(s.mainLogs == ["/var/log/nginx/access.log"])
+        #expect(s.migrationLogs == ["/var/log/nginx/migration.log"])
+        #expect(s.validateCommand == ["docker", "exec", "web", "nginx", "-t"])
+        #expect(s.reloadCommand == ["systemctl", "reload", "nginx"])
+        #expect(s.commandTimeout == 5)
+        #expect(s.ladder == [1, 2, 50, 100])
+        #expect(s.window == "15m")
+        #expect(s.theme == "light")
+    }
+
+    @Test(arguments: [
+        ("config: [a\n", 2, "not valid YAML"),
+        ("confg: x\n", 1, "unknown setting \"confg\""),
+        ("window: 2h\n", 1, "window must be one of"),
+        ("nginx:\n  reload: x\n  restart: y\n", 3, "unknown key nginx.restart"),
+        ("ladder: [10, 5]\n", 1, "increasing"),
+    ])
+    func errorsCarryTheLine(yaml: String, line: Int, fragment: String) {
+        do {
+            _ = try Settings.parse(yaml, file: "s.yaml")
+            Issue.record("accepted \(yaml)")
+        } catch {
+            #expect(error.line == line, "\(error)")
+            #expect(error.message.contains(fragment), "\(error)")
+        }
+    }
+
+    @Test func searchOrderAndExplicitOverride() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cutover-settings-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("xdg/cutover"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let env = ["HOME": dir.path, "XDG_CONFIG_HOME": dir.path + "/xdg"]
+        #expect(try Settings.load(explicit: nil, environment: env, workingDirectory: dir.path) == Settings())
+        try "config: from-xdg.conf\n".write(to: dir.appendingPathComponent("xdg/cutover/cutover.yaml"), atomically: true, encoding: .utf8)
+        #expect(try Settings.load(explicit: nil, environment: env, workingDirectory: dir.path).config == dir.path + "/xdg/cutover/from-xdg.conf")
+        try "config: /abs/here.conf\n".write(to: dir.appendingPathComponent("cutover.yaml"), atomically: true, encoding: .utf8)
+        #expect(try Settings.load(explicit: nil, environment: env, workingDirectory: dir.path).config == "/abs/here.conf")
+        #expect(throws: SettingsError.self) { try Settings.load(explicit: dir.path + "/missing.yaml", environment: env) }
+        #expect(Settings().journalPath(environment: ["HOME": "/home/op"]) == "/home/op/.local/state/cutover/journal.jsonl")
+        #expect(Settings().journalPath(environment: ["HOME": "/home/op", "XDG_STATE_HOME": "/st"]) == "/st/cutover/journal.jsonl")
+    }
+}
