@@ -61,13 +61,7 @@ public final class Terminal<B: Backend> {
         render(&frame)
         let mode = backend.colorMode
         if mode != .truecolor {
-            for y in area.top..<area.bottom {
-                for x in area.left..<area.right {
-                    if let cell = frame[x, y], cell.style != .plain {
-                        frame.setStyle(cell.style.degraded(to: mode), in: Rect(x: x, y: y, width: 1, height: 1))
-                    }
-                }
-            }
+            frame.mapStyles { $0 == .plain ? $0 : $0.degraded(to: mode) }
         }
         let updates: [CellUpdate]
         if needsFullRedraw || previous.area != area {

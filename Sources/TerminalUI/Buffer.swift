@@ -106,6 +106,11 @@ public struct Buffer: Hashable, Sendable {
         }
     }
 
+    /// Replaces every cell's style with `transform(style)` (e.g. to degrade colours for the terminal).
+    public mutating func mapStyles(_ transform: (Style) -> Style) {
+        for i in cells.indices { cells[i].style = transform(cells[i].style) }
+    }
+
     /// Fills `rect` (clipped to the buffer) with copies of `cell`.
     public mutating func fill(_ rect: Rect, with cell: Cell = .blank) {
         let r = rect.intersection(area)
