@@ -244,3 +244,24 @@ import Testing
         #expect(mismatch?.description.contains("differs at line 2") == true)
     }
 }
+
+@Suite struct ScrollStateTests {
+    @Test func emptyTableKeepsSelectionAndResetsOffset() {
+        var state = ScrollState(selected: 4, offset: 2)
+        state.scrollToSelection(rowCount: 0, visibleRows: 5)
+        #expect(state == ScrollState(selected: 4, offset: 0))
+        state.scrollToSelection(rowCount: 3, visibleRows: 5)
+        #expect(state == ScrollState(selected: 2, offset: 0))
+    }
+
+    @Test func selectionBelowWindowScrollsMinimally() {
+        var state = ScrollState(selected: 10, offset: 0)
+        state.scrollToSelection(rowCount: 50, visibleRows: 5)
+        #expect(state.offset == 6)
+        state.selected = 49
+        state.scrollToSelection(rowCount: 50, visibleRows: 5)
+        #expect(state.offset == 45)
+        state.scrollToSelection(rowCount: 50, visibleRows: 100)
+        #expect(state.offset == 0)
+    }
+}
