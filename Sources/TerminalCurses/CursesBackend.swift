@@ -85,6 +85,7 @@ public final class CursesBackend: Backend {
     }
 
     public func draw(_ updates: [CellUpdate]) {
+        guard !restored else { return }  // drawing after restore() would switch curses mode back on
         for update in updates {
             let style = update.cell.style.degraded(to: colorMode)
             var attributes = cutover_a_normal()
@@ -108,15 +109,26 @@ public final class CursesBackend: Backend {
         }
     }
 
-    public func flush() { wrefresh(window) }
+    public func flush() {
+        guard !restored else { return }
+        wrefresh(window)
+    }
 
-    public func clear() { wclear(window) }
+    public func clear() {
+        guard !restored else { return }
+        wclear(window)
+    }
 
-    public func hideCursor() { curs_set(0) }
+    public func hideCursor() {
+        guard !restored else { return }
+        curs_set(0)
+    }
 
     public func showCursor() { curs_set(1) }
 
+    /// Waits for a key; always nil after `restore()` (reading would redraw the curses screen).
     public func readKey(timeout: Duration?) -> Key? {
+        guard !restored else { return nil }
         let milliseconds: Int32
         if let timeout {
             let (seconds, attoseconds) = timeout.components

@@ -34,19 +34,22 @@ public protocol Backend: AnyObject {
 }
 
 /// Owns a backend and the last frame drawn, and sends each new frame as the difference from the last.
-public final class Terminal<B: Backend> {
-    public let backend: B
+public final class Terminal {
+    public let backend: any Backend
     /// The frame on screen now (after the last `draw`).
     public private(set) var previous: Buffer
     private var needsFullRedraw = true
 
-    public init(backend: B) {
+    public init(backend: any Backend) {
         self.backend = backend
         self.previous = Buffer(area: .zero)
     }
 
     /// The current screen area.
     public var area: Rect { backend.size }
+
+    /// Waits up to `timeout` (nil: forever) for a key from the backend; nil when none came.
+    public func readKey(timeout: Duration?) -> Key? { backend.readKey(timeout: timeout) }
 
     /// Forces the next `draw` to clear the screen and send every cell (e.g. on Ctrl-L).
     public func invalidate() { needsFullRedraw = true }
@@ -61,13 +64,7 @@ public final class Terminal<B: Backend> {
         render(&frame)
         let mode = backend.colorMode
         if mode != .truecolor {
-            for y in area.top..<area.bottom {
-                for x in area.left..<area.right {
-                    if let cell = frame[x, y], cell.style != .plain {
-                        frame.setStyle(cell.style.degraded(to: mode), in: Rect(x: x, y: y, width: 1, height: 1))
-                    }
-                }
-            }
+            frame.mapStyles { $0 == .plain ? $0 : $0.degraded(to: mode) }
         }
         let updates: [CellUpdate]
         if needsFullRedraw || previous.area != area {

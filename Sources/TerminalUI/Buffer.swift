@@ -22,6 +22,8 @@ public struct Cell: Hashable, Sendable {
 
     /// The number of columns the symbol takes (0 for a continuation).
     public var width: Int {
+        let bytes = symbol.utf8.count
+        if bytes <= 1 { return bytes }  // continuation (empty) or ASCII
         guard let ch = symbol.first else { return 0 }
         return DisplayWidth.of(ch) ?? 1
     }
@@ -106,6 +108,11 @@ public struct Buffer: Hashable, Sendable {
         }
     }
 
+    /// Replaces every cell's style with `transform(style)` (e.g. to degrade colours for the terminal).
+    public mutating func mapStyles(_ transform: (Style) -> Style) {
+        for i in cells.indices { cells[i].style = transform(cells[i].style) }
+    }
+
     /// Fills `rect` (clipped to the buffer) with copies of `cell`.
     public mutating func fill(_ rect: Rect, with cell: Cell = .blank) {
         let r = rect.intersection(area)
@@ -171,17 +178,12 @@ public struct Buffer: Hashable, Sendable {
     public func diff(_ previous: Buffer) -> [CellUpdate] {
         var updates: [CellUpdate] = []
         let full = previous.area != area
-        var skip = 0
-        for (i, cell) in cells.enumerated() {
-            if skip > 0 {
-                skip -= 1
-                continue
-            }
-            if cell.isContinuation { continue }
+        // A wide grapheme is always followed by its continuation cell (see `set(cell:x:y:)`), so skipping
+        // continuation cells is all it takes to list each wide grapheme once.
+        for (i, cell) in cells.enumerated() where !cell.isContinuation {
             if full || cell != previous.cells[i] {
                 updates.append(CellUpdate(x: area.x + i % area.width, y: area.y + i / area.width, cell: cell))
             }
-            skip = max(0, cell.width - 1)
         }
         return updates
     }

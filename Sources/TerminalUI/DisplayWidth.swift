@@ -44,6 +44,7 @@ public enum DisplayWidth {
         let v = scalar.value
         if v < 0x20 || (0x7F..<0xA0).contains(v) { return nil }
         if v < 0x300 { return 1 }  // Latin-1 and Latin Extended: all single width (soft hyphen included)
+        if (0x2500...0x25FC).contains(v) { return 1 }  // box drawing, block elements, shapes: the common case in frames
         if v == 0x200B || (0x1160...0x11FF).contains(v) { return 0 }  // zero width space, Hangul medial vowels
         if (0xFE00...0xFE0F).contains(v) || (0xE0100...0xE01EF).contains(v) { return 0 }  // variation selectors
         switch scalar.properties.generalCategory {
@@ -60,7 +61,9 @@ public enum DisplayWidth {
     /// sequence is 2, an emoji with the emoji-presentation selector U+FE0F is 2, and a flag (two regional
     /// indicators) is 2.
     public static func of(_ character: Character) -> Int? {
+        if let ascii = character.asciiValue { return ascii < 0x20 || ascii == 0x7F ? nil : 1 }
         let scalars = character.unicodeScalars
+        if scalars.count == 1, let only = scalars.first { return of(only) }
         guard let first = scalars.first else { return 0 }
         guard var width = of(first) else { return nil }
         var count = 0

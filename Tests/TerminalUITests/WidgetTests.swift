@@ -1,3 +1,4 @@
+import Foundation
 import TestSupport
 import Testing
 @testable import TerminalUI
@@ -121,7 +122,7 @@ import Testing
 
 @Suite struct SnapshotTests {
     /// A small cockpit-like screen using every widget, to pin down how they look together.
-    func renderScreen(into terminal: Terminal<TestBackend>, selected: Int) {
+    func renderScreen(into terminal: Terminal, selected: Int) {
         terminal.draw { buffer in
             let rows = buffer.area.rows([.length(1), .fill(1), .length(5), .length(1)])
             Line([Span("cutover", style: Style(modifiers: .bold)), Span("  4 endpoints  "), Span("中文 ok")])
@@ -176,5 +177,91 @@ import Testing
             buffer.render(table, in: buffer.area, state: &state)
         }
         assertSnapshot(backend.snapshot(styles: true), name: "table-styles")
+    }
+}
+
+@Suite struct ListAndBlockTests {
+    @Test func listScrollsAndMarksSelection() {
+        let list = List((0..<10).map { ListItem(Line("item \($0)")) }, highlightSymbol: "* ")
+        var state = ScrollState(selected: 6)
+        var buffer = Buffer(width: 8, height: 3)
+        list.render(in: buffer.area, buffer: &buffer, state: &state)
+        #expect(state.offset == 4)
+        #expect(buffer.textLines() == ["  item 4", "  item 5", "* item 6"])
+        #expect(buffer[0, 2]?.style.isReversed == true)
+        #expect(buffer[7, 1]?.style.isReversed == false)
+    }
+
+    @Test func blockAsciiFallbackAndTitle() {
+        var buffer = Buffer(width: 8, height: 3)
+        let block = Block(title: "long title", borderSet: BorderSet.choose(.rounded, unicode: false))
+        block.render(in: buffer.area, buffer: &buffer)
+        #expect(buffer.textLines() == ["+long …+", "|      |", "+------+"])
+        #expect(block.inner(buffer.area) == Rect(x: 1, y: 1, width: 6, height: 1))
+        #expect(BorderSet.choose(.rounded, unicode: true) == .rounded)
+    }
+
+    @Test func popupIsCentredAndClearsBehindIt() {
+        var buffer = Buffer(area: Rect(x: 0, y: 0, width: 20, height: 7), fill: Cell("x"))
+        let popup = Popup(title: "Q", text: Text("sure?"))
+        #expect(popup.area(in: buffer.area) == Rect(x: 5, y: 2, width: 9, height: 3))
+        buffer.render(popup, in: buffer.area)
+        #expect(buffer.textLines()[1] == String(repeating: "x", count: 20))
+        #expect(buffer.textLines()[2] == "xxxxx┌───Q───┐xxxxxx")
+        #expect(buffer.textLines()[3] == "xxxxx│ sure? │xxxxxx")
+    }
+
+    @Test func gaugeShowsLabelOverBar() {
+        var buffer = Buffer(width: 10, height: 1)
+        Gauge(ratio: 0.5, label: "50%").render(in: buffer.area, buffer: &buffer)
+        #expect(buffer.textLines() == ["███50%    "])
+    }
+}
+
+@Suite struct SnapshotHelperTests {
+    func tempTestFile() throws -> (URL, String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cutover-snap-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return (dir, dir.appendingPathComponent("FakeTests.swift").path)
+    }
+
+    @Test func missingSnapshotFailsWithRecordingHint() throws {
+        let (dir, file) = try tempTestFile()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let error = verifySnapshot("abc\n", name: "s", filePath: file, environment: [:])
+        #expect(error?.description.contains("CUTOVER_RECORD_SNAPSHOTS=1") == true)
+    }
+
+    @Test func recordThenCompare() throws {
+        let (dir, file) = try tempTestFile()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(verifySnapshot("one\ntwo\n", name: "s", filePath: file, environment: ["CUTOVER_RECORD_SNAPSHOTS": "1"]) == nil)
+        let url = snapshotURL(name: "s", filePath: file)
+        #expect(url.path.hasSuffix("__Snapshots__/FakeTests/s.txt"))
+        #expect(FileManager.default.fileExists(atPath: url.path))
+        #expect(verifySnapshot("one\ntwo\n", name: "s", filePath: file, environment: [:]) == nil)
+        let mismatch = verifySnapshot("one\nTWO\n", name: "s", filePath: file, environment: [:])
+        #expect(mismatch?.description.contains("differs at line 2") == true)
+    }
+}
+
+@Suite struct ScrollStateTests {
+    @Test func emptyTableKeepsSelectionAndResetsOffset() {
+        var state = ScrollState(selected: 4, offset: 2)
+        state.scrollToSelection(rowCount: 0, visibleRows: 5)
+        #expect(state == ScrollState(selected: 4, offset: 0))
+        state.scrollToSelection(rowCount: 3, visibleRows: 5)
+        #expect(state == ScrollState(selected: 2, offset: 0))
+    }
+
+    @Test func selectionBelowWindowScrollsMinimally() {
+        var state = ScrollState(selected: 10, offset: 0)
+        state.scrollToSelection(rowCount: 50, visibleRows: 5)
+        #expect(state.offset == 6)
+        state.selected = 49
+        state.scrollToSelection(rowCount: 50, visibleRows: 5)
+        #expect(state.offset == 45)
+        state.scrollToSelection(rowCount: 50, visibleRows: 100)
+        #expect(state.offset == 0)
     }
 }

@@ -47,10 +47,11 @@ public struct ScrollState: Hashable, Sendable {
     }
 
     /// Moves the offset the least needed so the selection is visible in `visibleRows`, and keeps the offset
-    /// within `0...max(0, rowCount - visibleRows)` so no blank space is scrolled into view.
+    /// within `0...max(0, rowCount - visibleRows)` so no blank space is scrolled into view. A selection past
+    /// the last row is moved to the last row; with no rows the selection is left as it is.
     public mutating func scrollToSelection(rowCount: Int, visibleRows: Int) {
-        if let s = selected {
-            selected = Swift.min(Swift.max(0, s), Swift.max(0, rowCount - 1))
+        if let s = selected, rowCount > 0 {
+            selected = Swift.min(Swift.max(0, s), rowCount - 1)
         }
         guard visibleRows > 0, rowCount > 0 else {
             offset = 0
