@@ -1,0 +1,87 @@
+import Apply
+import Foundation
+import Rollout
+import TerminalUI
+import TrafficStats
+
+/// Something that happens to the dashboard: a command from the key table, a raw key, or a result from
+/// the background (traffic, config, journal, apply, theme).
+public enum Action: Sendable {
+    // Commands (the key table's actions).
+    /// Moves the selection by this many rows.
+    case moveSelection(Int)
+    /// Raises the selected endpoint's group one step on the ladder.
+    case raisePercent
+    /// Lowers the selected endpoint's group one step on the ladder.
+    case lowerPercent
+    /// Moves the selected endpoint into the next group with a higher percent.
+    case nextGroup
+    /// Moves the selected endpoint into the next group with a lower percent.
+    case previousGroup
+    /// Opens the group picker for the selected endpoint.
+    case pickGroup
+    /// Asks to roll back the selected endpoint.
+    case rollbackSelected
+    /// Asks to roll back every endpoint.
+    case rollbackAll
+    /// Asks to undo the last applied change.
+    case undo
+    /// Cycles the statistics window.
+    case cycleWindow
+    /// Cycles the sort column.
+    case cycleSort
+    /// Reverses the sort.
+    case reverseSort
+    /// Cycles the themes.
+    case cycleTheme
+    /// Shows or hides the help overlay.
+    case toggleHelp
+    /// Starts typing a filter.
+    case startFilter
+    /// Shows the next view.
+    case nextView
+    /// Shows the previous view.
+    case previousView
+    /// Shows a view.
+    case showView(DashboardView)
+    /// Ends the dashboard.
+    case quit
+
+    // Events.
+    /// A key press, routed through the overlay first and then the key table.
+    case key(Key)
+    /// The latest traffic snapshot for the current window, and the reader's failure if it stopped.
+    case traffic(TrafficSnapshot?, error: String?)
+    /// The config was read from disk.
+    case configLoaded(LoadedConfig)
+    /// The config could not be read.
+    case configFailed(String)
+    /// The journal was read.
+    case journalLoaded([JournalRecord])
+    /// The journal could not be read.
+    case journalFailed(String)
+    /// A change finished (applied or not).
+    case applyFinished(ApplyStatus)
+    /// A theme was loaded; `problems` are its diagnostics (file:line: message).
+    case themeLoaded(Theme, problems: [String])
+    /// The list of themes to cycle through.
+    case themesListed([String])
+    /// The wall clock advanced.
+    case tick(Date)
+}
+
+/// Work the reducer asks for; the effect runner performs it off the UI loop and answers with actions.
+public enum Effect: Sendable, Equatable {
+    /// Runs a routing edit through the apply pipeline; `summary` describes it.
+    case apply(RolloutEdit, summary: String)
+    /// Reverts the last applied change through the apply pipeline.
+    case undo(summary: String)
+    /// Reads the config again.
+    case reloadConfig
+    /// Reads the journal again.
+    case loadJournal
+    /// Fetches the latest traffic snapshot of a window.
+    case refreshTraffic(TrafficWindow)
+    /// Loads a theme by name.
+    case loadTheme(String)
+}

@@ -1,0 +1,250 @@
+import Apply
+import Foundation
+import NginxConfig
+import Rollout
+import TrafficStats
+
+/// One of the dashboard's full-screen views.
+public enum DashboardView: String, CaseIterable, Sendable, Hashable {
+    /// The endpoint table with the detail pane of the selected endpoint.
+    case endpoints
+    /// Each group's percent and its members.
+    case groups
+    /// The busiest legacy-only paths.
+    case notMigrated = "not-migrated"
+    /// The journal of changes.
+    case history
+    /// What the routing engine, the log reader and the theme loader reported.
+    case problems
+
+    /// The tab title.
+    public var title: String {
+        switch self {
+        case .endpoints: return "Endpoints"
+        case .groups: return "Groups"
+        case .notMigrated: return "Not migrated"
+        case .history: return "History"
+        case .problems: return "Problems"
+        }
+    }
+}
+
+/// A column the endpoint table can be sorted by.
+public enum SortColumn: String, CaseIterable, Sendable, Hashable {
+    /// The order of the rules in the config.
+    case config
+    case endpoint, group, configured, observed, rps
+    /// The new service's 5xx rate minus the current one's.
+    case errors
+    case p50, p95, p99
+    /// Health, worst first.
+    case state
+
+    /// The label shown in the status line and the table header.
+    public var label: String {
+        switch self {
+        case .config: return "config order"
+        case .endpoint: return "endpoint"
+        case .group: return "group"
+        case .configured: return "configured %"
+        case .observed: return "observed %"
+        case .rps: return "req/s"
+        case .errors: return "5xx delta"
+        case .p50: return "p50 delta"
+        case .p95: return "p95 delta"
+        case .p99: return "p99 delta"
+        case .state: return "state"
+        }
+    }
+}
+
+/// A change waiting for the operator's confirmation.
+public struct PendingChange: Sendable, Equatable {
+    /// What to run when confirmed.
+    public enum Operation: Sendable, Equatable {
+        /// A routing edit through the apply pipeline.
+        case edit(RolloutEdit)
+        /// Reverting the last applied change from the journal.
+        case undo
+    }
+
+    /// The operation to run.
+    public var operation: Operation
+    /// What it will do, in one or more lines for the dialog.
+    public var summary: String
+    /// Rollbacks take one confirming key (`y`); anything else asks y/n.
+    public var isRollback: Bool
+
+    /// Creates a pending change.
+    public init(operation: Operation, summary: String, isRollback: Bool) {
+        self.operation = operation
+        self.summary = summary
+        self.isRollback = isRollback
+    }
+}
+
+/// A modal layer over the current view that takes the keys first.
+public enum Overlay: Sendable, Equatable {
+    case none
+    /// The key help, generated from the key table.
+    case help
+    /// A change shown with what it will do, waiting for y/n.
+    case confirm(PendingChange)
+    /// The list of groups to move the selected endpoint into; `selected` indexes `AppState.pickableGroups`.
+    case groupPicker(selected: Int)
+    /// Typing a filter for the endpoint table.
+    case filter(text: String)
+}
+
+/// A line for the status bar: information or an error.
+public struct StatusMessage: Sendable, Equatable {
+    public var text: String
+    public var isError: Bool
+
+    /// Creates a message.
+    public init(_ text: String, isError: Bool = false) {
+        self.text = text
+        self.isError = isError
+    }
+}
+
+/// How the last change from the dashboard ended.
+public struct ApplyStatus: Sendable, Equatable {
+    /// The journal action (`group`, `set`, `rollback`, `rollback-all`, `undo`).
+    public var action: String
+    /// The one-line description of the change.
+    public var summary: String
+    /// How the pipeline ended; nil when the change never reached it (refused edit, I/O trouble).
+    public var outcome: ApplyOutcome?
+    /// The pipeline's message (nginx's own words on failure).
+    public var message: String
+    /// From the confirming key press to the reload being done (or the failure).
+    public var elapsed: Duration?
+    /// When it finished.
+    public var finishedAt: Date?
+
+    /// Creates a status.
+    public init(action: String, summary: String, outcome: ApplyOutcome?, message: String, elapsed: Duration? = nil,
+                finishedAt: Date? = nil) {
+        self.action = action
+        self.summary = summary
+        self.outcome = outcome
+        self.message = message
+        self.elapsed = elapsed
+        self.finishedAt = finishedAt
+    }
+
+    /// Whether the change is live.
+    public var succeeded: Bool { outcome == .applied }
+
+    /// The outcome in the header's words: validated and reloaded, refused, reverted, or not applied.
+    public var outcomeText: String {
+        switch outcome {
+        case .applied?: return "validated, reloaded"
+        case .validationRefused?: return "refused by validation"
+        case .reloadFailedReverted?: return "reload failed, reverted"
+        case .conflict?: return "conflict, nothing written"
+        case nil: return "not applied"
+        }
+    }
+}
+
+/// The config as last read from disk: the tree (for previews of edits) and the rollout model.
+public struct LoadedConfig: Sendable {
+    /// The parsed files.
+    public var config: ConfigSet
+    /// The rollout discovered in them.
+    public var model: RolloutModel
+
+    /// Creates a loaded config.
+    public init(config: ConfigSet, model: RolloutModel) {
+        self.config = config
+        self.model = model
+    }
+}
+
+/// Everything the dashboard shows and the keys act on: a value, changed only by `reduce`.
+public struct AppState: Sendable {
+    /// The routing config's path, shown in the header.
+    public var configPath: String
+    /// The config and model last read; nil when reading failed.
+    public var loaded: LoadedConfig?
+    /// Why the config could not be read, when it could not.
+    public var loadError: String?
+    /// The latest traffic figures for `window`.
+    public var snapshot: TrafficSnapshot?
+    /// Why the log reader stopped, if it did.
+    public var trafficError: String?
+    /// The statistics window.
+    public var window: TrafficWindow
+    /// The view on screen.
+    public var view: DashboardView = .endpoints
+    /// The modal layer taking keys first.
+    public var overlay: Overlay = .none
+    /// The selected endpoint's pattern (kept across sorting and filtering).
+    public var selectedPattern: String?
+    /// The selected row in the groups, not-migrated, history and problems views.
+    public var listSelection: Int = 0
+    /// The endpoint table's sort column.
+    public var sort: SortColumn = .config
+    /// Whether the sort is reversed.
+    public var sortDescending = false
+    /// The endpoint filter (substring of name, key or group; empty shows all).
+    public var filter: String = ""
+    /// Whether every key that changes the config is disabled.
+    public var readOnly: Bool
+    /// The percents `+` and `-` step along, increasing.
+    public var ladder: [Percent]
+    /// The journal, oldest first.
+    public var journal: [JournalRecord] = []
+    /// Why the journal could not be read, if it could not.
+    public var journalError: String?
+    /// How the last change ended.
+    public var lastApply: ApplyStatus?
+    /// The change being applied now (its summary), if any.
+    public var applying: String?
+    /// The status line.
+    public var status: StatusMessage?
+    /// The theme in use.
+    public var theme: Theme = .default
+    /// The themes `t` cycles through.
+    public var themeNames: [String] = [Theme.default.name]
+    /// Problems loading the theme (file:line: message).
+    public var themeProblems: [String] = []
+    /// The number of preflight findings, when a preflight ran.
+    public var preflightFindings: Int?
+    /// The wall-clock time of the last tick.
+    public var now: Date
+    /// The time zone times are shown in.
+    public var timeZone: TimeZone = .current
+    /// Whether the terminal shows box drawing and block characters (else ASCII is drawn).
+    public var unicode = true
+    /// A label shown in the header (e.g. `demo`), if any.
+    public var badge: String?
+    /// Set when the operator quits; the event loop ends.
+    public var quitting = false
+
+    /// Creates a state.
+    public init(configPath: String, loaded: LoadedConfig?, window: TrafficWindow = .fiveMinutes, readOnly: Bool = false,
+                ladder: [Percent] = AppState.defaultLadder, now: Date = Date(timeIntervalSince1970: 0)) {
+        self.configPath = configPath
+        self.loaded = loaded
+        self.window = window
+        self.readOnly = readOnly
+        self.ladder = ladder.sorted()
+        self.now = now
+        self.selectedPattern = loaded?.model.endpoints.first?.pattern
+    }
+
+    /// The default ladder: 1, 5, 10, 25, 50, 75, 100.
+    public static let defaultLadder: [Percent] = [1, 5, 10, 25, 50, 75, 100].map { Percent(hundredths: $0 * 100) }
+
+    /// Converts the settings' ladder (percent numbers) to percents, dropping out-of-range steps.
+    public static func ladder(from steps: [Double]) -> [Percent] {
+        let out = steps.map { Percent(hundredths: Int(($0 * 100).rounded())) }.filter { $0.hundredths > 0 && $0.hundredths <= 10000 }
+        return out.isEmpty ? defaultLadder : Array(Set(out)).sorted()
+    }
+
+    /// The rollout model, when the config was read.
+    public var model: RolloutModel? { loaded?.model }
+}

@@ -1,0 +1,100 @@
+import TerminalUI
+
+/// One row of the key table: the keys, the action they trigger, and how the footer and help describe it.
+public struct KeyBinding: Sendable {
+    /// The keys that trigger the action (the first is the one shown).
+    public var keys: [Key]
+    /// The action.
+    public var action: Action
+    /// What the action does, for the help overlay.
+    public var description: String
+    /// The word shown in the footer; nil keeps it out of the footer.
+    public var hint: String?
+    /// Whether the action changes the config (removed in read-only mode).
+    public var changesConfig: Bool
+
+    /// Creates a binding.
+    public init(_ keys: [Key], _ action: Action, _ description: String, hint: String? = nil, changesConfig: Bool = false) {
+        self.keys = keys
+        self.action = action
+        self.description = description
+        self.hint = hint
+        self.changesConfig = changesConfig
+    }
+
+    /// The keys as the footer and help write them (`j/↓`, `+`, `Tab`).
+    public var keyLabel: String { keys.map(KeyBinding.label).joined(separator: "/") }
+
+    /// A key's name as shown on screen.
+    public static func label(_ key: Key) -> String {
+        switch key {
+        case .char(" "): return "Space"
+        case .char(let c): return String(c)
+        case .up: return "↑"
+        case .down: return "↓"
+        case .left: return "←"
+        case .right: return "→"
+        case .pageUp: return "PgUp"
+        case .pageDown: return "PgDn"
+        case .home: return "Home"
+        case .end: return "End"
+        case .enter: return "Enter"
+        case .escape: return "Esc"
+        case .backspace: return "Bksp"
+        case .tab: return "Tab"
+        case .backTab: return "S-Tab"
+        case .delete: return "Del"
+        case .resize: return "resize"
+        case .ctrl(let c): return "^" + String(c).uppercased()
+        case .function(let n): return "F\(n)"
+        }
+    }
+}
+
+/// The one table that drives key dispatch, the footer hints and the help overlay.
+public enum KeyTable {
+    /// Every binding, in help order.
+    public static let all: [KeyBinding] = [
+        KeyBinding([.up, .char("k")], .moveSelection(-1), "select the previous row"),
+        KeyBinding([.down, .char("j")], .moveSelection(1), "select the next row", hint: "select"),
+        KeyBinding([.pageUp], .moveSelection(-10), "move the selection up a page"),
+        KeyBinding([.pageDown], .moveSelection(10), "move the selection down a page"),
+        KeyBinding([.char("+"), .char("=")], .raisePercent, "raise the selected endpoint's group one step on the ladder",
+                   hint: "ramp", changesConfig: true),
+        KeyBinding([.char("-")], .lowerPercent, "lower the selected endpoint's group one step on the ladder",
+                   changesConfig: true),
+        KeyBinding([.char("]")], .nextGroup, "move the selected endpoint to the next higher group", hint: "group",
+                   changesConfig: true),
+        KeyBinding([.char("[")], .previousGroup, "move the selected endpoint to the next lower group", changesConfig: true),
+        KeyBinding([.char("g")], .pickGroup, "pick a group for the selected endpoint from a list", changesConfig: true),
+        KeyBinding([.char("r")], .rollbackSelected, "roll back the selected endpoint (confirm with y)", hint: "rollback",
+                   changesConfig: true),
+        KeyBinding([.char("R")], .rollbackAll, "roll back every endpoint (confirm with y)", hint: "all",
+                   changesConfig: true),
+        KeyBinding([.char("u")], .undo, "undo the last applied change", hint: "undo", changesConfig: true),
+        KeyBinding([.char("w")], .cycleWindow, "cycle the statistics window (1m, 5m, 15m, all)", hint: "window"),
+        KeyBinding([.char("s")], .cycleSort, "sort by the next column", hint: "sort"),
+        KeyBinding([.char("S")], .reverseSort, "reverse the sort"),
+        KeyBinding([.char("/")], .startFilter, "filter endpoints (Enter keeps, Esc clears)", hint: "filter"),
+        KeyBinding([.tab], .nextView, "next view", hint: "view"),
+        KeyBinding([.backTab], .previousView, "previous view"),
+        KeyBinding([.char("1")], .showView(.endpoints), "endpoints view"),
+        KeyBinding([.char("2")], .showView(.groups), "groups view"),
+        KeyBinding([.char("3")], .showView(.notMigrated), "not-migrated view"),
+        KeyBinding([.char("4")], .showView(.history), "history view (the journal)"),
+        KeyBinding([.char("5")], .showView(.problems), "problems view"),
+        KeyBinding([.char("t")], .cycleTheme, "cycle themes", hint: "theme"),
+        KeyBinding([.char("?")], .toggleHelp, "show or hide this help", hint: "help"),
+        KeyBinding([.char("q"), .ctrl("c")], .quit, "quit", hint: "quit"),
+    ]
+
+    /// The bindings in effect: without the ones that change the config when `readOnly`.
+    public static func bindings(readOnly: Bool) -> [KeyBinding] {
+        readOnly ? all.filter { !$0.changesConfig } : all
+    }
+
+    /// The binding a key triggers, if any.
+    public static func binding(for key: Key, readOnly: Bool) -> KeyBinding? {
+        bindings(readOnly: readOnly).first { $0.keys.contains(key) }
+    }
+}

@@ -1,0 +1,347 @@
+import Apply
+import Foundation
+import Rollout
+import TerminalUI
+import TrafficStats
+
+/// Applies an action to the state and returns the work to do outside; pure: no I/O, no clock.
+public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
+    switch action {
+    case .key(let key):
+        return reduceKey(&state, key)
+    case .moveSelection(let delta):
+        moveSelection(&state, by: delta)
+        return []
+    case .raisePercent, .lowerPercent:
+        return stepPercent(&state, up: { if case .raisePercent = action { return true } else { return false } }())
+    case .nextGroup, .previousGroup:
+        return stepGroup(&state, up: { if case .nextGroup = action { return true } else { return false } }())
+    case .pickGroup:
+        guard !refuseChange(&state), let row = state.selectedRow else { return [] }
+        let groups = state.pickableGroups
+        guard !groups.isEmpty else {
+            state.status = StatusMessage("the config has no split_clients groups to pick from", isError: true)
+            return []
+        }
+        let current = groups.firstIndex { $0.variable == row.endpoint.group } ?? 0
+        state.overlay = .groupPicker(selected: current)
+        return []
+    case .rollbackSelected:
+        guard !refuseChange(&state), let row = state.selectedRow else { return [] }
+        return propose(&state, .rollback(endpoints: [row.endpoint.pattern]), isRollback: true)
+    case .rollbackAll:
+        guard !refuseChange(&state) else { return [] }
+        return propose(&state, .rollbackAll, isRollback: true)
+    case .undo:
+        guard !refuseChange(&state) else { return [] }
+        guard let target = lastUndoable(state.journal) else {
+            state.status = StatusMessage("nothing to undo: the journal has no applied change left to revert")
+            return []
+        }
+        let summary = "undo \(target.change.action) of \(formatTime(target.time, zone: state.timeZone)): "
+            + describeChange(target.change, reversed: true)
+        state.overlay = .confirm(PendingChange(operation: .undo, summary: summary, isRollback: false))
+        return []
+    case .cycleWindow:
+        let all = TrafficWindow.allCases
+        let next = all[((all.firstIndex(of: state.window) ?? 0) + 1) % all.count]
+        state.window = next
+        state.status = StatusMessage("window: \(next.rawValue)")
+        return [.refreshTraffic(next)]
+    case .cycleSort:
+        let all = SortColumn.allCases
+        state.sort = all[((all.firstIndex(of: state.sort) ?? 0) + 1) % all.count]
+        state.sortDescending = state.sort == .state ? false : state.sort != .config && state.sort != .endpoint && state.sort != .group
+        state.status = StatusMessage("sorted by \(state.sort.label)\(state.sortDescending ? ", descending" : "")")
+        return []
+    case .reverseSort:
+        state.sortDescending.toggle()
+        state.status = StatusMessage("sorted by \(state.sort.label)\(state.sortDescending ? ", descending" : "")")
+        return []
+    case .cycleTheme:
+        let names = state.themeNames.isEmpty ? [Theme.default.name] : state.themeNames
+        let next = names[((names.firstIndex(of: state.theme.name) ?? -1) + 1) % names.count]
+        return [.loadTheme(next)]
+    case .toggleHelp:
+        state.overlay = state.overlay == .help ? .none : .help
+        return []
+    case .startFilter:
+        state.view = .endpoints
+        state.overlay = .filter(text: state.filter)
+        return []
+    case .nextView, .previousView:
+        let all = DashboardView.allCases
+        let step = { if case .nextView = action { return 1 } else { return all.count - 1 } }()
+        state.view = all[((all.firstIndex(of: state.view) ?? 0) + step) % all.count]
+        state.listSelection = 0
+        return []
+    case .showView(let view):
+        if state.view != view { state.listSelection = 0 }
+        state.view = view
+        return []
+    case .quit:
+        state.quitting = true
+        return []
+    case .traffic(let snapshot, let error):
+        if let snapshot { state.snapshot = snapshot }
+        state.trafficError = error
+        return []
+    case .configLoaded(let loaded):
+        state.loaded = loaded
+        state.loadError = nil
+        if !loaded.model.endpoints.contains(where: { $0.pattern == state.selectedPattern }) {
+            state.selectedPattern = state.rows.first?.endpoint.pattern
+        }
+        return []
+    case .configFailed(let message):
+        state.loadError = message
+        state.status = StatusMessage("cannot read the config: \(message)", isError: true)
+        return []
+    case .journalLoaded(let records):
+        state.journal = records
+        state.journalError = nil
+        return []
+    case .journalFailed(let message):
+        state.journalError = message
+        return []
+    case .applyFinished(let result):
+        state.applying = nil
+        state.lastApply = result
+        let took = result.elapsed.map { " in \(formatDuration($0))" } ?? ""
+        let firstLine = result.message.split(separator: "\n").first.map(String.init) ?? result.message
+        if result.succeeded {
+            state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(took)")
+        } else {
+            state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(took): \(firstLine)", isError: true)
+        }
+        return [.reloadConfig, .loadJournal]
+    case .themeLoaded(let theme, let problems):
+        state.theme = theme
+        state.themeProblems = problems
+        state.status = problems.isEmpty
+            ? StatusMessage("theme: \(theme.name)")
+            : StatusMessage("theme \(theme.name): \(problems.count) problem(s), see the problems view (5)", isError: true)
+        return []
+    case .themesListed(let names):
+        state.themeNames = names.isEmpty ? [Theme.default.name] : names
+        return []
+    case .tick(let date):
+        state.now = date
+        return []
+    }
+}
+
+// MARK: - Keys
+
+private func reduceKey(_ state: inout AppState, _ key: Key) -> [Effect] {
+    switch state.overlay {
+    case .help:
+        if key == .char("q") || key == .ctrl("c") { return reduce(&state, .quit) }
+        state.overlay = .none
+        return []
+    case .confirm(let pending):
+        state.overlay = .none
+        if key == .char("y") || key == .char("Y") || (!pending.isRollback && key == .enter) {
+            state.applying = pending.summary
+            state.status = StatusMessage("applying: \(pending.summary)")
+            switch pending.operation {
+            case .edit(let edit): return [.apply(edit, summary: pending.summary)]
+            case .undo: return [.undo(summary: pending.summary)]
+            }
+        }
+        state.status = StatusMessage("cancelled: nothing changed")
+        return []
+    case .groupPicker(let selected):
+        let groups = state.pickableGroups
+        switch key {
+        case .up, .char("k"):
+            state.overlay = .groupPicker(selected: max(0, selected - 1))
+        case .down, .char("j"):
+            state.overlay = .groupPicker(selected: min(max(0, groups.count - 1), selected + 1))
+        case .enter, .char(" "):
+            state.overlay = .none
+            guard selected < groups.count, let row = state.selectedRow else { return [] }
+            if row.endpoint.group == groups[selected].variable {
+                state.status = StatusMessage("\(row.endpoint.name) is already in \(groups[selected].name)")
+                return []
+            }
+            return propose(&state, .assign(endpoint: row.endpoint.pattern, group: groups[selected].name), isRollback: false)
+        case .escape, .char("q"), .char("g"):
+            state.overlay = .none
+        default:
+            break
+        }
+        return []
+    case .filter(let text):
+        switch key {
+        case .enter:
+            state.overlay = .none
+            state.filter = text
+        case .escape:
+            state.overlay = .none
+            state.filter = ""
+        case .backspace, .delete:
+            let shorter = String(text.dropLast())
+            state.overlay = .filter(text: shorter)
+            state.filter = shorter
+        case .char(let c):
+            state.overlay = .filter(text: text + String(c))
+            state.filter = text + String(c)
+        default:
+            break
+        }
+        if let first = state.rows.first, !state.rows.contains(where: { $0.endpoint.pattern == state.selectedPattern }) {
+            state.selectedPattern = first.endpoint.pattern
+        }
+        return []
+    case .none:
+        if key == .escape, !state.filter.isEmpty {
+            state.filter = ""
+            state.status = StatusMessage("filter cleared")
+            return []
+        }
+        guard let binding = KeyTable.binding(for: key, readOnly: state.readOnly) else {
+            if state.readOnly, KeyTable.binding(for: key, readOnly: false)?.changesConfig == true {
+                state.status = StatusMessage("read-only: changes are disabled (started with --read-only)")
+            }
+            return []
+        }
+        return reduce(&state, binding.action)
+    }
+}
+
+// MARK: - Selection
+
+private func moveSelection(_ state: inout AppState, by delta: Int) {
+    if state.view != .endpoints {
+        state.listSelection = max(0, state.listSelection + delta)
+        return
+    }
+    let rows = state.rows
+    guard !rows.isEmpty else { return }
+    let index = min(rows.count - 1, max(0, state.selectedIndex + delta))
+    state.selectedPattern = rows[index].endpoint.pattern
+}
+
+// MARK: - Changes
+
+/// Sets a status and returns true when no change may start now (read-only, busy, or no config).
+private func refuseChange(_ state: inout AppState) -> Bool {
+    if state.readOnly {
+        state.status = StatusMessage("read-only: changes are disabled (started with --read-only)")
+        return true
+    }
+    if let busy = state.applying {
+        state.status = StatusMessage("wait: still applying \(busy)", isError: true)
+        return true
+    }
+    guard state.loaded != nil else {
+        state.status = StatusMessage("the config could not be read, so nothing can be changed; see the problems view", isError: true)
+        return true
+    }
+    if state.view != .endpoints {
+        state.view = .endpoints
+    }
+    return false
+}
+
+/// Previews an edit on the loaded tree and asks for confirmation; a refused edit only sets the status.
+private func propose(_ state: inout AppState, _ edit: RolloutEdit, isRollback: Bool, note: String? = nil) -> [Effect] {
+    guard let loaded = state.loaded else { return [] }
+    let result: EditResult
+    do {
+        result = try RolloutEditor(config: loaded.config, model: loaded.model).apply(edit)
+    } catch {
+        state.status = StatusMessage(error.message, isError: true)
+        return []
+    }
+    if result.changes.allSatisfy(\.isNoOp) {
+        state.status = StatusMessage("\(edit.action): nothing to change, the config already says so")
+        return []
+    }
+    let summary = result.summary
+    state.overlay = .confirm(PendingChange(operation: .edit(edit), summary: summary, isRollback: isRollback))
+    if let note { state.status = StatusMessage(note) }
+    return []
+}
+
+private func stepPercent(_ state: inout AppState, up: Bool) -> [Effect] {
+    guard !refuseChange(&state), let row = state.selectedRow, let model = state.model else { return [] }
+    guard let variable = row.endpoint.group, let group = model.group(named: variable) else {
+        state.status = StatusMessage("\(row.endpoint.name) is in no group (\(row.endpoint.assignment ?? "unassigned")); "
+            + "put it in one with ] or g", isError: true)
+        return []
+    }
+    let current = group.percent
+    let target: Percent?
+    if up {
+        target = state.ladder.first { $0 > current }
+    } else {
+        target = state.ladder.last { $0 < current } ?? (current > .zero ? .zero : nil)
+    }
+    guard let target else {
+        state.status = StatusMessage("\(group.name) is already at \(current.nginxText), the \(up ? "top" : "bottom") of the ladder")
+        return []
+    }
+    let members = model.members(of: group)
+    let others = members.filter { $0.pattern != row.endpoint.pattern }.map(\.name)
+    let note = members.count > 1
+        ? "\(members.count) endpoints share \(group.name): this also moves " + others.prefix(4).joined(separator: ", ")
+            + (others.count > 4 ? " and \(others.count - 4) more" : "")
+        : "\(row.endpoint.name) is the only endpoint in \(group.name)"
+    return propose(&state, .setGroupPercent(group: group.name, percent: target, create: false), isRollback: false, note: note)
+}
+
+private func stepGroup(_ state: inout AppState, up: Bool) -> [Effect] {
+    guard !refuseChange(&state), let row = state.selectedRow else { return [] }
+    let groups = state.pickableGroups
+    guard !groups.isEmpty else {
+        state.status = StatusMessage("the config has no split_clients groups", isError: true)
+        return []
+    }
+    let target: Group?
+    if let index = groups.firstIndex(where: { $0.variable == row.endpoint.group }) {
+        let current = groups[index].percent
+        target = up ? groups[(index + 1)...].first { $0.percent > current }
+            : groups[..<index].last { $0.percent < current }
+    } else {
+        target = up ? groups.first : nil
+    }
+    guard let target else {
+        state.status = StatusMessage("\(row.endpoint.name) is already in the \(up ? "highest" : "lowest") group")
+        return []
+    }
+    return propose(&state, .assign(endpoint: row.endpoint.pattern, group: target.name), isRollback: false,
+                   note: "move \(row.endpoint.name) to \(target.name) (\(target.percent.nginxText))")
+}
+
+// MARK: - Journal helpers
+
+/// The applied record `undo` would revert: the newest applied one not undone by a later applied undo.
+public func lastUndoable(_ records: [JournalRecord]) -> JournalRecord? {
+    var undone = Set<String>()
+    for record in records.reversed() where record.outcome == .applied {
+        if let target = record.undoes {
+            undone.insert(target)
+            continue
+        }
+        if undone.contains(record.id) { continue }
+        return record
+    }
+    return nil
+}
+
+/// A change's groups and percents in one line (`group3_routing 25% → 50%`), optionally reversed (for undo).
+public func describeChange(_ change: ChangeDescription, reversed: Bool = false) -> String {
+    let before = reversed ? change.percentsAfter : change.percentsBefore
+    let after = reversed ? change.percentsBefore : change.percentsAfter
+    var parts: [String] = []
+    for group in change.groups {
+        let b = before[group].map { formatPercent($0) } ?? "?"
+        let a = after[group].map { formatPercent($0) } ?? "?"
+        parts.append(b == a ? group : "\(group) \(b) → \(a)")
+    }
+    if parts.isEmpty { parts = change.endpoints.prefix(3).map { $0 } }
+    if parts.isEmpty { return change.action }
+    return parts.joined(separator: ", ")
+}

@@ -1,0 +1,99 @@
+import Foundation
+import TerminalUI
+import TrafficStats
+
+/// The dashboard's event loop: reads keys, reduces actions, starts effects, and redraws.
+///
+/// The loop never waits on I/O: keys are polled with a short timeout, effects run on the runner's
+/// background queue, and traffic comes from snapshots the ingest publishes.
+public final class App {
+    /// The current state.
+    public private(set) var state: AppState
+    private let runner: EffectRunner
+    private let traffic: TrafficSource?
+    private let clock: DashboardClock
+    /// How long one key poll waits.
+    public var keyTimeout: Duration = .milliseconds(50)
+    /// How often traffic and the clock are refreshed (and the screen redrawn without input).
+    public var refreshInterval: Duration = .milliseconds(500)
+    /// The number of frames drawn so far.
+    public private(set) var framesDrawn = 0
+
+    /// Creates an app on an initial state.
+    public init(state: AppState, runner: EffectRunner, traffic: TrafficSource?, clock: DashboardClock = .system) {
+        self.state = state
+        self.runner = runner
+        self.traffic = traffic
+        self.clock = clock
+    }
+
+    /// Reduces one action and starts its effects.
+    public func send(_ action: Action) {
+        for effect in reduce(&state, action) { runner.perform(effect) }
+    }
+
+    /// Runs until the operator quits (or `shouldStop` returns true); the caller restores the terminal.
+    ///
+    /// - Parameter shouldStop: checked once per loop turn (tests and signal handling use it).
+    public func run(backend: any TerminalUI.Backend, shouldStop: () -> Bool = { false }) {
+        let terminal = Terminal(backend: backend)
+        state.unicode = backend.supportsUnicode
+        backend.hideCursor()
+        defer { backend.showCursor() }
+        send(.tick(clock.now()))
+        runner.perform(.refreshTraffic(state.window))
+        runner.perform(.loadJournal)
+        var lastRefresh = clock.monotonic()
+        var dirty = true
+        while !state.quitting && !shouldStop() {
+            if dirty {
+                draw(terminal)
+                dirty = false
+            }
+            if let key = backend.readKey(timeout: keyTimeout) {
+                handle(key, terminal: terminal)
+                // Take whatever else is already queued before drawing, so a burst of keys draws once.
+                var burst = 0
+                while burst < 64, !state.quitting, let more = backend.readKey(timeout: .zero) {
+                    handle(more, terminal: terminal)
+                    burst += 1
+                }
+                dirty = true
+            }
+            for action in runner.drain() {
+                send(action)
+                dirty = true
+            }
+            let now = clock.monotonic()
+            if now - lastRefresh >= refreshInterval {
+                lastRefresh = now
+                send(.tick(clock.now()))
+                if let traffic { send(.traffic(traffic.snapshot(state.window), error: traffic.error)) }
+                dirty = true
+            }
+        }
+        if state.applying != nil {
+            // Let a change in flight finish so its journal record and the files agree before exiting.
+            runner.waitUntilIdle(timeout: .seconds(30))
+        }
+    }
+
+    private func handle(_ key: Key, terminal: Terminal) {
+        switch key {
+        case .resize:
+            terminal.invalidate()
+        case .ctrl("l"):
+            terminal.invalidate()
+        default:
+            send(.key(key))
+        }
+    }
+
+    private func draw(_ terminal: Terminal) {
+        let state = state
+        terminal.draw { buffer in
+            Screen.render(state, theme: state.theme, area: buffer.area, buffer: &buffer)
+        }
+        framesDrawn += 1
+    }
+}

@@ -1,0 +1,133 @@
+import Apply
+import Foundation
+import Rollout
+import TrafficStats
+
+/// Performs effects off the UI loop and hands back their results as actions.
+///
+/// Applies, undos and file reads run one at a time on a background queue, in order; their results wait in
+/// an inbox the event loop drains. Nothing here touches the screen.
+public final class EffectRunner: @unchecked Sendable {
+    private let applier: ChangeApplying
+    private let journal: JournalReading
+    private let config: ConfigReading
+    private let traffic: TrafficSource?
+    private let themes: @Sendable (String) -> (Theme, [String])
+    private let clock: DashboardClock
+    private let queue = DispatchQueue(label: "cutover.dashboard.effects")
+    private let group = DispatchGroup()
+    private let lock = NSLock()
+    private var inbox: [Action] = []
+    private let onResult: (@Sendable () -> Void)?
+
+    /// Creates a runner.
+    ///
+    /// - Parameters:
+    ///   - themes: loads a theme by name, returning it and its problems (file:line: message).
+    ///   - onResult: called (on the background queue) whenever an action is waiting, to wake the loop early.
+    public init(applier: ChangeApplying, journal: JournalReading, config: ConfigReading, traffic: TrafficSource?,
+                themes: @escaping @Sendable (String) -> (Theme, [String]), clock: DashboardClock = .system,
+                onResult: (@Sendable () -> Void)? = nil) {
+        self.applier = applier
+        self.journal = journal
+        self.config = config
+        self.traffic = traffic
+        self.themes = themes
+        self.clock = clock
+        self.onResult = onResult
+    }
+
+    /// Starts an effect; returns at once.
+    public func perform(_ effect: Effect) {
+        switch effect {
+        case .refreshTraffic(let window):
+            // A lock and a copy: cheap enough for the UI thread, and it makes a window switch show at once.
+            post(.traffic(traffic?.snapshot(window), error: traffic?.error))
+        case .apply(let edit, let summary):
+            let started = clock.monotonic()
+            background { [self] in
+                let outcome = applier.apply(edit)
+                let elapsed = clock.monotonic() - started
+                if outcome.outcome == .applied { noteConfiguredPercents(outcome.shifts) }
+                post(.applyFinished(ApplyStatus(action: edit.action, summary: summary, outcome: outcome.outcome,
+                                                message: outcome.message, elapsed: elapsed, finishedAt: clock.now())))
+            }
+        case .undo(let summary):
+            let started = clock.monotonic()
+            background { [self] in
+                let outcome = applier.undo()
+                let elapsed = clock.monotonic() - started
+                post(.applyFinished(ApplyStatus(action: "undo", summary: summary, outcome: outcome.outcome,
+                                                message: outcome.message, elapsed: elapsed, finishedAt: clock.now())))
+                if outcome.outcome == .applied, let loaded = try? config.load() { noteConfiguredPercents(of: loaded.model) }
+            }
+        case .reloadConfig:
+            background { [self] in
+                do {
+                    post(.configLoaded(try config.load()))
+                } catch {
+                    post(.configFailed("\(error)"))
+                }
+            }
+        case .loadJournal:
+            background { [self] in
+                do {
+                    post(.journalLoaded(try journal.records()))
+                } catch {
+                    post(.journalFailed("\(error)"))
+                }
+            }
+        case .loadTheme(let name):
+            background { [self] in
+                let (theme, problems) = themes(name)
+                post(.themeLoaded(theme, problems: problems))
+            }
+        }
+    }
+
+    /// Takes the actions waiting in the inbox, oldest first.
+    public func drain() -> [Action] {
+        lock.lock()
+        defer { lock.unlock() }
+        let taken = inbox
+        inbox.removeAll()
+        return taken
+    }
+
+    /// Waits until every started effect has finished, at most `timeout`; returns whether they all did.
+    @discardableResult
+    public func waitUntilIdle(timeout: Duration) -> Bool {
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        return group.wait(timeout: .now() + seconds) == .success
+    }
+
+    /// Tells the traffic figures every endpoint's configured percent (at start and after undo).
+    public func noteConfiguredPercents(of model: RolloutModel) {
+        guard let traffic else { return }
+        let time = Int64(clock.now().timeIntervalSince1970)
+        for (endpoint, name) in zip(model.endpoints, EndpointNaming.names(for: model.endpoints)) {
+            traffic.setConfiguredPercent(endpoint.percent.value, endpoint: name, at: time)
+        }
+    }
+
+    private func noteConfiguredPercents(_ shifts: [EndpointShift]) {
+        guard let traffic else { return }
+        let time = Int64(clock.now().timeIntervalSince1970)
+        for shift in shifts { traffic.setConfiguredPercent(shift.percentAfter.value, endpoint: shift.endpoint, at: time) }
+    }
+
+    private func background(_ work: @escaping @Sendable () -> Void) {
+        group.enter()
+        queue.async { [group] in
+            work()
+            group.leave()
+        }
+    }
+
+    private func post(_ action: Action) {
+        lock.lock()
+        inbox.append(action)
+        lock.unlock()
+        onResult?()
+    }
+}
