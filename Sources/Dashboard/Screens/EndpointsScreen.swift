@@ -32,10 +32,10 @@ enum EndpointsScreen {
             return nil
         }
         return [
-            ColumnSpec(title: "Endpoint", width: 14, alignment: .left, priority: 0, sort: .endpoint) { row, theme, _ in
+            ColumnSpec(title: "Endpoint", width: 22, alignment: .left, priority: 0, sort: .endpoint) { row, theme, _ in
                 Line([Span(row.endpoint.name, style: theme[.text])])
             },
-            ColumnSpec(title: "Group", width: 8, alignment: .left, priority: 2, sort: .group) { row, theme, _ in
+            ColumnSpec(title: "Group", width: 8, alignment: .left, priority: 4, sort: .group) { row, theme, _ in
                 Line([Span(row.groupLabel, style: theme[.muted])])
             },
             ColumnSpec(title: "Cfg%", width: 5, alignment: .right, priority: 0, sort: .configured) { row, theme, _ in
@@ -50,27 +50,27 @@ enum EndpointsScreen {
                 }
                 return Line([Span(text, style: s.splitMismatch == true ? theme[.watch] : theme[.text])])
             },
-            ColumnSpec(title: "req/s c|n", width: 10, alignment: .right, priority: 1, sort: .rps) { row, theme, _ in
+            ColumnSpec(title: "req/s c|n", width: 10, alignment: .right, priority: 2, sort: .rps) { row, theme, _ in
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
                 return triple(formatRate(s.current.rps), formatRate(s.new.rps), nil, theme: theme, deltaRole: nil)
             },
-            ColumnSpec(title: "5xx% c|n|Δ", width: 16, alignment: .right, priority: 1, sort: .errors) { row, theme, _ in
+            ColumnSpec(title: "5xx% c|n|Δ", width: 15, alignment: .right, priority: 1, sort: .errors) { row, theme, _ in
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
                 return triple(formatErrorRate(s.current.errorRate), formatErrorRate(s.new.errorRate),
                               formatErrorDelta(s.errorRateDelta), theme: theme,
                               deltaRole: deltaRole(s.errorRateDelta, worseAt: AppState.healthRules.watchErrorDelta, row: row))
             },
-            ColumnSpec(title: "p50 c|n|Δ", width: 13, alignment: .right, priority: 3, sort: .p50) { row, theme, _ in
+            ColumnSpec(title: "p50 c|n|Δ", width: 11, alignment: .right, priority: 5, sort: .p50) { row, theme, _ in
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
                 return triple(formatMs(s.current.p50Ms), formatMs(s.new.p50Ms), formatDeltaMs(s.p50DeltaMs), theme: theme,
                               deltaRole: deltaRole(s.p50DeltaMs, worseAt: max(5, (s.current.p50Ms ?? 0) * 0.2), row: row))
             },
-            ColumnSpec(title: "p95 c|n|Δ", width: 14, alignment: .right, priority: 2, sort: .p95) { row, theme, _ in
+            ColumnSpec(title: "p95 c|n|Δ", width: 12, alignment: .right, priority: 3, sort: .p95) { row, theme, _ in
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
                 return triple(formatMs(s.current.p95Ms), formatMs(s.new.p95Ms), formatDeltaMs(s.p95DeltaMs), theme: theme,
                               deltaRole: deltaRole(s.p95DeltaMs, worseAt: max(5, (s.current.p95Ms ?? 0) * 0.2), row: row))
             },
-            ColumnSpec(title: "p99 c|n|Δ", width: 15, alignment: .right, priority: 1, sort: .p99) { row, theme, _ in
+            ColumnSpec(title: "p99 c|n|Δ", width: 14, alignment: .right, priority: 1, sort: .p99) { row, theme, _ in
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
                 return triple(formatMs(s.current.p99Ms), formatMs(s.new.p99Ms), formatDeltaMs(s.p99DeltaMs), theme: theme,
                               deltaRole: deltaRole(s.p99DeltaMs, worseAt: max(5, (s.current.p99Ms ?? 0) * 0.2), row: row))
@@ -159,8 +159,8 @@ enum DetailPane {
         let inner = block.inner(area)
         guard !inner.isEmpty else { return }
         let wide = inner.width >= 100
-        let parts = wide ? inner.columns([.percentage(45), .length(24), .fill(1)], spacing: 1)
-            : inner.columns([.fill(3), .length(22)], spacing: 1)
+        let parts = wide ? inner.columns([.percentage(45), .length(27), .fill(1)], spacing: 1)
+            : inner.columns([.fill(3), .length(27)], spacing: 1)
         renderLatency(row, state: state, theme: theme, area: parts[0], buffer: &buffer)
         renderStatusMix(row, theme: theme, area: parts[1], buffer: &buffer)
         if wide { renderChanges(row, state: state, theme: theme, area: parts[2], buffer: &buffer) }

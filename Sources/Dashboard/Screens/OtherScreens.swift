@@ -151,12 +151,34 @@ enum Overlays {
     static func help(_ state: AppState, theme: Theme, area: Rect, buffer: inout Buffer) {
         let bindings = KeyTable.bindings(readOnly: state.readOnly)
         let keyWidth = bindings.map { DisplayWidth.of($0.keyLabel) }.max() ?? 4
-        var lines = bindings.map { b in
-            Line([Span(b.keyLabel.padding(toLength: keyWidth, withPad: " ", startingAt: 0), style: theme[.dialog].patched(with: theme[.key])),
-                  Span("  " + b.description, style: theme[.dialog])])
+        let keyStyle = theme[.dialog].patched(with: theme[.key])
+        var footer: [Line] = []
+        if state.readOnly { footer.append(Line([Span("read-only: the keys that change the config are off", style: theme[.dialog].bold)])) }
+        footer.append(Line([Span("any key closes this help", style: theme[.dialog])]))
+        // One column when it fits, else two side by side.
+        let fitsOne = bindings.count + footer.count + 2 <= area.height
+        let columns = fitsOne ? 1 : 2
+        let perColumn = (bindings.count + columns - 1) / columns
+        let columnWidth = columns == 1 ? max(10, area.width - 6) : max(10, (area.width - 8) / 2)
+        let longest = bindings.map { keyWidth + 2 + DisplayWidth.of($0.description) }.max() ?? 10
+        let width = min(columnWidth, longest)
+        var lines: [Line] = []
+        for row in 0..<perColumn {
+            var spans: [Span] = []
+            for column in 0..<columns {
+                let index = column * perColumn + row
+                guard index < bindings.count else { continue }
+                let b = bindings[index]
+                let key = b.keyLabel.padding(toLength: keyWidth, withPad: " ", startingAt: 0)
+                let description = DisplayWidth.truncate(b.description, toWidth: max(1, width - keyWidth - 2))
+                let pad = String(repeating: " ", count: max(0, width - keyWidth - 2 - DisplayWidth.of(description)))
+                if column > 0 { spans.append(Span("  ", style: theme[.dialog])) }
+                spans.append(Span(key, style: keyStyle))
+                spans.append(Span("  " + description + (column < columns - 1 ? pad : ""), style: theme[.dialog]))
+            }
+            lines.append(Line(spans))
         }
-        if state.readOnly { lines.append(Line([Span("read-only: the keys that change the config are off", style: theme[.dialog].bold)])) }
-        lines.append(Line([Span("any key closes this help", style: theme[.dialog])]))
+        lines += footer
         let popup = Popup(title: Line(" Keys "), text: Text(lines), style: theme[.dialog], borderStyle: theme[.dialogBorder],
                           borderSet: BorderSet.choose(.rounded, unicode: state.unicode))
         popup.render(in: area, buffer: &buffer)

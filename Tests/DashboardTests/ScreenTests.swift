@@ -1,0 +1,143 @@
+import Apply
+import Dashboard
+import Foundation
+import TerminalUI
+import TestSupport
+import Testing
+
+/// Renders a state on an in-memory terminal of the given size and returns the backend.
+func render(_ state: AppState, width: Int, height: Int, colorMode: ColorMode = .truecolor, unicode: Bool = true) -> TestBackend {
+    let backend = TestBackend(width: width, height: height, colorMode: colorMode, supportsUnicode: unicode)
+    var state = state
+    state.unicode = unicode
+    let terminal = Terminal(backend: backend)
+    terminal.draw { buffer in Screen.render(state, theme: state.theme, area: buffer.area, buffer: &buffer) }
+    return backend
+}
+
+@Suite struct ScreenTests {
+    static func journal() -> [JournalRecord] {
+        [Fixtures.record(id: "1", action: "group", groups: ["group3_routing"], before: ["group3_routing": 10],
+                         after: ["group3_routing": 25], minutesAgo: 30),
+         Fixtures.record(id: "2", action: "group", groups: ["group4_routing"], before: ["group4_routing": 25],
+                         after: ["group4_routing": 50], minutesAgo: 10, endpoints: ["~^/v2/content_api/search.query"]),
+         Fixtures.record(id: "3", action: "group", groups: ["group4_routing"], before: ["group4_routing": 50],
+                         after: ["group4_routing": 75], outcome: .validationRefused, minutesAgo: 2)]
+    }
+
+    static func state() throws -> AppState {
+        var state = try Fixtures.stateWithTraffic()
+        state.journal = journal()
+        try select(&state, name: "search.query")
+        state.lastApply = ApplyStatus(action: "group", summary: "group: search.query 25% → 50%", outcome: .applied,
+                                      message: "applied", elapsed: .milliseconds(38), finishedAt: Fixtures.now.addingTimeInterval(-600))
+        return state
+    }
+
+    @Test func endpointsAt120x40() throws {
+        let backend = render(try Self.state(), width: 120, height: 40)
+        assertSnapshot(backend.snapshot(), name: "endpoints-120x40")
+        let text = backend.lines().joined(separator: "\n")
+        #expect(text.contains("search.query"))
+        #expect(text.contains("BAD"))
+        #expect(text.contains("key to reload 38 ms"))
+    }
+
+    @Test func endpointsAt80x24() throws {
+        let backend = render(try Self.state(), width: 80, height: 24)
+        assertSnapshot(backend.snapshot(), name: "endpoints-80x24")
+        #expect(backend.lines().contains { $0.contains("search.query") })
+    }
+
+    @Test func endpointsWithStylesAt120x40() throws {
+        assertSnapshot(render(try Self.state(), width: 120, height: 40).snapshot(styles: true), name: "endpoints-styles-120x40")
+    }
+
+    @Test func tinyAndOddSizesDoNotCrash() throws {
+        var state = try Self.state()
+        for (w, h) in [(40, 10), (1, 1), (0, 0), (10, 3), (200, 60), (79, 23)] {
+            for view in DashboardView.allCases {
+                state.view = view
+                for overlay: Overlay in [.none, .help, .groupPicker(selected: 2),
+                                         .confirm(PendingChange(operation: .undo, summary: "undo group of 02:00:00: group3_routing 25% → 10%",
+                                                                isRollback: false))] {
+                    state.overlay = overlay
+                    _ = render(state, width: w, height: h)
+                }
+            }
+        }
+        state.view = .endpoints
+        state.overlay = .none
+        assertSnapshot(render(state, width: 40, height: 10).snapshot(), name: "endpoints-40x10")
+    }
+
+    @Test func otherViewsAt120x40() throws {
+        var state = try Self.state()
+        state.view = .groups
+        assertSnapshot(render(state, width: 120, height: 40).snapshot(), name: "groups-120x40")
+        state.view = .notMigrated
+        assertSnapshot(render(state, width: 120, height: 40).snapshot(), name: "not-migrated-120x40")
+        state.view = .history
+        assertSnapshot(render(state, width: 120, height: 40).snapshot(), name: "history-120x40")
+        state.view = .problems
+        state.themeProblems = ["/home/ops/.config/cutover/themes/mine.yaml:4:10: unknown colour 'purpel'"]
+        state.preflightFindings = 2
+        let problems = render(state, width: 120, height: 40)
+        assertSnapshot(problems.snapshot(), name: "problems-120x40")
+        #expect(problems.lines().contains { $0.contains("mine.yaml:4:10") })
+    }
+
+    @Test func overlaysAt80x24() throws {
+        var state = try Self.state()
+        state.overlay = .help
+        let help = render(state, width: 80, height: 24)
+        assertSnapshot(help.snapshot(), name: "help-80x24")
+        for binding in KeyTable.all where binding.description.count <= 25 {
+            #expect(help.lines().contains { $0.contains(binding.description) }, "help lacks \(binding.description)")
+        }
+        state.overlay = .none
+        _ = press(&state, .char("+"))
+        assertSnapshot(render(state, width: 80, height: 24).snapshot(), name: "confirm-80x24")
+        state.overlay = .none
+        _ = press(&state, .char("g"))
+        assertSnapshot(render(state, width: 80, height: 24).snapshot(), name: "group-picker-80x24")
+    }
+
+    @Test func readOnlyHeaderAndHelp() throws {
+        var state = try Fixtures.stateWithTraffic(readOnly: true)
+        state.overlay = .help
+        let backend = render(state, width: 120, height: 40)
+        let text = backend.lines().joined(separator: "\n")
+        #expect(text.contains("READ-ONLY"))
+        #expect(!text.contains("roll back every endpoint"))
+        #expect(!backend.lines().last!.contains("ramp"))
+    }
+
+    @Test func monochromeAndEightColoursDegrade() throws {
+        let state = try Self.state()
+        let mono = render(state, width: 120, height: 40, colorMode: .monochrome)
+        for y in 0..<40 {
+            for x in 0..<120 {
+                let style = try #require(mono.screen[x, y]).style
+                #expect(style.fg == .default && style.bg == .default, "colour left at \(x),\(y) in monochrome")
+            }
+        }
+        // The text is the same whatever the colours.
+        #expect(mono.lines() == render(state, width: 120, height: 40).lines())
+        let eight = render(state, width: 120, height: 40, colorMode: .ansi8)
+        for y in 0..<40 {
+            for x in 0..<120 {
+                let style = try #require(eight.screen[x, y]).style
+                for color in [style.fg, style.bg] {
+                    #expect(color == .default || (color.paletteIndex ?? 99) < 8, "\(color) at \(x),\(y) on an 8-colour terminal")
+                }
+            }
+        }
+    }
+
+    @Test func asciiTerminal() throws {
+        let backend = render(try Self.state(), width: 120, height: 40, unicode: false)
+        let text = backend.lines().joined()
+        for ch in ["─", "│", "▶", "█", "▁"] { #expect(!text.contains(ch), "\(ch) drawn on an ASCII terminal") }
+    }
+}
