@@ -32,10 +32,17 @@ enum Fixtures {
     /// A state with `seconds` of simulated traffic ending at `now` (fixed seed, so always the same figures).
     static func stateWithTraffic(readOnly: Bool = false, seconds: Int = 120, perSecond: Int = 150) throws -> AppState {
         var state = try state(readOnly: readOnly)
-        state.snapshot = try snapshot(seconds: seconds, perSecond: perSecond)
+        if seconds == 120 && perSecond == 150 {
+            state.snapshot = try #require(standardSnapshot, "the standard traffic fixture could not be built")
+        } else {
+            state.snapshot = try snapshot(seconds: seconds, perSecond: perSecond)
+        }
         state.now = Date(timeIntervalSince1970: TimeInterval(epoch + 1))
         return state
     }
+
+    /// Two minutes of 150 req/s, built once for all tests.
+    static let standardSnapshot: TrafficSnapshot? = try? snapshot(seconds: 120, perSecond: 150)
 
     /// A snapshot from the simulator's lines, aggregated as the ingest would.
     static func snapshot(seconds: Int, perSecond: Int, window: TrafficWindow = .fiveMinutes) throws -> TrafficSnapshot {

@@ -119,13 +119,13 @@ enum HeaderScreen {
         if let last = state.lastApply {
             let role: ThemeRole = last.succeeded ? .ok : .error
             if let at = last.finishedAt { third.append(Span(formatTime(at, zone: state.timeZone) + " ", style: theme[.muted])) }
-            third.append(Span(last.summary, style: theme[.text]))
-            third.append(Span(" — " + last.outcomeText, style: theme[role]))
+            third.append(Span(last.outcomeText, style: theme[role]))
             if let elapsed = last.elapsed { third.append(Span(" (key to reload \(formatDuration(elapsed)))", style: theme[.muted])) }
             if !last.succeeded {
                 let said = last.message.split(separator: "\n").last.map(String.init) ?? last.message
                 third.append(Span(": " + said, style: theme[.error]))
             }
+            third.append(Span(" · " + last.summary, style: theme[.text]))
         } else if let record = state.journal.last {
             third.append(Span(formatDateTime(record.time, zone: state.timeZone) + " " + record.change.action + " "
                               + describeChange(record.change), style: theme[.text]))

@@ -1,0 +1,172 @@
+import Apply
+import Dashboard
+import Foundation
+import NginxConfig
+import Rollout
+import TerminalUI
+import TestSupport
+import Testing
+import TrafficStats
+
+/// A change applier that records the edits it is given and answers with a fixed outcome.
+final class RecordingApplier: ChangeApplying, @unchecked Sendable {
+    private let lock = NSLock()
+    private var applied: [RolloutEdit] = []
+    private var undos = 0
+    let outcome: ApplyOutcome
+
+    init(outcome: ApplyOutcome = .applied) { self.outcome = outcome }
+
+    var edits: [RolloutEdit] {
+        lock.lock()
+        defer { lock.unlock() }
+        return applied
+    }
+
+    func apply(_ edit: RolloutEdit) -> ChangeOutcome {
+        lock.lock()
+        applied.append(edit)
+        lock.unlock()
+        return ChangeOutcome(outcome: outcome, message: outcome == .applied ? "applied" : "nginx: [emerg] test refusal")
+    }
+
+    func undo() -> ChangeOutcome {
+        lock.lock()
+        undos += 1
+        lock.unlock()
+        return ChangeOutcome(outcome: outcome, message: "undone")
+    }
+}
+
+struct FixedJournal: JournalReading {
+    var list: [JournalRecord]
+    func records() throws -> [JournalRecord] { list }
+}
+
+struct FixedConfig: ConfigReading {
+    var loaded: LoadedConfig
+    func load() throws -> LoadedConfig { loaded }
+}
+
+/// Runs the app on a test backend until `done` holds or 5 s pass; returns whether `done` held.
+func runApp(_ app: App, backend: TestBackend, until done: @escaping () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(5)
+    var finished = false
+    app.run(backend: backend) {
+        if done() { finished = true }
+        return finished || Date() > deadline
+    }
+    return finished
+}
+
+@Suite struct RuntimeTests {
+    @Test func keysGoThroughTheRunnerAndTheScreenShowsTheOutcome() throws {
+        let state = try Fixtures.state()
+        let applier = RecordingApplier()
+        let loaded = try Fixtures.loaded()
+        let runner = EffectRunner(applier: applier, journal: FixedJournal(list: []), config: FixedConfig(loaded: loaded),
+                                  traffic: nil, themes: { _ in (.default, []) })
+        let app = App(state: state, runner: runner, traffic: nil)
+        app.keyTimeout = .milliseconds(1)
+        let backend = TestBackend(width: 120, height: 40)
+        backend.enqueue(.char("j"), .char("j"), .char("+"), .char("y"))
+        let finished = runApp(app, backend: backend) {
+            app.state.lastApply != nil && backend.lines()[2].contains("validated, reloaded")
+        }
+        #expect(finished)
+        #expect(applier.edits == [.setGroupPercent(group: "group3_routing", percent: Percent(hundredths: 5000), create: false)])
+        #expect(backend.lines().contains { $0.contains("key to reload") })
+        #expect(backend.cursorVisible, "the cursor is shown again when the loop ends")
+    }
+
+    @Test func quitEndsTheLoopAndReadOnlyChangesNothing() throws {
+        let state = try Fixtures.state(readOnly: true)
+        let applier = RecordingApplier()
+        let runner = EffectRunner(applier: applier, journal: FixedJournal(list: []), config: FixedConfig(loaded: try Fixtures.loaded()),
+                                  traffic: nil, themes: { _ in (.default, []) })
+        let app = App(state: state, runner: runner, traffic: nil)
+        app.keyTimeout = .milliseconds(1)
+        let backend = TestBackend(width: 80, height: 24)
+        backend.enqueue(.char("R"), .char("y"), .char("+"), .char("y"), .char("q"))
+        let quit = runApp(app, backend: backend) { false }
+        #expect(!quit)  // ended by q, not by the condition or the deadline
+        #expect(app.state.quitting)
+        #expect(applier.edits.isEmpty)
+        #expect(backend.lines()[0].contains("READ-ONLY"))
+    }
+
+    @Test func resizeRedrawsAtTheNewSize() throws {
+        let runner = EffectRunner(applier: RecordingApplier(), journal: FixedJournal(list: []),
+                                  config: FixedConfig(loaded: try Fixtures.loaded()), traffic: nil, themes: { _ in (.default, []) })
+        let app = App(state: try Fixtures.state(), runner: runner, traffic: nil)
+        app.keyTimeout = .milliseconds(1)
+        let backend = TestBackend(width: 120, height: 40)
+        var resized = false
+        _ = runApp(app, backend: backend) {
+            if !resized && app.framesDrawn > 0 {
+                backend.resize(width: 60, height: 15)
+                resized = true
+                return false
+            }
+            return resized && backend.lines().count == 15 && backend.lines().last?.contains("select") == true
+        }
+        #expect(backend.lines().count == 15)
+        #expect(backend.lines()[0].contains("cutover"))
+    }
+
+    @Test func pipelineApplierChangesTheFileJournalsAndUndoes() throws {
+        let dir = try TempDir(prefix: "cutover-dashboard-apply")
+        let sandbox = try DemoSandbox.create(in: dir.path + "/demo")
+        let simulator = try TrafficSimulator(configPath: sandbox.configPath, mainLog: sandbox.mainLog,
+                                             migrationLog: sandbox.migrationLog, seed: 5)
+        let journal = Journal(path: dir.path + "/state/journal.jsonl")
+        let control = NginxControl(validateArgv: DemoCommandRunner.validateArgv(sandbox.configPath),
+                                   reloadArgv: DemoCommandRunner.reloadArgv)
+        let pipeline = ApplyPipeline(configuration: ApplyConfiguration(nginx: control, mainConfig: sandbox.configPath, journal: journal),
+                                     runner: DemoCommandRunner(simulator: simulator))
+        let reader = LocalConfigReader(path: sandbox.configPath)
+        let applier = PipelineChangeApplier(pipeline: pipeline, reader: reader)
+
+        let outcome = applier.apply(.setGroupPercent(group: "group3_routing", percent: Percent(hundredths: 5000), create: false))
+        #expect(outcome.outcome == .applied, "\(outcome.message)")
+        #expect(try reader.load().model.group(named: "group3_routing")?.percent == Percent(hundredths: 5000))
+        #expect(simulator.percent(forKey: "~^/v2/content_api/book.get_book_info") == 50)
+        let records = try journal.records()
+        #expect(records.count == 1)
+        #expect(records.first?.change.groups == ["group3_routing"])
+        #expect(records.first?.change.percentsBefore["group3_routing"] == 25)
+        #expect(records.first?.change.percentsAfter["group3_routing"] == 50)
+        #expect(records.first?.change.endpoints.contains("~^/v2/content_api/book.get_book_info") == true)
+        #expect(outcome.shifts.count == 3)
+
+        let undone = applier.undo()
+        #expect(undone.outcome == .applied, "\(undone.message)")
+        #expect(try reader.load().model.group(named: "group3_routing")?.percent == Percent(hundredths: 2500))
+        #expect(simulator.percent(forKey: "~^/v2/content_api/book.get_book_info") == 25)
+
+        let refused = applier.apply(.assign(endpoint: "no.such.endpoint", group: "group3_routing"))
+        #expect(refused.outcome == nil)
+        #expect(refused.message.contains("no endpoint matches"))
+    }
+
+    @Test func demoSessionRunsOnATestBackend() throws {
+        let dir = try TempDir(prefix: "cutover-dashboard-session")
+        let environment = ["XDG_STATE_HOME": dir.path + "/state", "HOME": dir.path]
+        let session = try DashboardSession.demo(directory: dir.path + "/demo", rate: 500, environment: environment)
+        session.app.keyTimeout = .milliseconds(5)
+        let backend = TestBackend(width: 120, height: 40)
+        backend.enqueue(.char("R"), .char("y"))
+        var finished = false
+        let deadline = Date().addingTimeInterval(10)
+        session.run(backend: backend) {
+            finished = session.app.state.lastApply != nil && (session.app.state.snapshot?.lines ?? 0) > 0
+                && session.app.state.model?.endpoints.allSatisfy { $0.percent == .zero } == true
+            return finished || Date() > deadline
+        }
+        #expect(finished)
+        #expect(session.app.state.lastApply?.succeeded == true, "\(session.app.state.lastApply?.message ?? "")")
+        let onDisk = try LocalConfigReader(path: try #require(session.sandbox).configPath).load().model
+        #expect(onDisk.endpoints.allSatisfy { $0.percent == .zero })
+        #expect(try Journal(path: dir.path + "/state/cutover/journal.jsonl").records().last?.change.action == "rollback-all")
+    }
+}
