@@ -269,6 +269,9 @@ public struct ApplyPipeline: Sendable {
 
         // 4. Validate the new text in place.
         let control = configuration.nginx
+        let verifier = ReloadVerifier(checks: control.verify, runner: runner, clock: clock, timeout: control.verifyTimeout,
+                                      errorLogSettle: control.errorLogSettle, procRoot: configuration.procRoot)
+        let beforeValidation = verifier.snapshot()
         t = clock.monotonic()
         let validation: CommandResult
         do {
@@ -285,14 +288,13 @@ public struct ApplyPipeline: Sendable {
             timings.revert = lap(t)
             timings.total = lap(start)
             let message = "refused by validation, nothing changed: \(validation.summary); nginx was not reloaded and "
-                + "the files are as they were. nginx said:\n\(validation.message)"
+                + "the files are as they were. nginx said:\n"
+                + verifier.nginxMessage(validation.message, since: beforeValidation)
             return try finish(.validationRefused, message, description: description, changes: changes, undoes: undoes,
                               timings: timings, validate: validateStep, validation: validation)
         }
 
         // 6. Reload.
-        let verifier = ReloadVerifier(checks: control.verify, runner: runner, clock: clock, timeout: control.verifyTimeout,
-                                      errorLogSettle: control.errorLogSettle, procRoot: configuration.procRoot)
         let snapshot = verifier.snapshot()
         t = clock.monotonic()
         var reload: CommandResult
@@ -308,7 +310,8 @@ public struct ApplyPipeline: Sendable {
         var verifyStep: StepRecord?
         var failure: String?
         if !reload.succeeded {
-            failure = "the reload failed: \(reload.summary). nginx said:\n\(reload.message)"
+            failure = "the reload failed: \(reload.summary). nginx said:\n"
+                + verifier.nginxMessage(reload.message, since: snapshot)
         } else {
             t = clock.monotonic()
             let problem = verifier.verify(since: snapshot)

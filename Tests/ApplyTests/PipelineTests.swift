@@ -279,3 +279,25 @@ final class LockedBox<Value: Sendable>: @unchecked Sendable {
         set { lock.withLock { storedPath = newValue } }
     }
 }
+
+@Suite struct ValidationMessageTests {
+    @Test func validationReportsWhatNginxLoggedButDidNotPrint() throws {
+        let dir = try TempDir()
+        let log = try dir.write("error.log", "")
+        let fx = try PipelineTests.Fixture([
+            .init(PipelineTests.validate) {
+                let handle = FileHandle(forWritingAtPath: log)
+                _ = try? handle?.seekToEnd()
+                try? handle?.write(contentsOf: Data("2026/11/28 02:00:00 [emerg] 7#7: unknown directive \"spilt_clients\" in /x.conf:1\n2026/11/28 02:00:00 [emerg] 7#7: duplicate upstream \"a\" in /x.conf:9\n".utf8))
+                try? handle?.close()
+                return CommandResult(argv: PipelineTests.validate, exitCode: 1,
+                                     stderr: "nginx: [emerg] duplicate upstream \"a\" in /x.conf:9\nnginx: configuration file test failed")
+            },
+        ], verify: [.errorLog(path: log)])
+        let report = try fx.pipeline.apply(changes: [fx.change], description: PipelineTests.description)
+        #expect(report.outcome == .validationRefused)
+        #expect(report.message.contains("unknown directive \"spilt_clients\""))
+        // A line nginx already printed is not repeated from the log.
+        #expect(report.message.components(separatedBy: "duplicate upstream").count == 2)
+    }
+}
