@@ -75,6 +75,8 @@ public struct ApplyTimings: Sendable, Equatable {
     public var verify: Duration = .zero
     /// Putting the previous files back and reloading again, after a failure.
     public var revert: Duration = .zero
+    /// Building the journal record (diff, hashes) and appending it.
+    public var journal: Duration = .zero
     /// From the call to its return.
     public var total: Duration = .zero
 
@@ -252,7 +254,6 @@ public struct ApplyPipeline: Sendable {
             for change in changes {
                 temps.append((change.path, try AtomicFiles.writeTemp(beside: change.path, text: change.after)))
             }
-            for directory in Set(changes.map { AtomicFiles.directory(of: $0.path) }) { AtomicFiles.fsyncDirectory(directory) }
             for entry in temps {
                 let backup = AtomicFiles.backupPath(for: entry.path)
                 try AtomicFiles.makeBackup(of: entry.path, at: backup)
@@ -297,12 +298,7 @@ public struct ApplyPipeline: Sendable {
         // 6. Reload.
         let snapshot = verifier.snapshot()
         t = clock.monotonic()
-        var reload: CommandResult
-        do {
-            reload = try runner.run(control.reloadArgv, timeout: control.reloadTimeout)
-        } catch {
-            reload = CommandResult(argv: control.reloadArgv, exitCode: 127, stderr: "\(error)", duration: lap(t))
-        }
+        let reload = performReload()
         timings.reload = lap(t)
         let reloadStep = Self.step(reload)
 
@@ -325,7 +321,7 @@ public struct ApplyPipeline: Sendable {
         if let failure {
             t = clock.monotonic()
             try revert(swapped)
-            let again = reloadAfterRevert(verifier: verifier)
+            let again = reloadAfterRevert(verifier: verifier, firstReloadRan: reload.succeeded)
             timings.revert = lap(t)
             timings.total = lap(start)
             let message = "reload failed and reverted: \(failure)\nThe previous files are back in place; \(again)"
@@ -341,20 +337,44 @@ public struct ApplyPipeline: Sendable {
     }
 
     /// Reloads after a revert and says how that went.
-    private func reloadAfterRevert(verifier: ReloadVerifier) -> String {
-        let control = configuration.nginx
+    private func reloadAfterRevert(verifier: ReloadVerifier, firstReloadRan: Bool) -> String {
         let snapshot = verifier.snapshot()
-        guard let result = try? runner.run(control.reloadArgv, timeout: control.reloadTimeout) else {
-            return "the reload after reverting could not be started; nginx still runs the configuration it had before this change"
-        }
+        let result = performReload()
         guard result.succeeded else {
-            return "the reload after reverting also failed (\(result.summary)); nginx still runs the configuration it "
-                + "had before this change, and the files on disk match it"
+            if !firstReloadRan {
+                return "the reload after reverting also failed (\(result.summary)); nginx never took up the change and "
+                    + "still runs the configuration from before it, which the files on disk hold again"
+            }
+            return "the reload after reverting failed (\(result.summary)): nginx may be running the refused change; "
+                + "the files on disk hold the previous configuration, so reload nginx by hand (\(result.message))"
         }
         if let problem = verifier.verify(since: snapshot) {
             return "nginx was reloaded on the previous files but the check reports: \(problem)"
         }
         return "nginx was reloaded on them and serves the previous configuration"
+    }
+
+    /// Runs the reload command (or signals the master, when so configured); never throws, a command
+    /// that cannot start is a failed reload.
+    private func performReload() -> CommandResult {
+        let control = configuration.nginx
+        let start = clock.monotonic()
+        if let pidFile = control.reloadSignalPidFile {
+            let argv = ["kill", "-HUP", "(master in \(pidFile))"]
+            guard let pid = ProcessTable.readPid(pidFile), pid > 0 else {
+                return CommandResult(argv: argv, exitCode: 1, stderr: "no nginx master pid in \(pidFile); is nginx running?",
+                                     duration: clock.monotonic() - start)
+            }
+            let code: Int32 = kill(pid, SIGHUP) == 0 ? 0 : 1
+            let message = code == 0 ? "" : "kill -HUP \(pid): \(String(cString: strerror(errno)))"
+            return CommandResult(argv: ["kill", "-HUP", "\(pid)"], exitCode: code, stderr: message,
+                                 duration: clock.monotonic() - start)
+        }
+        do {
+            return try runner.run(control.reloadArgv, timeout: control.reloadTimeout)
+        } catch {
+            return CommandResult(argv: control.reloadArgv, exitCode: 127, stderr: "\(error)", duration: clock.monotonic() - start)
+        }
     }
 
     /// Renames each backup back over its file, newest first.
@@ -386,6 +406,7 @@ public struct ApplyPipeline: Sendable {
                         undoes: String?, timings: ApplyTimings, validate: StepRecord? = nil, reloadStep: StepRecord? = nil,
                         verify: StepRecord? = nil, validation: CommandResult? = nil,
                         reload: CommandResult? = nil) throws -> ApplyReport {
+        let journalStart = clock.monotonic()
         let files = changes.map { change in
             FileRecord(path: change.path, hashBefore: SHA256.hex(change.before), hashAfter: SHA256.hex(change.after),
                        diff: unifiedDiff(old: change.before, new: change.after, oldName: "a" + change.path, newName: "b" + change.path))
@@ -397,6 +418,9 @@ public struct ApplyPipeline: Sendable {
             configHashAfter: Self.configHash(changes.map { ($0.path, $0.after) }),
             validate: validate, reload: reloadStep, verify: verify, undoes: undoes)
         try configuration.journal.append(record)
+        var timings = timings
+        timings.journal = clock.monotonic() - journalStart
+        timings.total += timings.journal
         return ApplyReport(outcome: outcome, message: message, record: record, timings: timings,
                            validation: validation, reload: reload)
     }

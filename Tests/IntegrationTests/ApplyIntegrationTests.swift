@@ -200,6 +200,23 @@ import Glibc
         #expect(observed.matched == 20 && observed.newFraction == 1)
     }
 
+    @Test func reloadBySignallingTheMasterTakesEffect() throws {
+        let state = RoutingState(generation: 0, group1: 0, group2: 0)
+        let setup = try ApplyRoutingSetup(initial: state)
+        defer { setup.nginx.stop() }
+        var control = NginxControl.standard(setup.nginx.location)
+        control.reloadSignalPidFile = setup.nginx.pidFile
+        let pipeline = ApplyPipeline(configuration: ApplyConfiguration(
+            nginx: control, mainConfig: setup.nginx.mainConfig, journal: Journal(path: setup.nginx.directory.file("journal.jsonl"))))
+        let next = RoutingState(generation: 1, group1: 100, group2: 0)
+        let report = try pipeline.apply(changes: [try setup.change(to: next)], description: ApplyRoutingSetup.description(state, next))
+        #expect(report.outcome == .applied, "\(report.message)")
+        #expect(report.record?.reload?.command.first == "kill")
+        let client = HTTPTestClient(port: setup.frontPort)
+        let observed = try setup.sample(client, path: "/v2/a", generation: 1, count: 20)
+        #expect(observed.matched == 20 && observed.newFraction == 1)
+    }
+
     @Test func undoRestoresThePreviousRoutingOnALiveNginx() throws {
         let state = RoutingState(generation: 0, group1: 100, group2: 0)
         let setup = try ApplyRoutingSetup(initial: state)
