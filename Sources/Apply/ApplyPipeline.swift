@@ -213,7 +213,7 @@ public struct ApplyPipeline: Sendable {
             guard case .lockHeld = error else { throw error }
             timings.lock = lap(start)
             timings.total = timings.lock
-            return try finish(.conflict, error.description, description: description, changes: [], undoes: nil,
+            return finish(.conflict, error.description, description: description, changes: [], undoes: nil,
                               timings: timings)
         }
         defer { lock.release() }
@@ -234,7 +234,7 @@ public struct ApplyPipeline: Sendable {
                 timings.read = lap(t)
                 timings.total = lap(start)
                 let error = ApplyError.fileChanged(path: change.path, diff: Self.shortDiff(from: change.before, to: current, path: change.path))
-                return try finish(.conflict, error.description, description: description, changes: changes,
+                return finish(.conflict, error.description, description: description, changes: changes,
                                   undoes: undoes, timings: timings)
             }
         }
@@ -245,8 +245,9 @@ public struct ApplyPipeline: Sendable {
                                record: nil, timings: timings, validation: nil, reload: nil)
         }
 
-        // 3 and 5. Write beside, keep backups, swap in.
+        // 3 and 5. Write beside, keep backups, swap in (only once the change can be journaled).
         t = clock.monotonic()
+        try configuration.journal.checkWritable()
         var swapped: [(path: String, backup: String)] = []
         do {
             var temps: [(path: String, temp: String)] = []
@@ -291,7 +292,7 @@ public struct ApplyPipeline: Sendable {
             let message = "refused by validation, nothing changed: \(validation.summary); nginx was not reloaded and "
                 + "the files are as they were. nginx said:\n"
                 + verifier.nginxMessage(validation.message, since: beforeValidation)
-            return try finish(.validationRefused, message, description: description, changes: changes, undoes: undoes,
+            return finish(.validationRefused, message, description: description, changes: changes, undoes: undoes,
                               timings: timings, validate: validateStep, validation: validation)
         }
 
@@ -325,13 +326,13 @@ public struct ApplyPipeline: Sendable {
             timings.revert = lap(t)
             timings.total = lap(start)
             let message = "reload failed and reverted: \(failure)\nThe previous files are back in place; \(again)"
-            return try finish(.reloadFailedReverted, message, description: description, changes: changes, undoes: undoes,
+            return finish(.reloadFailedReverted, message, description: description, changes: changes, undoes: undoes,
                               timings: timings, validate: validateStep, reloadStep: reloadStep, verify: verifyStep,
                               validation: validation, reload: reload)
         }
         timings.total = lap(start)
         let files = changes.map(\.path).joined(separator: ", ")
-        return try finish(.applied, "applied: \(files) validated, swapped in and nginx reloaded", description: description,
+        return finish(.applied, "applied: \(files) validated, swapped in and nginx reloaded", description: description,
                           changes: changes, undoes: undoes, timings: timings, validate: validateStep,
                           reloadStep: reloadStep, verify: verifyStep, validation: validation, reload: reload)
     }
@@ -405,7 +406,7 @@ public struct ApplyPipeline: Sendable {
     private func finish(_ outcome: ApplyOutcome, _ message: String, description: ChangeDescription, changes: [FileChange],
                         undoes: String?, timings: ApplyTimings, validate: StepRecord? = nil, reloadStep: StepRecord? = nil,
                         verify: StepRecord? = nil, validation: CommandResult? = nil,
-                        reload: CommandResult? = nil) throws -> ApplyReport {
+                        reload: CommandResult? = nil) -> ApplyReport {
         let journalStart = clock.monotonic()
         let files = changes.map { change in
             FileRecord(path: change.path, hashBefore: SHA256.hex(change.before), hashAfter: SHA256.hex(change.after),
@@ -417,7 +418,13 @@ public struct ApplyPipeline: Sendable {
             configHashBefore: Self.configHash(changes.map { ($0.path, $0.before) }),
             configHashAfter: Self.configHash(changes.map { ($0.path, $0.after) }),
             validate: validate, reload: reloadStep, verify: verify, undoes: undoes)
-        try configuration.journal.append(record)
+        var message = message
+        do {
+            try configuration.journal.append(record)
+        } catch {
+            // The change already happened (or was already put back): report it rather than lose the outcome.
+            message += "\nWARNING: the journal record could not be written (\(error)); this change is missing from history."
+        }
         var timings = timings
         timings.journal = clock.monotonic() - journalStart
         timings.total += timings.journal

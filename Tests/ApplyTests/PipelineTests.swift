@@ -301,3 +301,23 @@ final class LockedBox<Value: Sendable>: @unchecked Sendable {
         #expect(report.message.components(separatedBy: "duplicate upstream").count == 2)
     }
 }
+
+@Suite struct JournalSafetyTests {
+    @Test func anUnwritableJournalStopsTheChangeBeforeAnythingIsWritten() throws {
+        let dir = try TempDir()
+        let file = try dir.write("routing.conf", PipelineTests.before)
+        // The journal's directory is a regular file, so the journal cannot be created.
+        try dir.write("blocker", "")
+        let configuration = ApplyConfiguration(
+            nginx: NginxControl(validateArgv: PipelineTests.validate, reloadArgv: PipelineTests.reload),
+            mainConfig: dir.file("nginx.conf"), journal: Journal(path: dir.file("blocker/journal.jsonl")))
+        let runner = ScriptedRunner([])
+        let pipeline = ApplyPipeline(configuration: configuration, runner: runner, clock: ManualClock().applyClock)
+        #expect(throws: ApplyError.self) {
+            _ = try pipeline.apply(changes: [FileChange(path: file, before: PipelineTests.before, after: PipelineTests.after)],
+                                   description: PipelineTests.description)
+        }
+        #expect(try dir.read("routing.conf") == PipelineTests.before)
+        runner.verifyAllRan()
+    }
+}
