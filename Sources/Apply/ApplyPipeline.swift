@@ -146,6 +146,31 @@ public struct ApplyPipeline: Sendable {
         try run(description: description) { description in (try edit(&description), nil) }
     }
 
+    /// Applies an edit of whole file texts, run under the lock on the files' current texts: `edit` gets
+    /// each path's text and returns the new text of the paths it changes (others stay as they are).
+    public func apply(editing paths: [String], description: ChangeDescription,
+                      edit: (_ current: [String: String]) throws -> [String: String]) throws -> ApplyReport {
+        try apply(description: description) { _ in
+            var current: [String: String] = [:]
+            for path in paths { current[path] = try AtomicFiles.readText(path) }
+            let edited = try edit(current)
+            return try edited.keys.sorted().map { path in
+                guard let before = current[path], let after = edited[path] else {
+                    throw ApplyError.invalidChange("the edit returned \(path), which is not among the files it was given")
+                }
+                return FileChange(path: path, before: before, after: after)
+            }
+        }
+    }
+
+    /// Applies an edit of one file's text, run under the lock on its current text.
+    public func apply(editing path: String, description: ChangeDescription,
+                      edit: (_ current: String) throws -> String) throws -> ApplyReport {
+        try apply(editing: [path], description: description) { current in
+            [path: try edit(current[path] ?? "")]
+        }
+    }
+
     /// The journal, oldest record first, for `history`.
     public func history() throws -> [JournalRecord] {
         try configuration.journal.records()

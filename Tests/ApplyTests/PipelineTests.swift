@@ -188,6 +188,20 @@ import Testing
         #expect(try fx.text().contains("40%"))
     }
 
+    @Test func textEditsRunOnTheCurrentText() throws {
+        let fx = try Fixture([.init(Self.validate), .init(Self.reload)])
+        try fx.dir.write("conf.d/routing.conf", Self.before.replacingOccurrences(of: "10%", with: "15%"))
+        let report = try fx.pipeline.apply(editing: fx.file, description: Self.description) { current in
+            #expect(current.contains("15%"))
+            return current.replacingOccurrences(of: "15%", with: "35%")
+        }
+        #expect(report.outcome == .applied)
+        #expect(try fx.text().contains("35%"))
+        #expect(throws: ApplyError.self) {
+            _ = try fx.pipeline.apply(editing: [fx.file], description: Self.description) { _ in ["/elsewhere.conf": "x"] }
+        }
+    }
+
     @Test func noOpChangesRunNothing() throws {
         let fx = try Fixture([])
         let report = try fx.pipeline.apply(changes: [FileChange(path: fx.file, before: Self.before, after: Self.before)],
