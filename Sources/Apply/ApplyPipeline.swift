@@ -239,7 +239,7 @@ public struct ApplyPipeline: Sendable {
             timings.lock = lap(start)
             timings.total = timings.lock
             return finish(.conflict, error.description, description: description, changes: [], undoes: nil,
-                              timings: timings)
+                          timings: timings)
         }
         defer { lock.release() }
         timings.lock = lap(start)
@@ -260,7 +260,7 @@ public struct ApplyPipeline: Sendable {
                 timings.total = lap(start)
                 let error = ApplyError.fileChanged(path: change.path, diff: Self.shortDiff(from: change.before, to: current, path: change.path))
                 return finish(.conflict, error.description, description: description, changes: changes,
-                                  undoes: undoes, timings: timings)
+                              undoes: undoes, timings: timings)
             }
         }
         timings.read = lap(t)
@@ -318,7 +318,7 @@ public struct ApplyPipeline: Sendable {
                 + "the files are as they were. nginx said:\n"
                 + verifier.nginxMessage(validation.message, since: beforeValidation)
             return finish(.validationRefused, message, description: description, changes: changes, undoes: undoes,
-                              timings: timings, validate: validateStep, validation: validation)
+                          timings: timings, validate: validateStep, validation: validation)
         }
 
         // 6. Reload.
@@ -352,14 +352,14 @@ public struct ApplyPipeline: Sendable {
             timings.total = lap(start)
             let message = "reload failed and reverted: \(failure)\nThe previous files are back in place; \(again)"
             return finish(.reloadFailedReverted, message, description: description, changes: changes, undoes: undoes,
-                              timings: timings, validate: validateStep, reloadStep: reloadStep, verify: verifyStep,
-                              validation: validation, reload: reload)
+                          timings: timings, validate: validateStep, reloadStep: reloadStep, verify: verifyStep,
+                          validation: validation, reload: reload)
         }
         timings.total = lap(start)
         let files = changes.map(\.path).joined(separator: ", ")
         return finish(.applied, "applied: \(files) validated, swapped in and nginx reloaded", description: description,
-                          changes: changes, undoes: undoes, timings: timings, validate: validateStep,
-                          reloadStep: reloadStep, verify: verifyStep, validation: validation, reload: reload)
+                      changes: changes, undoes: undoes, timings: timings, validate: validateStep,
+                      reloadStep: reloadStep, verify: verifyStep, validation: validation, reload: reload)
     }
 
     /// Reloads after a revert and says how that went.
