@@ -1,40 +1,25 @@
 import Apply
 import Foundation
 import NginxConfig
+import Rollout
 #if canImport(Glibc)
 import Glibc
 #endif
 
-// The rollback benchmark: `rollback --all` on a config with 500 endpoints, each run in a fresh process
+// The rollback benchmark: `rollback --all` (the Rollout engine's edit) on a config with 500 endpoints, each run in a fresh process
 // so the figure includes process start. The parent sets up a real nginx in a temp prefix, then for
 // every run spawns `cutover-bench rollback --child ...`, which reads, edits, writes, validates, reloads
 // and verifies through the Apply pipeline and prints its stage timings; the parent ramps the config
 // back up between runs. nginx -t is reported apart from the <100 ms budget (it is nginx's own time).
 
-/// An edit step: the current text of the routing file in, the rolled-back text out. The config edit
-/// engine (Rollout) plugs in here once merged; until then `rollbackAllByText` stands in.
+/// An edit step: the current text of the routing file in, the rolled-back text out.
 typealias RollbackEdit = @Sendable (String) throws -> String
 
-/// Rolls every split_clients group back to the current service by removing its `N% "new_service";` line
-/// (nginx rejects `0%`, so a group at 0% has only its `*` line).
-let rollbackAllByText: RollbackEdit = { text in
-    var out = ""
-    out.reserveCapacity(text.utf8.count)
-    var inSplit = false
-    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-        let trimmed = line.drop { $0 == " " || $0 == "\t" }
-        if trimmed.hasPrefix("split_clients") { inSplit = true }
-        if inSplit && trimmed.hasPrefix("}") { inSplit = false }
-        if inSplit, let percent = trimmed.firstIndex(of: "%"), trimmed[..<percent].allSatisfy({ $0.isNumber || $0 == "." }),
-           trimmed.hasSuffix("\"new_service\";") {
-            continue
-        }
-        out += line
-        out += "\n"
-    }
-    // split(...) yields a trailing empty piece for a final newline; drop the extra one added for it.
-    if out.hasSuffix("\n\n") || (!text.hasSuffix("\n") && out.hasSuffix("\n")) { out.removeLast() }
-    return out
+/// `rollback --all` through the Rollout engine: every group to 0% in one reversible edit.
+let rollbackAllWithRollout: RollbackEdit = { text in
+    let path = "/routing.conf"
+    let result = try RolloutEditor(config: ConfigSet.fromTexts([(path, text)])).apply(.rollbackAll)
+    return result.config.text(of: path) ?? text
 }
 
 /// A routing config in the reference pattern with `endpoints` endpoints spread over `groups` groups.
@@ -244,7 +229,7 @@ private func makeBenchPipeline(prefix: String, reloadBySignal: Bool) -> ApplyPip
 }
 
 /// The child side: one `rollback --all` through the pipeline, timings printed as `name=ms` words.
-private func runRollbackChild(_ arguments: [String], edit: RollbackEdit = rollbackAllByText) throws {
+private func runRollbackChild(_ arguments: [String], edit: RollbackEdit = rollbackAllWithRollout) throws {
     let mainAt = monotonicNanoseconds()
     guard arguments.count == 3, let spawnedAt = UInt64(arguments[1]) else {
         throw BenchError("usage: cutover-bench rollback --child PREFIX SPAWNED_AT_NS command|signal")
