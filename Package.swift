@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "RolloutTests", dependencies: ["Rollout", "Settings", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "AccessLogTests", dependencies: ["AccessLog", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TrafficStatsTests", dependencies: ["TrafficStats", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "ApplyTests", dependencies: ["Apply", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ApplyTests", dependencies: ["Apply", "Rollout", "NginxConfig", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PreflightTests", dependencies: ["Preflight", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "TestSupport"], exclude: ["Fixtures", "__Snapshots__"]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "TerminalUI", "TestSupport"], exclude: ["Fixtures"]),
