@@ -7,12 +7,13 @@ import TrafficStats
 /// Scenarios: `throughput` (≥ 2,000,000 lines in the timed format, ~40 endpoints, two logs), `json` (the same in an
 /// `escape=json` format), `memory` (10,000,000 lines over 500 endpoints and a million distinct paths), `follow`
 /// (a writer appends 100,000 lines/s while the engine follows). Options: `--scenario NAME|all`, `--lines N`,
-/// `--memory-lines N`, `--keep` (keep the generated files), `--dir PATH`.
+/// `--memory-lines N`, `--keep` (keep the generated files), `--reuse` (reuse files kept earlier), `--dir PATH`.
 func runLogBenchmark(_ arguments: [String]) throws {
     var scenario = "all"
     var lines = 2_000_000
     var memoryLines = 10_000_000
     var keep = false
+    var reuse = false
     var directory: String?
     var i = 0
     while i < arguments.count {
@@ -24,6 +25,7 @@ func runLogBenchmark(_ arguments: [String]) throws {
         case "--memory-lines": memoryLines = Int(value) ?? memoryLines; i += 1
         case "--dir": directory = value; i += 1
         case "--keep": keep = true
+        case "--reuse": reuse = true; keep = true
         default: throw LogBenchError.unknownArgument(argument)
         }
         i += 1
@@ -32,8 +34,8 @@ func runLogBenchmark(_ arguments: [String]) throws {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { if !keep { try? FileManager.default.removeItem(atPath: dir) } }
     let all = scenario == "all"
-    if all || scenario == "throughput" { try throughputScenario(dir: dir, lines: lines, json: false) }
-    if all || scenario == "json" { try throughputScenario(dir: dir, lines: lines, json: true) }
+    if all || scenario == "throughput" { try throughputScenario(dir: dir, lines: lines, json: false, reuse: reuse) }
+    if all || scenario == "json" { try throughputScenario(dir: dir, lines: lines, json: true, reuse: reuse) }
     if all || scenario == "follow" { try followScenario(dir: dir) }
     if all || scenario == "memory" { try memoryScenario(dir: dir, lines: memoryLines) }
 }
@@ -47,7 +49,7 @@ enum LogBenchError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .unknownArgument(let argument):
-            return "unknown argument '\(argument)'; use --scenario throughput|json|follow|memory|all, --lines N, --memory-lines N, --dir PATH, --keep"
+            return "unknown argument '\(argument)'; use --scenario throughput|json|follow|memory|all, --lines N, --memory-lines N, --dir PATH, --keep, --reuse"
         case .cannotWrite(let path):
             return "cannot write '\(path)'; check the directory exists and has free space"
         case .mismatch(let message):
@@ -64,22 +66,31 @@ let jsonTemplate = #"{"time":"$time_iso8601","remote_addr":"$remote_addr","reque
     + #""bytes":$body_bytes_sent,"request_time":$request_time,"upstream_time":"$upstream_response_time","#
     + #""upstream":"$upstream_addr","request_id":"$request_id","agent":"$http_user_agent"}"#
 
-private func throughputScenario(dir: String, lines: Int, json: Bool) throws {
+private func throughputScenario(dir: String, lines: Int, json: Bool, reuse: Bool) throws {
     let name = json ? "json" : "throughput"
     let format = json ? try LogFormat(name: "jsonlog", template: jsonTemplate, escape: .json)
                       : try LogFormat(name: "timed", template: timedTemplate)
     let workload = Workload(endpoints: 40, idsPerPathEndpoint: 2000, notMigratedPaths: 1000, distinctExtraPaths: 0)
     let main = dir + "/\(name)-access.log", migration = dir + "/\(name)-migration.log"
     let started = Date()
-    var generator = LogGenerator(workload: workload, json: json)
-    let generated = try generator.write(lines: lines, main: main, migration: migration)
+    let meta = dir + "/\(name)-\(lines).meta"
+    let generated: LogGenerator.Result
+    if reuse, let text = try? String(contentsOfFile: meta, encoding: .utf8), let migrated = Int(text) {
+        generated = LogGenerator.Result(bytes: 0, migratedLines: migrated, distinctPaths: 0)
+    } else {
+        var generator = LogGenerator(workload: workload, json: json)
+        generated = try generator.write(lines: lines, main: main, migration: migration)
+        try? "\(generated.migratedLines)".write(toFile: meta, atomically: true, encoding: .utf8)
+    }
     print("logs \(name): generated \(grouped(lines)) lines (\(megabytes(generated.bytes)) MiB) in \(seconds(started))")
     resetPeakRSS()
     let engine = try TrafficEngine(sources: [LogSource(path: main, role: .main, format: format),
                                              LogSource(path: migration, role: .migration, format: format)],
                                    start: .beginning, configuration: TrafficConfiguration(rules: workload.rules))
     let t0 = DispatchTime.now().uptimeNanoseconds
+    let cpu0 = threadCPUSeconds()
     let bytes = engine.poll()
+    let cpu = threadCPUSeconds() - cpu0
     let elapsed = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
     let snapshot = engine.snapshot(.all)
     let counted = snapshot.endpoints.reduce(0) { $0 + $1.stats.current.requests + $1.stats.new.requests }
@@ -92,7 +103,8 @@ private func throughputScenario(dir: String, lines: Int, json: Bool) throws {
     let classifier = engine.aggregator.classifier
     let detail = "\(grouped(lines)) lines in \(String(format: "%.3f", elapsed)) s, malformed \(malformed), "
         + "cache hits \(classifier.cacheHits), misses \(classifier.cacheMisses)"
-    print("logs \(name): \(rate) lines/s, \(throughput) MiB/s (\(detail)), peak RSS \(peakRSSMiB()) MiB")
+    print("logs \(name): \(rate) lines/s wall, \(grouped(Int(Double(lines) / cpu))) lines/s of CPU time on one core, "
+          + "\(throughput) MiB/s (\(detail)), peak RSS \(peakRSSMiB()) MiB")
     if let busiest = snapshot.endpoints.first {
         let s = busiest.stats
         print("logs \(name): e.g. \(busiest.endpoint): current \(s.current.requests) req p95 \(s.current.p95Ms ?? -1) ms, "
@@ -115,6 +127,7 @@ private func memoryScenario(dir: String, lines: Int) throws {
                                              LogSource(path: migration, role: .migration, format: format)],
                                    start: .beginning, configuration: TrafficConfiguration(rules: workload.rules))
     let t0 = DispatchTime.now().uptimeNanoseconds
+    let cpu0 = threadCPUSeconds()
     var total = 0
     while true {
         let read = engine.poll(maxBytesPerFile: 64 << 20)
@@ -127,7 +140,8 @@ private func memoryScenario(dir: String, lines: Int) throws {
     let elapsed = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
     let snapshot = engine.snapshot(.fifteenMinutes)
     guard snapshot.lines == lines else { throw LogBenchError.mismatch("lines \(snapshot.lines) of \(lines)") }
-    print("logs memory: \(grouped(Int(Double(lines) / elapsed))) lines/s, peak RSS \(peakRSSMiB()) MiB (at start \(before) MiB), "
+    let cpu = threadCPUSeconds() - cpu0
+    print("logs memory: \(grouped(Int(Double(lines) / elapsed))) lines/s wall, \(grouped(Int(Double(lines) / cpu))) lines/s CPU, peak RSS \(peakRSSMiB()) MiB (at start \(before) MiB), "
           + "statistics \(megabytes(engine.aggregator.statisticsFootprint)) MiB, cached paths \(engine.aggregator.classifier.cachedPaths), "
           + "cache resets \(engine.aggregator.classifier.cacheResets), not-migrated tracked \(engine.aggregator.trackedNotMigratedPaths)")
 }
@@ -317,7 +331,9 @@ struct LogGenerator {
             migrated = true
             percent = endpoint.percent
         } else if pick < 90 || workload.distinctExtraPaths == 0 {
-            path = workload.notMigrated[Int(random() % UInt64(workload.notMigrated.count))]
+            // Skewed like real traffic: the square of a uniform favours the first paths.
+            let u = uniform()
+            path = workload.notMigrated[min(workload.notMigrated.count - 1, Int(u * u * Double(workload.notMigrated.count)))]
             query = Array("?page=\(random() % 10)".utf8)
         } else {
             path = Array("/v3/unlisted/item/\(extraPath)".utf8)
@@ -432,6 +448,13 @@ private func grouped(_ value: Int) -> String {
 private func megabytes(_ bytes: Int) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
 
 private func seconds(_ since: Date) -> String { String(format: "%.1f s", Date().timeIntervalSince(since)) }
+
+/// CPU seconds used by the calling thread (user and system), unaffected by other processes on a busy machine.
+private func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
 
 /// Resets the kernel's peak-RSS mark of this process (`/proc/self/clear_refs`, value 5).
 private func resetPeakRSS() {
