@@ -16,6 +16,8 @@ public final class App {
     public var keyTimeout: Duration = .milliseconds(50)
     /// How often traffic and the clock are refreshed (and the screen redrawn without input).
     public var refreshInterval: Duration = .milliseconds(500)
+    /// How often the config is re-read from disk, so previews start from what is there now.
+    public var configRefreshInterval: Duration = .seconds(5)
     /// The number of frames drawn so far.
     public private(set) var framesDrawn = 0
 
@@ -29,7 +31,7 @@ public final class App {
 
     /// Reduces one action and starts its effects.
     public func send(_ action: Action) {
-        for effect in reduce(&state, action) { runner.perform(effect) }
+        for effect in reduce(&state, action) { runner.perform(effect, basis: state.loaded) }
     }
 
     /// Runs until the operator quits (or `shouldStop` returns true); the caller restores the terminal.
@@ -44,6 +46,7 @@ public final class App {
         runner.perform(.refreshTraffic(state.window))
         runner.perform(.loadJournal)
         var lastRefresh = clock.monotonic()
+        var lastConfigRead = lastRefresh
         var dirty = true
         while !state.quitting && !shouldStop() {
             if dirty {
@@ -70,6 +73,10 @@ public final class App {
                 send(.tick(clock.now()))
                 if let traffic { send(.traffic(traffic.snapshot(state.window), error: traffic.error)) }
                 dirty = true
+            }
+            if now - lastConfigRead >= configRefreshInterval, state.applying == nil {
+                lastConfigRead = now
+                runner.perform(.reloadConfig)
             }
         }
         if state.applying != nil {

@@ -37,8 +37,8 @@ public final class EffectRunner: @unchecked Sendable {
         self.onResult = onResult
     }
 
-    /// Starts an effect; returns at once.
-    public func perform(_ effect: Effect) {
+    /// Starts an effect; returns at once. `basis` is the config the state showed (the preview's base for edits).
+    public func perform(_ effect: Effect, basis: LoadedConfig? = nil) {
         switch effect {
         case .refreshTraffic(let window):
             // A lock and a copy: cheap enough for the UI thread, and it makes a window switch show at once.
@@ -46,7 +46,7 @@ public final class EffectRunner: @unchecked Sendable {
         case .apply(let edit, let summary):
             let started = clock.monotonic()
             background { [self] in
-                let outcome = applier.apply(edit)
+                let outcome = applier.apply(edit, basis: basis)
                 let elapsed = clock.monotonic() - started
                 if outcome.outcome == .applied { noteConfiguredPercents(outcome.shifts) }
                 post(.applyFinished(ApplyStatus(action: edit.action, summary: summary, outcome: outcome.outcome,

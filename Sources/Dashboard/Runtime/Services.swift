@@ -27,8 +27,9 @@ public struct ChangeOutcome: Sendable, Equatable {
 
 /// Applies routing edits and undoes them: the dashboard's only way to change the config.
 public protocol ChangeApplying: Sendable {
-    /// Applies `edit` through the apply pipeline (lock, validate, swap, reload, verify, journal).
-    func apply(_ edit: RolloutEdit) -> ChangeOutcome
+    /// Applies `edit` through the apply pipeline (lock, validate, swap, reload, verify, journal); `basis` is the
+    /// config the operator saw the preview on (nil: read it now).
+    func apply(_ edit: RolloutEdit, basis: LoadedConfig?) -> ChangeOutcome
     /// Reverts the last applied change through the pipeline.
     func undo() -> ChangeOutcome
 }
@@ -101,35 +102,31 @@ public struct LocalConfigReader: ConfigReading {
     }
 }
 
-/// Applies rollout edits through the Apply module's pipeline: the edit is computed under the lock from the
-/// files as they are then, so a concurrent writer's change is never lost.
+/// Applies rollout edits through the Apply module's `EditApplier`, the path every CLI change takes too: the
+/// edit is recomputed under the lock from the files as they are then, and a hand edit made since the operator
+/// saw the preview is refused as a conflict.
 public struct PipelineChangeApplier: ChangeApplying {
-    /// The pipeline every change goes through.
-    public var pipeline: ApplyPipeline
-    /// Reads the config under the lock.
+    /// The applier shared with the CLI.
+    public var applier: EditApplier
+    /// Reads the config when no basis is given.
     public var reader: ConfigReading
     /// The reason recorded in the journal.
     public var reason: String?
 
     /// Creates an applier.
-    public init(pipeline: ApplyPipeline, reader: ConfigReading, reason: String? = "from the dashboard") {
-        self.pipeline = pipeline
+    public init(applier: EditApplier, reader: ConfigReading, reason: String? = "from the dashboard") {
+        self.applier = applier
         self.reader = reader
         self.reason = reason
     }
 
-    public func apply(_ edit: RolloutEdit) -> ChangeOutcome {
-        var shifts: [EndpointShift] = []
+    public func apply(_ edit: RolloutEdit, basis: LoadedConfig?) -> ChangeOutcome {
         do {
-            let report = try pipeline.apply(description: ChangeDescription(action: edit.action, reason: reason)) { description in
-                let loaded = try reader.load()
-                let result = try RolloutEditor(config: loaded.config, model: loaded.model).apply(edit)
-                description = PipelineChangeApplier.describe(result, before: loaded.model, reason: reason)
-                shifts = result.shifts
-                return result.changes
-            }
+            let base = try basis ?? reader.load()
+            let preview = try RolloutEditor(config: base.config, model: base.model).apply(edit)
+            let report = try applier.apply(edit, preview: preview, previewModel: base.model, reason: reason)
             return ChangeOutcome(outcome: report.outcome, message: report.message, timings: report.timings,
-                                 shifts: report.outcome == .applied ? shifts : [])
+                                 shifts: report.outcome == .applied ? preview.shifts : [])
         } catch {
             return ChangeOutcome(outcome: nil, message: "\(error)")
         }
@@ -137,29 +134,10 @@ public struct PipelineChangeApplier: ChangeApplying {
 
     public func undo() -> ChangeOutcome {
         do {
-            let report = try pipeline.undo(reason: "undo from the dashboard")
+            let report = try applier.pipeline.undo(reason: "undo from the dashboard")
             return ChangeOutcome(outcome: report.outcome, message: report.message, timings: report.timings)
         } catch {
             return ChangeOutcome(outcome: nil, message: "\(error)")
         }
-    }
-
-    /// The journal description of an edit result: its endpoints, groups and their percents before and after.
-    public static func describe(_ result: EditResult, before: RolloutModel, reason: String?) -> ChangeDescription {
-        var groups = result.groupsTouched
-        for shift in result.shifts {
-            for g in [shift.groupBefore, shift.groupAfter].compactMap({ $0 }) where before.group(named: g) != nil || result.model.group(named: g) != nil {
-                if !groups.contains(g) { groups.append(g) }
-            }
-        }
-        var percentsBefore: [String: Double] = [:], percentsAfter: [String: Double] = [:]
-        for g in groups {
-            if let old = before.group(named: g) { percentsBefore[g] = old.percent.value }
-            if let new = result.model.group(named: g) { percentsAfter[g] = new.percent.value }
-        }
-        let patterns = Dictionary(result.model.endpoints.map { ($0.name, $0.pattern) } + before.endpoints.map { ($0.name, $0.pattern) },
-                                  uniquingKeysWith: { a, _ in a })
-        return ChangeDescription(action: result.edit.action, endpoints: result.shifts.map { patterns[$0.endpoint] ?? $0.endpoint },
-                                 groups: groups, percentsBefore: percentsBefore, percentsAfter: percentsAfter, reason: reason)
     }
 }

@@ -7,79 +7,37 @@ import Settings
 import TerminalUI
 import TrafficStats
 
-/// What `cutover watch` runs on: the config, logs, theme, window and how changes reach nginx.
+/// What `cutover watch` shows: the config, logs, theme and window (how changes reach nginx comes from `Settings`).
 public struct WatchOptions: Sendable {
-    /// The routing config (a full nginx.conf or the file holding the routing).
-    public var config: String
-    /// The directory relative includes and log paths resolve against.
+    /// The routing config (a full nginx.conf or the file holding the routing); nil means the settings' `config`.
+    public var config: String?
+    /// The directory relative includes and log paths resolve against; nil means the settings' `prefix`.
     public var prefix: String?
-    /// Main-log files; empty means the one discovered in the config.
+    /// Main-log files; empty means the settings', else the one discovered in the config.
     public var mainLogs: [String] = []
-    /// Migration-log files; empty means the one discovered in the config.
+    /// Migration-log files; empty means the settings', else the one discovered in the config.
     public var migrationLogs: [String] = []
-    /// The theme name.
+    /// The theme name; nil means the settings' theme.
     public var theme: String?
-    /// The statistics window.
-    public var window: TrafficWindow = .fiveMinutes
+    /// The statistics window label (`1m`, `5m`, `15m`, `all`); nil means the settings' window.
+    public var window: String?
     /// Disables every key that changes the config.
     public var readOnly = false
-    /// The percent ladder for `+` and `-`.
-    public var ladder: [Double] = [1, 5, 10, 25, 50, 75, 100]
-    /// The pattern's variable names and labels.
-    public var names = RolloutNames()
-    /// The journal file.
-    public var journalPath: String
-    /// How to validate and reload nginx.
-    public var control: NginxControl
-    /// The main config passed to the lock (the lock file sits beside it).
-    public var mainConfig: String
-    /// Where theme files are looked for, in order.
-    public var themeDirectories: [URL]
     /// The number of preflight findings, when a preflight ran.
     public var preflightFindings: Int?
-    /// A label for the header (e.g. `demo`).
-    public var badge: String?
+    /// Where theme files are looked for, in order.
+    public var themeDirectories: [URL] = WatchOptions.defaultThemeDirectories()
 
-    /// Creates options for `config`; everything else defaults.
-    public init(config: String, journalPath: String, control: NginxControl, mainConfig: String? = nil,
-                themeDirectories: [URL] = WatchOptions.defaultThemeDirectories()) {
+    /// Creates options; every field defaults to the settings.
+    public init(config: String? = nil, prefix: String? = nil, mainLogs: [String] = [], migrationLogs: [String] = [],
+                theme: String? = nil, window: String? = nil, readOnly: Bool = false) {
         self.config = config
-        self.journalPath = journalPath
-        self.control = control
-        self.mainConfig = mainConfig ?? config
-        self.themeDirectories = themeDirectories
-    }
-
-    /// Options from the settings file with flags on top (a nil flag keeps the setting).
-    public init(settings: Settings, config: String?, mainLogs: [String] = [], migrationLogs: [String] = [],
-                theme: String? = nil, window: String? = nil, readOnly: Bool = false,
-                environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        guard let path = config ?? settings.config else {
-            throw DashboardError("no nginx config given: pass --config PATH or set `config:` in cutover.yaml")
-        }
-        let absolute = WatchOptions.absolute(path)
-        let mainConfig = settings.mainConfig.map(WatchOptions.absolute) ?? absolute
-        let timeout = Duration.milliseconds(Int(settings.commandTimeout * 1000))
-        var control = NginxControl.standard(NginxLocation(binary: settings.nginx, prefix: settings.prefix, mainConfig: mainConfig))
-        if !settings.validateCommand.isEmpty { control.validateArgv = settings.validateCommand }
-        if !settings.reloadCommand.isEmpty { control.reloadArgv = settings.reloadCommand }
-        if !settings.verifyCommand.isEmpty { control.verify = [.command(settings.verifyCommand)] }
-        control.validateTimeout = timeout
-        control.reloadTimeout = timeout
-        self.init(config: absolute, journalPath: settings.journalPath(environment: environment), control: control,
-                  mainConfig: mainConfig, themeDirectories: WatchOptions.defaultThemeDirectories(environment: environment))
-        prefix = settings.prefix
-        self.mainLogs = mainLogs.isEmpty ? settings.mainLogs : mainLogs
-        self.migrationLogs = migrationLogs.isEmpty ? settings.migrationLogs : migrationLogs
-        self.theme = theme ?? settings.theme
-        let label = window ?? settings.window
-        guard let w = TrafficWindow(label: label) else {
-            throw DashboardError("unknown window \"\(label)\"; use one of 1m, 5m, 15m, all")
-        }
-        self.window = w
+        self.prefix = prefix
+        self.mainLogs = mainLogs
+        self.migrationLogs = migrationLogs
+        self.theme = theme
+        self.window = window
         self.readOnly = readOnly
-        ladder = settings.ladder
-        names = settings.names
     }
 
     /// The theme directories: the user's (`$XDG_CONFIG_HOME/cutover/themes`), then `themes/` in the working
@@ -95,6 +53,23 @@ public struct WatchOptions: Sendable {
     static func absolute(_ path: String) -> String {
         path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
+}
+
+/// Everything a session is built from once the config and settings are known.
+struct SessionParts {
+    var reader: LocalConfigReader
+    var loaded: LoadedConfig
+    var applier: EditApplier
+    var journalPath: String
+    var mainLogs: [String]
+    var migrationLogs: [String]
+    var theme: String?
+    var window: TrafficWindow
+    var readOnly: Bool
+    var ladder: [Double]
+    var themeDirectories: [URL]
+    var preflightFindings: Int?
+    var badge: String?
 }
 
 /// A ready-to-run dashboard: the app, its background ingest and (for the demo) the simulator.
@@ -117,13 +92,38 @@ public final class DashboardSession {
         self.sandbox = sandbox
     }
 
-    /// Prepares the dashboard on a real nginx config: reads it, finds its logs, and wires the apply pipeline.
-    public static func watch(_ options: WatchOptions, runner commandRunner: CommandRunner = ProcessRunner(),
+    /// Prepares the dashboard on a real nginx config: reads it, finds its logs, and wires the same
+    /// `EditApplier` the CLI uses (from the settings).
+    public static func watch(settings: Settings, options: WatchOptions, runner: CommandRunner = ProcessRunner(),
                              clock: DashboardClock = .system) throws -> DashboardSession {
-        try make(options, commandRunner: commandRunner, clock: clock, simulator: nil, sandbox: nil)
+        guard let path = options.config ?? settings.config else {
+            throw DashboardError("no nginx config given: pass --config FILE or set `config:` in cutover.yaml")
+        }
+        let reader = LocalConfigReader(path: WatchOptions.absolute(path), prefix: options.prefix ?? settings.prefix, names: settings.names)
+        let loaded: LoadedConfig
+        do {
+            loaded = try reader.load()
+        } catch {
+            throw DashboardError("cannot read \(reader.path): \(error)")
+        }
+        let label = options.window ?? settings.window
+        guard let window = TrafficWindow(label: label) else {
+            throw DashboardError("unknown window \"\(label)\"; use one of 1m, 5m, 15m, all")
+        }
+        var editSettings = settings
+        editSettings.prefix = reader.prefix
+        let applier = editSettings.editApplier(configPath: loaded.config.mainPath, config: loaded.config, runner: runner)
+        let parts = SessionParts(
+            reader: reader, loaded: loaded, applier: applier, journalPath: settings.journalPath(),
+            mainLogs: options.mainLogs.isEmpty ? settings.mainLogs : options.mainLogs,
+            migrationLogs: options.migrationLogs.isEmpty ? settings.migrationLogs : options.migrationLogs,
+            theme: options.theme ?? settings.theme, window: window, readOnly: options.readOnly, ladder: settings.ladder,
+            themeDirectories: options.themeDirectories, preflightFindings: options.preflightFindings, badge: nil)
+        return try make(parts, clock: clock, simulator: nil, sandbox: nil)
     }
 
-    /// Prepares the demo: writes the sandbox into `directory` (a new temp dir when nil) and sets up the simulator.
+    /// Prepares the demo: writes the sandbox into `directory` (a new temp dir when nil) and sets up the simulator;
+    /// its "nginx" is `DemoCommandRunner`, everything else is the real path (the journal included).
     public static func demo(directory: String?, theme: String? = nil, readOnly: Bool = false, rate: Double = 300,
                             environment: [String: String] = ProcessInfo.processInfo.environment,
                             clock: DashboardClock = .system) throws -> DashboardSession {
@@ -133,30 +133,34 @@ public final class DashboardSession {
         let control = NginxControl(validateArgv: DemoCommandRunner.validateArgv(sandbox.configPath),
                                    reloadArgv: DemoCommandRunner.reloadArgv, verify: [],
                                    validateTimeout: .seconds(10), reloadTimeout: .seconds(10))
-        var options = WatchOptions(config: sandbox.configPath, journalPath: Journal.defaultPath(environment: environment),
-                                   control: control, themeDirectories: WatchOptions.defaultThemeDirectories(environment: environment))
-        options.theme = theme
-        options.readOnly = readOnly
-        options.window = .oneMinute
-        options.badge = "demo · \(sandbox.directory)"
-        return try make(options, commandRunner: DemoCommandRunner(simulator: simulator), clock: clock,
-                        simulator: simulator, sandbox: sandbox)
-    }
-
-    private static func make(_ options: WatchOptions, commandRunner: CommandRunner, clock: DashboardClock,
-                             simulator: TrafficSimulator?, sandbox: DemoSandbox?) throws -> DashboardSession {
-        let reader = LocalConfigReader(path: options.config, prefix: options.prefix, names: options.names)
+        let journalPath = Journal.defaultPath(environment: environment)
+        let pipeline = ApplyPipeline(configuration: ApplyConfiguration(nginx: control, mainConfig: sandbox.configPath,
+                                                                       journal: Journal(path: journalPath)),
+                                     runner: DemoCommandRunner(simulator: simulator))
+        let reader = LocalConfigReader(path: sandbox.configPath)
         let loaded: LoadedConfig
         do {
             loaded = try reader.load()
         } catch {
-            throw DashboardError("cannot read \(options.config): \(error)")
+            throw DashboardError("cannot read the demo config \(sandbox.configPath): \(error)")
         }
-        let (sources, sourceProblem) = logSources(options, model: loaded.model)
+        let parts = SessionParts(
+            reader: reader, loaded: loaded,
+            applier: EditApplier(pipeline: pipeline, configPath: sandbox.configPath, prefix: nil, names: reader.names),
+            journalPath: journalPath, mainLogs: [], migrationLogs: [], theme: theme, window: .oneMinute, readOnly: readOnly,
+            ladder: AppState.defaultLadder.map(\.value), themeDirectories: WatchOptions.defaultThemeDirectories(environment: environment),
+            preflightFindings: nil, badge: "demo")
+        return try make(parts, clock: clock, simulator: simulator, sandbox: sandbox)
+    }
+
+    private static func make(_ parts: SessionParts, clock: DashboardClock, simulator: TrafficSimulator?,
+                             sandbox: DemoSandbox?) throws -> DashboardSession {
+        let loaded = parts.loaded
+        let (sources, sourceProblem) = logSources(parts, model: loaded.model)
         var traffic: LiveTraffic?
         var trafficProblem = sourceProblem
         if !sources.isEmpty {
-            let lookBack = options.window.seconds ?? 900
+            let lookBack = parts.window.seconds ?? 900
             do {
                 traffic = try LiveTraffic(sources: sources, start: .end(lookBackSeconds: lookBack),
                                           configuration: TrafficConfiguration(rules: EndpointNaming.rules(for: loaded.model)))
@@ -164,32 +168,28 @@ public final class DashboardSession {
                 trafficProblem = "cannot read traffic: \(error)"
             }
         }
-        let pipeline = ApplyPipeline(
-            configuration: ApplyConfiguration(nginx: options.control, mainConfig: options.mainConfig,
-                                              journal: Journal(path: options.journalPath)),
-            runner: commandRunner)
-        let applier = PipelineChangeApplier(pipeline: pipeline, reader: reader)
-        let directories = options.themeDirectories
+        let applier = PipelineChangeApplier(applier: parts.applier, reader: parts.reader)
+        let directories = parts.themeDirectories
         let themes: @Sendable (String) -> (Theme, [String]) = { name in
             let result = ThemeLoader.load(named: name, searchDirectories: directories)
             return (result.theme, result.diagnostics.map(\.description))
         }
-        let runner = EffectRunner(applier: applier, journal: Journal(path: options.journalPath), config: reader,
+        let runner = EffectRunner(applier: applier, journal: Journal(path: parts.journalPath), config: parts.reader,
                                   traffic: traffic, themes: themes, clock: clock)
-        var state = AppState(configPath: options.config, loaded: loaded, window: options.window, readOnly: options.readOnly,
-                             ladder: AppState.ladder(from: options.ladder), now: clock.now())
-        state.badge = options.badge
-        state.preflightFindings = options.preflightFindings
+        var state = AppState(configPath: loaded.config.mainPath, loaded: loaded, window: parts.window, readOnly: parts.readOnly,
+                             ladder: AppState.ladder(from: parts.ladder), now: clock.now())
+        state.badge = parts.badge
+        state.preflightFindings = parts.preflightFindings
         state.trafficError = trafficProblem
         state.themeNames = ThemeLoader.availableThemes(in: directories)
         let app = App(state: state, runner: runner, traffic: traffic, clock: clock)
-        if let theme = options.theme { runner.perform(.loadTheme(theme)) }
+        if let theme = parts.theme { runner.perform(.loadTheme(theme)) }
         runner.noteConfiguredPercents(of: loaded.model)
         return DashboardSession(app: app, runner: runner, traffic: traffic, simulator: simulator, sandbox: sandbox)
     }
 
     /// The logs to follow: the flags' or settings' paths, else the ones the config names, in the config's format.
-    static func logSources(_ options: WatchOptions, model: RolloutModel) -> ([LogSource], String?) {
+    static func logSources(_ options: SessionParts, model: RolloutModel) -> ([LogSource], String?) {
         var sources: [LogSource] = []
         var problems: [String] = []
         func format(_ binding: AccessLogBinding?) -> LogFormat {
@@ -204,7 +204,7 @@ public final class DashboardSession {
         }
         func resolve(_ path: String) -> String {
             if path.hasPrefix("/") { return path }
-            return (options.prefix ?? (options.config as NSString).deletingLastPathComponent) + "/" + path
+            return (options.reader.prefix ?? (options.reader.path as NSString).deletingLastPathComponent) + "/" + path
         }
         let mainPaths = options.mainLogs.isEmpty ? (model.mainLog.map { [$0.path] } ?? []) : options.mainLogs
         let migrationPaths = options.migrationLogs.isEmpty ? (model.migrationLog.map { [$0.path] } ?? []) : options.migrationLogs
@@ -229,8 +229,9 @@ public final class DashboardSession {
 }
 
 /// Runs `cutover watch` on `backend` (the executable passes a `CursesBackend`); the caller restores the terminal.
-public func runWatch(options: WatchOptions, backend: any TerminalUI.Backend, runner: CommandRunner = ProcessRunner()) throws {
-    try DashboardSession.watch(options, runner: runner).run(backend: backend)
+public func runWatch(settings: Settings, options: WatchOptions, backend: any TerminalUI.Backend,
+                     runner: CommandRunner = ProcessRunner()) throws {
+    try DashboardSession.watch(settings: settings, options: options, runner: runner).run(backend: backend)
 }
 
 /// Runs `cutover demo` on `backend`: the sandbox in `dir` (a new temp dir when nil) with the traffic simulator.

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Dashboard
+import Foundation
+import Settings
+import TerminalCurses
+
+/// `cutover watch` (also plain `cutover`): the dashboard on the nginx config and logs from settings or flags.
+struct WatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Watch the rollout live and steer it with keystrokes (the default command).",
+        discussion: "Every change goes through the same apply pipeline as the CLI; press ? in the dashboard for the keys.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long, help: ArgumentHelp("A main access log (current service); repeat for rotated parts.", valueName: "FILE"))
+    var mainLog: [String] = []
+    @Option(name: .long, help: ArgumentHelp("A migration access log (new service); repeat for rotated parts.", valueName: "FILE"))
+    var migrationLog: [String] = []
+    @Option(name: .long, help: ArgumentHelp("The theme (a name from themes/ or ~/.config/cutover/themes).", valueName: "NAME"))
+    var theme: String?
+    @Option(name: .long, help: ArgumentHelp("The statistics window: 1m, 5m, 15m or all.", valueName: "WINDOW"))
+    var window: String?
+    @Flag(name: .long, help: "Disable every key that changes the config.")
+    var readOnly = false
+
+    func run() throws {
+        try runReportingErrors {
+            let settings: Settings
+            do {
+                settings = try Settings.load(explicit: global.settings)
+            } catch {
+                throw CLIError(message: "settings: \(error)", code: CLIError.general)
+            }
+            let options = WatchOptions(config: global.config, prefix: global.prefix, mainLogs: mainLog,
+                                       migrationLogs: migrationLog, theme: theme, window: window, readOnly: readOnly)
+            let session: DashboardSession
+            do {
+                session = try DashboardSession.watch(settings: settings, options: options)
+            } catch {
+                throw CLIError(message: "\(error)", code: CLIError.general)
+            }
+            try runOnTerminal(session)
+        }
+    }
+}
+
+/// Runs a prepared session on the process's terminal and puts the terminal back on every way out.
+func runOnTerminal(_ session: DashboardSession) throws {
+    let backend: CursesBackend
+    do {
+        backend = try CursesBackend()
+    } catch {
+        throw CLIError(message: "\(error)", code: CLIError.general)
+    }
+    defer { backend.restore() }
+    session.run(backend: backend)
+}
