@@ -1,1 +1,0 @@
-// The AccessLog module; see ARCHITECTURE.md.

@@ -1,0 +1,376 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The role of an access log: which service its lines went to.
+public enum LogRole: String, Sendable, Hashable, CaseIterable {
+    /// The main log: requests served by the current (legacy) service.
+    case main
+    /// The migration log: requests proxied to the new service.
+    case migration
+}
+
+/// One access log file to follow, with its role and format.
+public struct LogSource: Sendable, Hashable {
+    /// The file's path (as nginx writes it, or a rotated part such as `access.log.1`).
+    public var path: String
+    /// Which service the lines went to.
+    public var role: LogRole
+    /// The compiled format the lines are written in.
+    public var format: LogFormat
+
+    /// Creates a source.
+    public init(path: String, role: LogRole, format: LogFormat = .combined) {
+        self.path = path
+        self.role = role
+        self.format = format
+    }
+}
+
+/// Where following starts in each file.
+public enum LogStart: Sendable, Hashable {
+    /// Read whole files from their first byte.
+    case beginning
+    /// Start at the end; with a look-back, first re-read the lines whose log time is within that many seconds
+    /// of the newest line across all files.
+    case end(lookBackSeconds: Int64?)
+}
+
+/// A source of monotonic seconds, injected so that following can be tested without sleeping.
+public typealias MonotonicClock = @Sendable () -> Double
+
+/// The system's monotonic clock in seconds.
+public let systemMonotonicClock: MonotonicClock = {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// A reader that follows access log files through appends and rotations and hands out complete lines.
+///
+/// Each `poll` reads what was appended since the last one, in big chunks, and calls the handler once per
+/// complete line (without its newline). Rotation by rename (the old file is drained until it stays idle,
+/// then closed), by copytruncate (reading restarts at the start) and by delete-and-create are handled; a last
+/// line without its newline waits for it; lines longer than `maxLineLength` are reported, not delivered.
+/// Not thread-safe: one task polls.
+public final class LogFollower {
+    /// The files followed, in the order given.
+    public let sources: [LogSource]
+
+    private struct Cursor {
+        var fd: Int32
+        var device: UInt64
+        var inode: UInt64
+        var offset: Int64
+        var pending: [UInt8] = []
+        var discarding = false
+        var discardReport = true
+        var discardedCount = 0
+        var lastByte: UInt8 = 0x0A
+        var lastActivity: Double
+    }
+
+    private final class FileState {
+        var current: Cursor?
+        var retiring: [Cursor] = []
+        init() {}
+    }
+
+    private let files: [FileState]
+    private let clock: MonotonicClock
+    private let chunkSize: Int
+    /// Longest line delivered; longer lines are reported through `onOversized`.
+    public let maxLineLength: Int
+    private let retireAfter: Double
+    private let buffer: UnsafeMutableRawPointer
+    private let bufferCapacity: Int
+
+    /// Lines dropped for being longer than `maxLineLength`, per source index.
+    public private(set) var oversizedLines: [Int]
+
+    /// Opens the sources and positions each at its start.
+    ///
+    /// - Parameters:
+    ///   - retireAfter: seconds a renamed or deleted file must stay idle before it is closed.
+    public init(sources: [LogSource], start: LogStart = .end(lookBackSeconds: nil), clock: @escaping MonotonicClock = systemMonotonicClock,
+                chunkSize: Int = 1 << 20, maxLineLength: Int = 64 * 1024, retireAfter: Double = 5) {
+        self.sources = sources
+        self.clock = clock
+        self.chunkSize = max(4096, chunkSize)
+        self.maxLineLength = max(16, min(maxLineLength, self.chunkSize))
+        self.retireAfter = retireAfter
+        bufferCapacity = self.chunkSize + self.maxLineLength + 1
+        buffer = .allocate(byteCount: bufferCapacity, alignment: 16)
+        files = sources.map { _ in FileState() }
+        oversizedLines = Array(repeating: 0, count: sources.count)
+        let now = clock()
+        for (index, source) in sources.enumerated() {
+            if let cursor = Self.open(source.path, now: now) {
+                files[index].current = cursor
+            }
+        }
+        position(start)
+    }
+
+    deinit {
+        for file in files {
+            if let fd = file.current?.fd { close(fd) }
+            for cursor in file.retiring { close(cursor.fd) }
+        }
+        buffer.deallocate()
+    }
+
+    private static func open(_ path: String, now: Double) -> Cursor? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            close(fd)
+            return nil
+        }
+        return Cursor(fd: fd, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), offset: 0, lastActivity: now)
+    }
+
+    private func fileSize(_ fd: Int32) -> Int64 {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return 0 }
+        return Int64(st.st_size)
+    }
+
+    // MARK: Start position
+
+    private func position(_ start: LogStart) {
+        guard case .end(let lookBack) = start else { return }
+        var target: Int64?
+        if let lookBack {
+            var newest: Int64?
+            for (index, file) in files.enumerated() {
+                guard let cursor = file.current else { continue }
+                let parser = LogLineParser(format: sources[index].format)
+                if let time = lastLineTime(cursor.fd, parser: parser) { newest = max(newest ?? time, time) }
+            }
+            if let newest { target = newest - lookBack }
+        }
+        for (index, file) in files.enumerated() {
+            guard var cursor = file.current else { continue }
+            let size = fileSize(cursor.fd)
+            if let target, sources[index].format.hasTime {
+                let parser = LogLineParser(format: sources[index].format)
+                cursor.offset = firstOffset(cursor.fd, size: size, atOrAfter: target, parser: parser)
+            } else {
+                cursor.offset = size
+                if size > 0 {
+                    var byte: UInt8 = 0
+                    if pread(cursor.fd, &byte, 1, off_t(size - 1)) == 1, byte != 0x0A {
+                        // Mid-line: drop the rest of that line silently, it started before we did.
+                        cursor.discarding = true
+                        cursor.discardReport = false
+                    }
+                    cursor.lastByte = byte
+                }
+            }
+            if cursor.offset > 0 {
+                var byte: UInt8 = 0x0A
+                _ = pread(cursor.fd, &byte, 1, off_t(cursor.offset - 1))
+                cursor.lastByte = byte
+            }
+            file.current = cursor
+        }
+    }
+
+    /// Reads up to `count` bytes at `offset` into the shared buffer; returns the byte count read.
+    private func readAt(_ fd: Int32, _ offset: Int64, _ count: Int) -> Int {
+        let n = pread(fd, buffer, min(count, bufferCapacity), off_t(offset))
+        return max(0, n)
+    }
+
+    private func lastLineTime(_ fd: Int32, parser: LogLineParser) -> Int64? {
+        let size = fileSize(fd)
+        guard size > 0 else { return nil }
+        let window = Int64(min(Int64(chunkSize), size))
+        let n = readAt(fd, size - window, Int(window))
+        let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
+        var end = n
+        // Walk back over lines from the end until one parses.
+        while end > 0 {
+            if bytes[end - 1] == 0x0A { end -= 1 }
+            var start = end
+            while start > 0, bytes[start - 1] != 0x0A { start -= 1 }
+            if start == 0, size > window { return nil }
+            if parser.parse(UnsafeRawBufferPointer(rebasing: bytes[start..<end])), let time = parser.time { return time }
+            end = start
+        }
+        return nil
+    }
+
+    /// The time of the first complete line starting at or after `offset`, and that line's offset.
+    private func lineTime(after offset: Int64, _ fd: Int32, size: Int64, parser: LogLineParser) -> (offset: Int64, time: Int64?)? {
+        let n = readAt(fd, offset, min(maxLineLength * 2, Int(size - offset)))
+        let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
+        var start = 0
+        if offset > 0 {
+            guard let nl = bytes.firstIndex(of: 0x0A) else { return nil }
+            start = nl + 1
+        }
+        guard let end = bytes[start...].firstIndex(of: 0x0A) else { return nil }
+        let ok = parser.parse(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+        return (offset + Int64(start), ok ? parser.time : nil)
+    }
+
+    private func firstOffset(_ fd: Int32, size: Int64, atOrAfter target: Int64, parser: LogLineParser) -> Int64 {
+        // Binary search on byte offsets (logs are nearly sorted by time), then a short linear scan.
+        var lo: Int64 = 0
+        var hi = size
+        var steps = 0
+        while hi - lo > Int64(maxLineLength * 2), steps < 64 {
+            steps += 1
+            let mid = (lo + hi) / 2
+            guard let probe = lineTime(after: mid, fd, size: size, parser: parser) else { hi = mid; continue }
+            if let time = probe.time, time >= target { hi = mid } else { lo = mid }
+        }
+        var offset = lo
+        if lo > 0 {
+            guard let first = lineTime(after: lo - 1, fd, size: size, parser: parser) else { return size }
+            offset = first.offset
+        }
+        var scanned = 0
+        while offset < size, scanned < 1_000_000 {
+            scanned += 1
+            guard let probe = lineTime(after: offset, fd, size: size, parser: parser), probe.offset == offset else { return offset }
+            if let time = probe.time, time >= target { return offset }
+            let n = readAt(fd, offset, min(maxLineLength * 2, Int(size - offset)))
+            guard let nl = UnsafeRawBufferPointer(start: buffer, count: n).firstIndex(of: 0x0A) else { return size }
+            offset += Int64(nl + 1)
+        }
+        return offset
+    }
+
+    // MARK: Polling
+
+    /// Reads everything appended since the last poll and hands out each complete line.
+    ///
+    /// - Parameters:
+    ///   - maxBytesPerFile: stop reading a file after this many bytes in one poll (the rest waits for the next).
+    ///   - onLine: called with the source index and the line's bytes (valid only during the call).
+    ///   - onOversized: called with the source index, the line's first bytes and its length when a line is too long.
+    /// - Returns: the number of bytes read.
+    @discardableResult
+    public func poll(maxBytesPerFile: Int = Int.max,
+                     onOversized: (Int, UnsafeRawBufferPointer, Int) -> Void = { _, _, _ in },
+                     onLine: (Int, UnsafeRawBufferPointer) -> Void) -> Int {
+        let now = clock()
+        var total = 0
+        for index in files.indices {
+            let file = files[index]
+            let path = sources[index].path
+            var st = stat()
+            let exists = stat(path, &st) == 0
+            // Drain and retire files that were renamed or deleted.
+            if var current = file.current {
+                let replaced = exists && (UInt64(st.st_ino) != current.inode || UInt64(st.st_dev) != current.device)
+                if replaced {
+                    total += drain(&current, index: index, budget: Int.max, now: now, onOversized: onOversized, onLine: onLine)
+                    file.retiring.append(current)
+                    file.current = nil
+                } else if exists {
+                    let size = Int64(st.st_size)
+                    if size < current.offset || (current.offset > 0 && size >= current.offset && !lastByteMatches(current)) {
+                        // Truncated in place (copytruncate): start again from the top.
+                        current.offset = 0
+                        current.pending.removeAll(keepingCapacity: true)
+                        current.discarding = false
+                        current.lastByte = 0x0A
+                    }
+                    file.current = current
+                }
+            }
+            if file.current == nil, exists, let cursor = Self.open(path, now: now) {
+                file.current = cursor
+            }
+            var r = 0
+            while r < file.retiring.count {
+                var cursor = file.retiring[r]
+                let read = drain(&cursor, index: index, budget: maxBytesPerFile, now: now, onOversized: onOversized, onLine: onLine)
+                total += read
+                if read == 0, now - cursor.lastActivity >= retireAfter {
+                    if !cursor.pending.isEmpty {
+                        cursor.pending.withUnsafeBytes { onLine(index, $0) }
+                    }
+                    close(cursor.fd)
+                    file.retiring.remove(at: r)
+                } else {
+                    file.retiring[r] = cursor
+                    r += 1
+                }
+            }
+            if var current = file.current {
+                total += drain(&current, index: index, budget: maxBytesPerFile, now: now, onOversized: onOversized, onLine: onLine)
+                file.current = current
+            }
+        }
+        return total
+    }
+
+    private func lastByteMatches(_ cursor: Cursor) -> Bool {
+        var byte: UInt8 = 0
+        guard pread(cursor.fd, &byte, 1, off_t(cursor.offset - 1)) == 1 else { return false }
+        return byte == cursor.lastByte
+    }
+
+    /// Reads a cursor to its end of file (or the budget) and delivers its complete lines.
+    private func drain(_ cursor: inout Cursor, index: Int, budget: Int, now: Double,
+                       onOversized: (Int, UnsafeRawBufferPointer, Int) -> Void,
+                       onLine: (Int, UnsafeRawBufferPointer) -> Void) -> Int {
+        var readTotal = 0
+        while readTotal < budget {
+            let carried = cursor.pending.count
+            if carried > 0 {
+                cursor.pending.withUnsafeBytes { if let source = $0.baseAddress { buffer.copyMemory(from: source, byteCount: carried) } }
+            }
+            let want = min(chunkSize, budget - readTotal)
+            let n = pread(cursor.fd, buffer + carried, want, off_t(cursor.offset))
+            if n <= 0 { break }
+            readTotal += n
+            cursor.offset += Int64(n)
+            cursor.lastActivity = now
+            cursor.lastByte = buffer.load(fromByteOffset: carried + n - 1, as: UInt8.self)
+            let end = carried + n
+            var start = 0
+            // Bytes before `scanFrom` were already searched for newlines in an earlier read.
+            var scanFrom = carried
+            while scanFrom < end, let hit = memchr(buffer + scanFrom, 0x0A, end - scanFrom) {
+                let nl = UnsafeMutableRawPointer(hit) - buffer
+                if cursor.discarding {
+                    let length = cursor.discardedCount + (nl - start)
+                    if cursor.discardReport {
+                        oversizedLines[index] += 1
+                        onOversized(index, UnsafeRawBufferPointer(start: buffer + start, count: min(nl - start, 256)), length)
+                    }
+                    cursor.discarding = false
+                    cursor.discardReport = true
+                    cursor.discardedCount = 0
+                } else {
+                    onLine(index, UnsafeRawBufferPointer(start: buffer + start, count: nl - start))
+                }
+                start = nl + 1
+                scanFrom = start
+            }
+            let rest = end - start
+            if cursor.discarding {
+                cursor.discardedCount += rest
+                cursor.pending.removeAll(keepingCapacity: true)
+            } else if rest > maxLineLength {
+                cursor.discarding = true
+                cursor.discardedCount = rest
+                cursor.pending.removeAll(keepingCapacity: true)
+            } else {
+                cursor.pending.removeAll(keepingCapacity: true)
+                cursor.pending.append(contentsOf: UnsafeRawBufferPointer(start: buffer + start, count: rest))
+            }
+            if n < want { break }
+        }
+        return readTotal
+    }
+}

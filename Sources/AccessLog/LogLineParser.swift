@@ -1,0 +1,394 @@
+import Foundation
+
+/// A parser for the lines of one compiled `LogFormat`, driven by the literal text between variables.
+///
+/// `parse(_:)` reads one line (without its newline) and keeps byte ranges into it; the accessors are valid
+/// until the next `parse` call and only while the line's memory is alive. Nothing is allocated per line.
+/// Not thread-safe: use one parser per reading task.
+public final class LogLineParser {
+    /// The format this parser reads.
+    public let format: LogFormat
+
+    private let escape: LogEscape
+    private let literals: UnsafeMutableRawPointer
+    private let prefixCount: Int
+    // Per field: slot (-1 when skipped), literal offset, literal length.
+    private let fieldSlot: UnsafeMutablePointer<Int>
+    private let fieldLiteralOffset: UnsafeMutablePointer<Int>
+    private let fieldLiteralCount: UnsafeMutablePointer<Int>
+    private let fieldCount: Int
+    private let starts: UnsafeMutablePointer<Int>
+    private let ends: UnsafeMutablePointer<Int>
+    private let presentSlots: [Int]
+    private let timeSlot: Int
+    private var base: UnsafeRawPointer?
+    private var lineCount = 0
+
+    // The last time text and its value: lines written in the same second share it.
+    private let timeCache: UnsafeMutableRawPointer
+    private var timeCacheCount = 0
+    private var timeCacheValue: Int64 = 0
+
+    private var scratch: UnsafeMutableRawPointer
+    private var scratchCapacity: Int
+
+    /// Log time of the line in Unix seconds, nil when the format has no time variable.
+    public private(set) var time: Int64?
+    /// HTTP status, nil when the format has no `$status`.
+    public private(set) var status: Int?
+    /// `$request_time` in milliseconds, nil when absent or unset.
+    public private(set) var requestTimeMilliseconds: Int?
+
+    /// Creates a parser for a format.
+    public init(format: LogFormat) {
+        self.format = format
+        escape = format.escape
+        var literalBytes = format.prefix
+        var slots: [Int] = []
+        var offsets: [Int] = []
+        var counts: [Int] = []
+        var present = Set<Int>()
+        for field in format.fields {
+            let slot = field.variable?.slot ?? -1
+            slots.append(slot)
+            if slot >= 0 { present.insert(slot) }
+            offsets.append(literalBytes.count)
+            counts.append(field.literalAfter.count)
+            literalBytes.append(contentsOf: field.literalAfter)
+        }
+        prefixCount = format.prefix.count
+        let literalStorage = UnsafeMutableRawPointer.allocate(byteCount: max(1, literalBytes.count), alignment: 8)
+        literalBytes.withUnsafeBytes { if let source = $0.baseAddress { literalStorage.copyMemory(from: source, byteCount: $0.count) } }
+        literals = literalStorage
+        fieldCount = slots.count
+        fieldSlot = .allocate(capacity: max(1, slots.count))
+        fieldLiteralOffset = .allocate(capacity: max(1, slots.count))
+        fieldLiteralCount = .allocate(capacity: max(1, slots.count))
+        for i in 0..<slots.count {
+            fieldSlot[i] = slots[i]
+            fieldLiteralOffset[i] = offsets[i]
+            fieldLiteralCount[i] = counts[i]
+        }
+        starts = .allocate(capacity: LogVariable.slotCount)
+        ends = .allocate(capacity: LogVariable.slotCount)
+        starts.initialize(repeating: -1, count: LogVariable.slotCount)
+        ends.initialize(repeating: -1, count: LogVariable.slotCount)
+        presentSlots = present.sorted()
+        if present.contains(LogVariable.timeLocal.slot) {
+            timeSlot = LogVariable.timeLocal.slot
+        } else if present.contains(LogVariable.timeISO8601.slot) {
+            timeSlot = LogVariable.timeISO8601.slot
+        } else if present.contains(LogVariable.msec.slot) {
+            timeSlot = LogVariable.msec.slot
+        } else {
+            timeSlot = -1
+        }
+        timeCache = .allocate(byteCount: 32, alignment: 8)
+        scratchCapacity = 4096
+        scratch = .allocate(byteCount: scratchCapacity, alignment: 8)
+    }
+
+    deinit {
+        literals.deallocate()
+        fieldSlot.deallocate()
+        fieldLiteralOffset.deallocate()
+        fieldLiteralCount.deallocate()
+        starts.deallocate()
+        ends.deallocate()
+        timeCache.deallocate()
+        scratch.deallocate()
+    }
+
+    /// Why the last line failed to parse.
+    public enum Failure: Sendable, Equatable {
+        case literalMismatch
+        case trailingBytes
+        case badTime
+        case badStatus
+        case badRequestTime
+    }
+
+    /// The reason the last `parse` returned false.
+    public private(set) var lastFailure: Failure?
+
+    /// Parses one line (without newline); returns false and sets `lastFailure` when the line does not fit the format.
+    @inline(__always)
+    public func parse(_ line: UnsafeRawBufferPointer) -> Bool {
+        guard let lineBase = line.baseAddress else {
+            lastFailure = .literalMismatch
+            return fieldCount == 0 && prefixCount == 0
+        }
+        base = lineBase
+        lineCount = line.count
+        time = nil
+        status = nil
+        requestTimeMilliseconds = nil
+        for slot in presentSlots {
+            starts[slot] = -1
+            ends[slot] = -1
+        }
+        let n = line.count
+        if prefixCount > 0 {
+            if n < prefixCount || memcmp(lineBase, literals, prefixCount) != 0 {
+                lastFailure = .literalMismatch
+                return false
+            }
+        }
+        var pos = prefixCount
+        let json = escape == .json
+        for f in 0..<fieldCount {
+            let litCount = fieldLiteralCount[f]
+            let valueStart = pos
+            var valueEnd: Int
+            if litCount == 0 {
+                valueEnd = n
+                pos = n
+            } else {
+                let lit = literals + fieldLiteralOffset[f]
+                let first = lit.load(as: UInt8.self)
+                var q = pos
+                var found = -1
+                if json {
+                    while q < n {
+                        let b = lineBase.load(fromByteOffset: q, as: UInt8.self)
+                        if b == 0x5C {
+                            q += 2
+                            continue
+                        }
+                        if b == first, q + litCount <= n, litCount == 1 || memcmp(lineBase + q + 1, lit + 1, litCount - 1) == 0 {
+                            found = q
+                            break
+                        }
+                        q += 1
+                    }
+                } else {
+                    while q < n {
+                        guard let hit = memchr(lineBase + q, Int32(first), n - q) else { break }
+                        let at = UnsafeRawPointer(hit) - lineBase
+                        if at + litCount <= n, litCount == 1 || memcmp(lineBase + at + 1, lit + 1, litCount - 1) == 0 {
+                            found = at
+                            break
+                        }
+                        q = at + 1
+                    }
+                }
+                if found < 0 {
+                    lastFailure = .literalMismatch
+                    return false
+                }
+                valueEnd = found
+                pos = found + litCount
+            }
+            let slot = fieldSlot[f]
+            if slot >= 0 {
+                starts[slot] = valueStart
+                ends[slot] = valueEnd
+            }
+        }
+        if pos != n {
+            lastFailure = .trailingBytes
+            return false
+        }
+        if timeSlot >= 0 {
+            let value = UnsafeRawBufferPointer(start: lineBase + starts[timeSlot], count: ends[timeSlot] - starts[timeSlot])
+            guard let parsed = parseTime(value) else {
+                lastFailure = .badTime
+                return false
+            }
+            time = parsed
+        }
+        let statusSlot = LogVariable.status.slot
+        if starts[statusSlot] >= 0 {
+            let value = UnsafeRawBufferPointer(start: lineBase + starts[statusSlot], count: ends[statusSlot] - starts[statusSlot])
+            guard let parsed = LogNumber.status(value) else {
+                lastFailure = .badStatus
+                return false
+            }
+            status = parsed
+        }
+        let rtSlot = LogVariable.requestTime.slot
+        if starts[rtSlot] >= 0 {
+            let value = UnsafeRawBufferPointer(start: lineBase + starts[rtSlot], count: ends[rtSlot] - starts[rtSlot])
+            if !isUnset(value) {
+                guard let parsed = LogNumber.milliseconds(value) else {
+                    lastFailure = .badRequestTime
+                    return false
+                }
+                requestTimeMilliseconds = parsed
+            }
+        }
+        lastFailure = nil
+        return true
+    }
+
+    @inline(__always)
+    private func isUnset(_ value: UnsafeRawBufferPointer) -> Bool {
+        value.isEmpty || (value.count == 1 && value[0] == 0x2D)
+    }
+
+    @inline(__always)
+    private func parseTime(_ value: UnsafeRawBufferPointer) -> Int64? {
+        if value.count == timeCacheCount, let start = value.baseAddress, memcmp(start, timeCache, value.count) == 0 {
+            return timeCacheValue
+        }
+        let parsed: Int64?
+        switch timeSlot {
+        case LogVariable.timeLocal.slot: parsed = LogTime.parseLocal(value)
+        case LogVariable.timeISO8601.slot: parsed = LogTime.parseISO8601(value)
+        default: parsed = LogTime.parseMsec(value)
+        }
+        if let parsed, value.count <= 32, timeSlot != LogVariable.msec.slot, let start = value.baseAddress {
+            timeCache.copyMemory(from: start, byteCount: value.count)
+            timeCacheCount = value.count
+            timeCacheValue = parsed
+        }
+        return parsed
+    }
+
+    /// The raw (still escaped) value of a variable in the last parsed line; nil when the format lacks it.
+    @inline(__always)
+    public func raw(_ variable: LogVariable) -> UnsafeRawBufferPointer? {
+        let slot = variable.slot
+        guard let base, starts[slot] >= 0 else { return nil }
+        return UnsafeRawBufferPointer(start: base + starts[slot], count: ends[slot] - starts[slot])
+    }
+
+    /// The value of a variable, nil when the format lacks it or the variable was unset (`-` or empty).
+    @inline(__always)
+    public func value(_ variable: LogVariable) -> UnsafeRawBufferPointer? {
+        guard let raw = raw(variable), !isUnset(raw) else { return nil }
+        return raw
+    }
+
+    /// The total upstream time in milliseconds (sum over attempts), nil when unknown.
+    public var upstreamResponseTimeMilliseconds: Int? {
+        guard let raw = value(.upstreamResponseTime) else { return nil }
+        return LogNumber.upstreamTotalMilliseconds(raw)
+    }
+
+    /// The status of the last upstream attempt, nil when unknown.
+    public var upstreamStatus: Int? {
+        guard let raw = value(.upstreamStatus) else { return nil }
+        return LogNumber.status(LogNumber.lastListElement(raw))
+    }
+
+    /// The address of the last upstream attempt (the one that answered), still escaped; nil when unknown.
+    public var upstreamAddress: UnsafeRawBufferPointer? {
+        guard let raw = value(.upstreamAddr) else { return nil }
+        let last = LogNumber.lastListElement(raw)
+        return last.isEmpty ? nil : last
+    }
+
+    /// The request's original path as written (still escaped, query string stripped), nil when unknown.
+    ///
+    /// Taken from `$request_uri`, else from `$request` (between the method and the protocol), else `$uri`.
+    @inline(__always)
+    public func rawPath() -> UnsafeRawBufferPointer? {
+        var target: UnsafeRawBufferPointer
+        if let uri = value(.requestURI) {
+            target = uri
+        } else if let request = value(.request) {
+            guard let first = request.firstIndex(of: 0x20) else { return nil }
+            var end = request.count
+            if let last = request.lastIndex(of: 0x20), last > first { end = last }
+            target = UnsafeRawBufferPointer(rebasing: request[(first + 1)..<end])
+        } else if let uri = value(.uri) {
+            target = uri
+        } else {
+            return nil
+        }
+        guard let start = target.baseAddress, !target.isEmpty else { return nil }
+        if let q = memchr(start, 0x3F, target.count) {
+            target = UnsafeRawBufferPointer(start: start, count: UnsafeRawPointer(q) - start)
+        }
+        return target
+    }
+
+    /// Removes nginx's escaping from a value of the last line; the result is valid until the next call.
+    ///
+    /// `escape=default` turns `\xHH` back into the byte; `escape=json` decodes JSON escapes (`\uXXXX` as UTF-8);
+    /// `escape=none` returns the value unchanged.
+    public func unescape(_ value: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        guard escape != .none, let start = value.baseAddress, memchr(start, 0x5C, value.count) != nil else { return value }
+        if value.count * 2 > scratchCapacity {
+            scratch.deallocate()
+            scratchCapacity = value.count * 2
+            scratch = .allocate(byteCount: scratchCapacity, alignment: 8)
+        }
+        let out = LogUnescape.unescape(value, escape: escape, into: scratch)
+        return UnsafeRawBufferPointer(start: scratch, count: out)
+    }
+}
+
+/// Decoding of nginx's `escape=default` and `escape=json` value escapes.
+enum LogUnescape {
+    @inline(__always)
+    static func hex(_ b: UInt8) -> Int? {
+        switch b {
+        case 0x30...0x39: return Int(b) - 0x30
+        case 0x41...0x46: return Int(b) - 0x41 + 10
+        case 0x61...0x66: return Int(b) - 0x61 + 10
+        default: return nil
+        }
+    }
+
+    /// Writes the decoded bytes into `out` (which holds at least twice the input) and returns their count.
+    static func unescape(_ p: UnsafeRawBufferPointer, escape: LogEscape, into out: UnsafeMutableRawPointer) -> Int {
+        var i = 0
+        var o = 0
+        let n = p.count
+        func put(_ b: UInt8) {
+            out.storeBytes(of: b, toByteOffset: o, as: UInt8.self)
+            o += 1
+        }
+        while i < n {
+            let b = p[i]
+            if b != 0x5C || i + 1 >= n {
+                put(b)
+                i += 1
+                continue
+            }
+            let next = p[i + 1]
+            if escape == .default {
+                if next == 0x78, i + 3 < n, let h = hex(p[i + 2]), let l = hex(p[i + 3]) {
+                    put(UInt8(h * 16 + l))
+                    i += 4
+                } else {
+                    put(b)
+                    i += 1
+                }
+                continue
+            }
+            switch next {
+            case 0x22, 0x5C, 0x2F: put(next); i += 2
+            case 0x6E: put(0x0A); i += 2
+            case 0x72: put(0x0D); i += 2
+            case 0x74: put(0x09); i += 2
+            case 0x62: put(0x08); i += 2
+            case 0x66: put(0x0C); i += 2
+            case 0x75:
+                if i + 5 < n, let a = hex(p[i + 2]), let b2 = hex(p[i + 3]), let c = hex(p[i + 4]), let d = hex(p[i + 5]) {
+                    let scalar = (a << 12) | (b2 << 8) | (c << 4) | d
+                    if scalar < 0x80 {
+                        put(UInt8(scalar))
+                    } else if scalar < 0x800 {
+                        put(UInt8(0xC0 | (scalar >> 6)))
+                        put(UInt8(0x80 | (scalar & 0x3F)))
+                    } else {
+                        put(UInt8(0xE0 | (scalar >> 12)))
+                        put(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
+                        put(UInt8(0x80 | (scalar & 0x3F)))
+                    }
+                    i += 6
+                } else {
+                    put(b)
+                    i += 1
+                }
+            default:
+                put(b)
+                i += 1
+            }
+        }
+        return o
+    }
+}

@@ -1,0 +1,301 @@
+import Foundation
+import CPCRE2
+
+/// One key of the whitelist `map $uri` block: the endpoint it belongs to and the key exactly as written.
+public struct EndpointRule: Sendable, Hashable {
+    /// The endpoint's name (as the rollout shows it).
+    public var endpoint: String
+    /// The map key as written in the config, e.g. `~^/v2/content_api/book.get_chapter_details` or `/health`.
+    public var key: String
+
+    /// Creates a rule.
+    public init(endpoint: String, key: String) {
+        self.endpoint = endpoint
+        self.key = key
+    }
+}
+
+/// An error met while compiling the whitelist rules.
+public enum ClassifierError: Error, CustomStringConvertible, Equatable, Sendable {
+    case invalidRegex(key: String, message: String, offset: Int)
+
+    public var description: String {
+        switch self {
+        case .invalidRegex(let key, let message, let offset):
+            return "the map key '\(key)' is not a valid regular expression (\(message) at offset \(offset)); fix it in the map block"
+        }
+    }
+}
+
+/// A compiled PCRE2 regular expression (JIT-compiled when the platform allows) matching byte strings.
+final class CompiledRegex {
+    let code: OpaquePointer
+    let matchData: OpaquePointer
+    let jit: Bool
+    /// Literal bytes every match must start with (for `^literal...` patterns), used to skip hopeless matches.
+    let anchoredPrefix: [UInt8]
+    let caseless: Bool
+
+    init(pattern: String, caseless: Bool, key: String) throws {
+        var errorCode: Int32 = 0
+        var errorOffset = 0
+        let bytes = Array(pattern.utf8)
+        let options: UInt32 = caseless ? UInt32(PCRE2_CASELESS) : 0
+        let compiled = bytes.withUnsafeBufferPointer { buffer in
+            pcre2_compile_8(buffer.baseAddress, buffer.count, options, &errorCode, &errorOffset, nil)
+        }
+        guard let compiled else {
+            var message = [UInt8](repeating: 0, count: 256)
+            let length = message.withUnsafeMutableBufferPointer { pcre2_get_error_message_8(errorCode, $0.baseAddress, 256) }
+            throw ClassifierError.invalidRegex(key: key, message: String(decoding: message.prefix(max(0, Int(length))), as: UTF8.self),
+                                               offset: errorOffset)
+        }
+        code = compiled
+        jit = pcre2_jit_compile_8(compiled, UInt32(PCRE2_JIT_COMPLETE)) == 0
+        guard let data = pcre2_match_data_create_from_pattern_8(compiled, nil) else {
+            pcre2_code_free_8(compiled)
+            throw ClassifierError.invalidRegex(key: key, message: "out of memory for match data", offset: 0)
+        }
+        matchData = data
+        self.caseless = caseless
+        anchoredPrefix = Self.literalPrefix(bytes, caseless: caseless)
+    }
+
+    deinit {
+        pcre2_match_data_free_8(matchData)
+        pcre2_code_free_8(code)
+    }
+
+    /// The literal bytes after a leading `^` up to the first metacharacter; empty when there is none.
+    static func literalPrefix(_ pattern: [UInt8], caseless: Bool) -> [UInt8] {
+        guard pattern.first == UInt8(ascii: "^"), !pattern.contains(UInt8(ascii: "|")) else { return [] }
+        var prefix: [UInt8] = []
+        let meta = Set("\\^$.[]()?*+{}|".utf8)
+        var i = 1
+        while i < pattern.count, !meta.contains(pattern[i]), pattern[i] < 0x80 {
+            prefix.append(caseless ? lower(pattern[i]) : pattern[i])
+            i += 1
+        }
+        // A quantifier makes the character before it optional or repeated: leave it out.
+        if i < pattern.count, [UInt8(ascii: "?"), UInt8(ascii: "*"), UInt8(ascii: "{")].contains(pattern[i]), !prefix.isEmpty {
+            prefix.removeLast()
+        }
+        return prefix
+    }
+
+    @inline(__always)
+    static func lower(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
+
+    /// Whether the regex matches anywhere in the subject.
+    @inline(__always)
+    func matches(_ subject: UnsafeRawBufferPointer) -> Bool {
+        let n = anchoredPrefix.count
+        if n > 0 {
+            guard subject.count >= n else { return false }
+            for i in 0..<n {
+                let b = caseless ? Self.lower(subject[i]) : subject[i]
+                if b != anchoredPrefix[i] { return false }
+            }
+        }
+        let base = subject.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        let empty: UInt8 = 0
+        return withUnsafePointer(to: empty) { emptyPointer in
+            let start = base ?? emptyPointer
+            let rc = jit
+                ? pcre2_jit_match_8(code, start, subject.count, 0, 0, matchData, nil)
+                : pcre2_match_8(code, start, subject.count, 0, 0, matchData, nil)
+            return rc >= 0
+        }
+    }
+}
+
+/// The result of classifying one path: the endpoint index (or -1 when not migrated) and the normalised path's hash.
+public struct Classification: Sendable, Equatable {
+    /// Index into `EndpointClassifier.endpoints`, or -1 when no map key matches.
+    public var endpoint: Int32
+    /// The hash of the normalised path (identifies not-migrated paths cheaply).
+    public var pathHash: UInt64
+}
+
+/// Maps request paths to whitelisted endpoints with nginx's `map` rules, caching results per raw path.
+///
+/// Exact keys are compared ignoring case and win over regexes; regexes (`~` case-sensitive, `~*` not) are tried in
+/// order of appearance; a key starting with `\` is an exact string without the backslash. Paths are normalised
+/// first (see `PathNormalizer`). The cache is bounded: when it fills up, it is emptied and refilled.
+/// Not thread-safe.
+public final class EndpointClassifier {
+    /// The endpoint names, in order of first appearance in the rules.
+    public let endpoints: [String]
+    private let exact: [UInt64: [(bytes: [UInt8], endpoint: Int32)]]
+    private let regexes: [(regex: CompiledRegex, endpoint: Int32)]
+
+    // Cache: open addressing table of (hash, key offset, key length, result) with keys in an arena.
+    private let slotCount: Int
+    private let slotHash: UnsafeMutablePointer<UInt64>
+    private let slotKey: UnsafeMutablePointer<Int32>
+    private let slotLength: UnsafeMutablePointer<Int32>
+    private let slotValue: UnsafeMutablePointer<Classification>
+    private let arena: UnsafeMutableRawPointer
+    private let arenaCapacity: Int
+    private var arenaUsed = 0
+    private var entries = 0
+    private let maxEntries: Int
+    private let normalized: UnsafeMutableRawPointer
+    private let normalizedCapacity: Int
+    private var lastNormalizedCount = 0
+
+    /// How many times the cache was emptied because it was full.
+    public private(set) var cacheResets = 0
+    /// Cache lookups that found the path.
+    public private(set) var cacheHits = 0
+    /// Cache lookups that had to normalise and match.
+    public private(set) var cacheMisses = 0
+
+    /// Compiles the rules.
+    ///
+    /// - Parameters:
+    ///   - cacheEntries: paths remembered at most (rounded up to a power of two for the table).
+    ///   - cacheBytes: bytes of path text remembered at most.
+    public init(rules: [EndpointRule], cacheEntries: Int = 32_768, cacheBytes: Int = 2 << 20) throws {
+        var names: [String] = []
+        var index: [String: Int32] = [:]
+        var exact: [UInt64: [(bytes: [UInt8], endpoint: Int32)]] = [:]
+        var regexes: [(regex: CompiledRegex, endpoint: Int32)] = []
+        let special: Set<String> = ["default", "hostnames", "include", "volatile"]
+        for rule in rules {
+            let endpoint: Int32
+            if let known = index[rule.endpoint] {
+                endpoint = known
+            } else {
+                endpoint = Int32(names.count)
+                index[rule.endpoint] = endpoint
+                names.append(rule.endpoint)
+            }
+            let key = rule.key
+            if key.hasPrefix("~*") {
+                regexes.append((try CompiledRegex(pattern: String(key.dropFirst(2)), caseless: true, key: key), endpoint))
+            } else if key.hasPrefix("~") {
+                regexes.append((try CompiledRegex(pattern: String(key.dropFirst(1)), caseless: false, key: key), endpoint))
+            } else {
+                if special.contains(key) { continue }
+                let literal = key.hasPrefix("\\") ? String(key.dropFirst()) : key
+                let bytes = literal.utf8.map { CompiledRegex.lower($0) }
+                let hash = bytes.withUnsafeBytes { ByteHash.hash($0) }
+                // The first of duplicate exact keys wins, as nginx reports duplicates and keeps the first.
+                if exact[hash]?.contains(where: { $0.bytes == bytes }) != true {
+                    exact[hash, default: []].append((bytes, endpoint))
+                }
+            }
+        }
+        endpoints = names
+        self.exact = exact
+        self.regexes = regexes
+        var slots = 16
+        while slots < cacheEntries * 2 { slots <<= 1 }
+        slotCount = slots
+        maxEntries = max(8, cacheEntries)
+        slotHash = .allocate(capacity: slots)
+        slotKey = .allocate(capacity: slots)
+        slotLength = .allocate(capacity: slots)
+        slotValue = .allocate(capacity: slots)
+        slotLength.initialize(repeating: -1, count: slots)
+        slotHash.initialize(repeating: 0, count: slots)
+        slotKey.initialize(repeating: 0, count: slots)
+        slotValue.initialize(repeating: Classification(endpoint: -1, pathHash: 0), count: slots)
+        arenaCapacity = max(4096, cacheBytes)
+        arena = .allocate(byteCount: arenaCapacity, alignment: 8)
+        normalizedCapacity = 64 * 1024 + 16
+        normalized = .allocate(byteCount: normalizedCapacity, alignment: 8)
+    }
+
+    deinit {
+        slotHash.deallocate()
+        slotKey.deallocate()
+        slotLength.deallocate()
+        slotValue.deallocate()
+        arena.deallocate()
+        normalized.deallocate()
+    }
+
+    /// Classifies a raw path (query stripped, log escaping removed, not yet normalised), using the cache.
+    @inline(__always)
+    public func classify(_ raw: UnsafeRawBufferPointer) -> Classification {
+        let hash = ByteHash.hash(raw)
+        let mask = slotCount - 1
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let length = Int(slotLength[slot])
+            if length < 0 { break }
+            if slotHash[slot] == hash, length == raw.count,
+               length == 0 || memcmp(arena + Int(slotKey[slot]), raw.baseAddress.unsafelyUnwrapped, length) == 0 {
+                cacheHits &+= 1
+                return slotValue[slot]
+            }
+            slot = (slot + 1) & mask
+        }
+        cacheMisses &+= 1
+        let result = classifyUncached(raw)
+        guard raw.count <= arenaCapacity / 16 else { return result }
+        if entries >= maxEntries || arenaUsed + raw.count > arenaCapacity {
+            clearCache()
+            slot = Int(truncatingIfNeeded: hash) & mask
+        }
+        if raw.count > 0, let source = raw.baseAddress {
+            (arena + arenaUsed).copyMemory(from: source, byteCount: raw.count)
+        }
+        slotHash[slot] = hash
+        slotKey[slot] = Int32(arenaUsed)
+        slotLength[slot] = Int32(raw.count)
+        slotValue[slot] = result
+        arenaUsed += raw.count
+        entries += 1
+        return result
+    }
+
+    private func clearCache() {
+        slotLength.update(repeating: -1, count: slotCount)
+        arenaUsed = 0
+        entries = 0
+        cacheResets += 1
+    }
+
+    /// The normalised form of the last path classified without the cache.
+    public var lastNormalizedPath: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: normalized, count: lastNormalizedCount)
+    }
+
+    /// Normalises a raw path into the classifier's buffer and returns it (valid until the next call).
+    public func normalize(_ raw: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        let input = raw.count + 2 > normalizedCapacity ? UnsafeRawBufferPointer(rebasing: raw[0..<(normalizedCapacity - 2)]) : raw
+        lastNormalizedCount = PathNormalizer.normalize(input, into: normalized)
+        return lastNormalizedPath
+    }
+
+    /// Classifies without the cache: normalise, then exact keys (ignoring case), then regexes in order.
+    public func classifyUncached(_ raw: UnsafeRawBufferPointer) -> Classification {
+        let path = normalize(raw)
+        let pathHash = ByteHash.hash(path)
+        if !exact.isEmpty {
+            var lowered = [UInt8](path)
+            for i in lowered.indices { lowered[i] = CompiledRegex.lower(lowered[i]) }
+            let lowerHash = lowered.withUnsafeBytes { ByteHash.hash($0) }
+            if let candidates = exact[lowerHash], let hit = candidates.first(where: { $0.bytes == lowered }) {
+                return Classification(endpoint: hit.endpoint, pathHash: pathHash)
+            }
+        }
+        for (regex, endpoint) in regexes where regex.matches(path) {
+            return Classification(endpoint: endpoint, pathHash: pathHash)
+        }
+        return Classification(endpoint: -1, pathHash: pathHash)
+    }
+
+    /// Classifies a path given as a string (for tools and tests; the hot path uses bytes).
+    public func endpoint(forPath path: String) -> String? {
+        var bytes = Array(path.utf8)
+        let result = bytes.withUnsafeMutableBytes { classify(UnsafeRawBufferPointer($0)) }
+        return result.endpoint >= 0 ? endpoints[Int(result.endpoint)] : nil
+    }
+
+    /// Paths currently cached (never more than the configured bound).
+    public var cachedPaths: Int { entries }
+}

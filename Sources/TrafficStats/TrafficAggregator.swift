@@ -1,0 +1,257 @@
+import AccessLog
+import Foundation
+
+/// Which duration the latency figures use.
+public enum LatencySource: String, Sendable, Hashable, CaseIterable {
+    /// `$request_time`: the whole request as nginx saw it.
+    case request
+    /// `$upstream_response_time`: the sum over upstream attempts.
+    case upstream
+}
+
+/// What the traffic figures are computed from: the whitelist rules and how lines are attributed.
+public struct TrafficConfiguration: Sendable, Hashable {
+    /// The whitelist map's keys with their endpoints.
+    public var rules: [EndpointRule]
+    /// Which duration feeds the latency figures.
+    public var latency: LatencySource
+    /// Upstream addresses (`host:port` as `$upstream_addr` prints them) of the new service. When not empty, a line
+    /// whose last upstream address is one of them counts for the new service and any other line with an upstream
+    /// address for the current one, whatever log it came from (for setups where both go to one log).
+    public var newServiceUpstreams: [String]
+    /// Not-migrated paths tracked at most (space-saving counters).
+    public var notMigratedCapacity: Int
+    /// Not-migrated paths reported in a snapshot at most.
+    public var notMigratedReported: Int
+    /// Paths kept in the classification cache at most.
+    public var pathCacheEntries: Int
+    /// Malformed lines kept as samples per file.
+    public var malformedSamples: Int
+    /// Seconds in each endpoint's new-share series (at most 60).
+    public var seriesSeconds: Int
+
+    /// Creates a configuration.
+    public init(rules: [EndpointRule], latency: LatencySource = .request, newServiceUpstreams: [String] = [],
+                notMigratedCapacity: Int = 256, notMigratedReported: Int = 20, pathCacheEntries: Int = 32_768,
+                malformedSamples: Int = 5, seriesSeconds: Int = 60) {
+        self.rules = rules
+        self.latency = latency
+        self.newServiceUpstreams = newServiceUpstreams
+        self.notMigratedCapacity = notMigratedCapacity
+        self.notMigratedReported = notMigratedReported
+        self.pathCacheEntries = pathCacheEntries
+        self.malformedSamples = malformedSamples
+        self.seriesSeconds = min(60, max(1, seriesSeconds))
+    }
+}
+
+/// Classifies parsed lines and aggregates them per endpoint and backend over sliding windows of log time.
+///
+/// Memory is bounded whatever the input: per-endpoint rings and histograms, a bounded path cache and a bounded
+/// set of not-migrated paths. Not thread-safe: owned by one ingest task (see `LiveTraffic` for the background form).
+public final class TrafficAggregator {
+    /// The configuration in use.
+    public let configuration: TrafficConfiguration
+    /// The classifier (exposed for its cache counters).
+    public let classifier: EndpointClassifier
+
+    private var pairs: [WindowedStats]
+    private var configuredPercent: [Double?]
+    private var changedAt: [Int64]
+    private var sinceChangeNew: [Int]
+    private var sinceChangeCurrent: [Int]
+    private var heavyHitters: HeavyHitters
+    private let newUpstreams: [[UInt8]]
+    private let endpointIndex: [String: Int]
+
+    /// The newest log second seen, nil before the first line.
+    public private(set) var now: Int64?
+    private var first: Int64 = .max
+    /// Lines aggregated.
+    public private(set) var lines = 0
+    /// Lines without a usable request path.
+    public private(set) var unclassified = 0
+    /// Lines whose path matched no map key.
+    public private(set) var notMigratedLines = 0
+
+    /// Compiles the rules; throws `ClassifierError` for an invalid regex key.
+    public init(configuration: TrafficConfiguration) throws {
+        self.configuration = configuration
+        classifier = try EndpointClassifier(rules: configuration.rules, cacheEntries: configuration.pathCacheEntries)
+        let count = classifier.endpoints.count
+        pairs = (0..<(count * 2)).map { _ in WindowedStats() }
+        configuredPercent = Array(repeating: nil, count: count)
+        changedAt = Array(repeating: .min, count: count)
+        sinceChangeNew = Array(repeating: 0, count: count)
+        sinceChangeCurrent = Array(repeating: 0, count: count)
+        heavyHitters = HeavyHitters(capacity: configuration.notMigratedCapacity)
+        newUpstreams = configuration.newServiceUpstreams.map { Array($0.utf8) }
+        var index: [String: Int] = [:]
+        for (i, name) in classifier.endpoints.enumerated() { index[name] = i }
+        endpointIndex = index
+    }
+
+    /// The endpoint names, in rule order.
+    public var endpoints: [String] { classifier.endpoints }
+
+    @inline(__always)
+    private func backend(_ parser: LogLineParser, role: LogRole) -> Int {
+        if !newUpstreams.isEmpty, let address = parser.upstreamAddress, let base = address.baseAddress {
+            for candidate in newUpstreams where candidate.count == address.count {
+                if candidate.withUnsafeBytes({ memcmp($0.baseAddress.unsafelyUnwrapped, base, address.count) }) == 0 { return 1 }
+            }
+            return 0
+        }
+        return role == .migration ? 1 : 0
+    }
+
+    /// Aggregates the line the parser has just parsed successfully.
+    ///
+    /// - Parameters:
+    ///   - role: the role of the log the line came from.
+    ///   - fallbackTime: the log second to use when the format has no time variable.
+    @inline(__always)
+    public func add(_ parser: LogLineParser, role: LogRole, fallbackTime: @autoclosure () -> Int64) {
+        lines &+= 1
+        let time = parser.time ?? fallbackTime()
+        if now == nil || time > now.unsafelyUnwrapped { now = time }
+        if time < first { first = time }
+        guard var raw = parser.rawPath() else {
+            unclassified &+= 1
+            return
+        }
+        if let base = raw.baseAddress, memchr(base, 0x5C, raw.count) != nil { raw = parser.unescape(raw) }
+        let result = classifier.classify(raw)
+        guard result.endpoint >= 0 else {
+            notMigratedLines &+= 1
+            if !heavyHitters.increment(result.pathHash) {
+                let path = classifier.normalize(raw)
+                heavyHitters.insert(result.pathHash, label: String(decoding: path, as: UTF8.self))
+            }
+            return
+        }
+        let endpoint = Int(result.endpoint)
+        let side = backend(parser, role: role)
+        let latency = configuration.latency == .request ? parser.requestTimeMilliseconds : parser.upstreamResponseTimeMilliseconds
+        pairs[endpoint &* 2 &+ side].record(time: time, now: now.unsafelyUnwrapped, status: parser.status ?? 0, latency: latency)
+        if time >= changedAt[endpoint] {
+            if side == 1 { sinceChangeNew[endpoint] &+= 1 } else { sinceChangeCurrent[endpoint] &+= 1 }
+        }
+    }
+
+    /// Records that the configured new-service percent of an endpoint changed at a log time.
+    ///
+    /// The split test counts only requests from then on; requests already aggregated since then (as far as the
+    /// ten-second buckets reach) are counted again from the buckets. Unknown endpoints are ignored.
+    public func setConfiguredPercent(_ percent: Double?, endpoint name: String, at time: Int64) {
+        guard let endpoint = endpointIndex[name] else { return }
+        configuredPercent[endpoint] = percent
+        changedAt[endpoint] = time
+        let (current, new) = sinceCounts(endpoint, since: time)
+        sinceChangeCurrent[endpoint] = current
+        sinceChangeNew[endpoint] = new
+    }
+
+    private func sinceCounts(_ endpoint: Int, since time: Int64, to end: Int64? = nil, changedInside: Bool = true) -> (current: Int, new: Int) {
+        guard let now else { return (0, 0) }
+        let to = end ?? now
+        if time <= first, end == nil {
+            return (pairs[endpoint * 2].counts(from: 0, to: nil).requests, pairs[endpoint * 2 + 1].counts(from: 0, to: nil).requests)
+        }
+        // A change inside the covered span starts at the next ten-second bucket (buckets straddling it are left out).
+        let from = end != nil && time <= (end ?? 0) && !changedInside ? time : (time + 9) / 10 * 10
+        guard from <= to else { return (0, 0) }
+        return (pairs[endpoint * 2].counts(from: from, to: to).requests, pairs[endpoint * 2 + 1].counts(from: from, to: to).requests)
+    }
+
+    private func figures(_ stats: WindowedStats, from: Int64, to: Int64?, span: Double) -> BackendFigures {
+        let totals = stats.counts(from: from, to: to)
+        var figures = BackendFigures(requests: totals.requests, rps: span > 0 ? Double(totals.requests) / span : 0,
+                                     status: StatusCounts(s2xx: totals.s2xx, s3xx: totals.s3xx, s4xx: totals.s4xx, s5xx: totals.s5xx))
+        if totals.requests > 0 { figures.errorRate = Double(totals.s5xx) / Double(totals.requests) }
+        if let histogram = stats.latency(from: from, to: to) {
+            figures.p50Ms = Double(histogram.valueAtPercentile(50))
+            figures.p90Ms = Double(histogram.valueAtPercentile(90))
+            figures.p95Ms = Double(histogram.valueAtPercentile(95))
+            figures.p99Ms = Double(histogram.valueAtPercentile(99))
+        }
+        if let maxMs = totals.maxMs { figures.maxMs = Double(maxMs) }
+        return figures
+    }
+
+    /// The figures of every endpoint over a window ending at the newest log time (or at `end` if given).
+    public func snapshot(_ window: TrafficWindow, end: Int64? = nil) -> TrafficSnapshot {
+        let to = end ?? now
+        var endpoints: [EndpointTraffic] = []
+        endpoints.reserveCapacity(classifier.endpoints.count)
+        let length = window.seconds
+        let from: Int64
+        var span: Double = 0
+        if let to {
+            from = length.map { to - $0 + 1 } ?? first
+            let coveredFrom = max(from, first)
+            span = Double(max(0, to - coveredFrom + 1))
+        } else {
+            from = 0
+        }
+        for (index, name) in classifier.endpoints.enumerated() {
+            var stats = EndpointStats(window: window)
+            if let to {
+                let windowEnd: Int64? = length == nil ? nil : to
+                stats.current = figures(pairs[index * 2], from: from, to: windowEnd, span: span)
+                stats.new = figures(pairs[index * 2 + 1], from: from, to: windowEnd, span: span)
+                fillComparisons(&stats, endpoint: index, from: from, to: windowEnd)
+            }
+            endpoints.append(EndpointTraffic(endpoint: name, stats: stats, newShareSeries: series(index, to: to)))
+        }
+        let top = heavyHitters.top(configuration.notMigratedReported).map { PathCount(path: $0.label, requests: Int($0.count)) }
+        return TrafficSnapshot(window: window, logTime: to, endpoints: endpoints, notMigrated: top, malformed: [:],
+                               lines: lines, unclassified: unclassified)
+    }
+
+    private func fillComparisons(_ stats: inout EndpointStats, endpoint: Int, from: Int64, to: Int64?) {
+        let current = stats.current, new = stats.new
+        let total = current.requests + new.requests
+        if total > 0 {
+            stats.observedPercent = 100 * Double(new.requests) / Double(total)
+            if let ci = Proportions.wilson(successes: new.requests, trials: total) {
+                stats.observedPercentCI = [100 * ci.low, 100 * ci.high]
+            }
+        }
+        if let currentRate = current.errorRate, let newRate = new.errorRate {
+            stats.errorRateDelta = newRate - currentRate
+            stats.errorRateDeltaPValue = Proportions.twoProportionPValue(x1: new.status.s5xx, n1: new.requests,
+                                                                         x2: current.status.s5xx, n2: current.requests)
+        }
+        if let a = new.p50Ms, let b = current.p50Ms { stats.p50DeltaMs = a - b }
+        if let a = new.p95Ms, let b = current.p95Ms { stats.p95DeltaMs = a - b }
+        if let a = new.p99Ms, let b = current.p99Ms { stats.p99DeltaMs = a - b }
+        guard let percent = configuredPercent[endpoint] else { return }
+        stats.configuredPercent = percent
+        let counted: (current: Int, new: Int)
+        if let to {
+            counted = sinceCounts(endpoint, since: max(from, changedAt[endpoint]), to: to, changedInside: changedAt[endpoint] > from)
+        } else {
+            counted = (sinceChangeCurrent[endpoint], sinceChangeNew[endpoint])
+        }
+        let n = counted.current + counted.new
+        guard n > 0 else { return }
+        let p = Proportions.sampleRatioPValue(newCount: counted.new, total: n, configuredFraction: min(1, max(0, percent / 100)))
+        stats.splitPValue = p
+        stats.splitMismatch = p < 0.001
+    }
+
+    private func series(_ endpoint: Int, to: Int64?) -> [Double?] {
+        guard let to else { return [] }
+        let from = to - Int64(configuration.seriesSeconds) + 1
+        let current = pairs[endpoint * 2].perSecond(from: from, to: to)
+        let new = pairs[endpoint * 2 + 1].perSecond(from: from, to: to)
+        return zip(current, new).map { c, n in c + n > 0 ? Double(n) / Double(c + n) : nil }
+    }
+
+    /// Approximate bytes held by the per-endpoint statistics.
+    public var statisticsFootprint: Int { pairs.reduce(0) { $0 + $1.footprint } }
+
+    /// Not-migrated paths tracked now (bounded by `notMigratedCapacity`).
+    public var trackedNotMigratedPaths: Int { heavyHitters.count }
+}

@@ -1,0 +1,210 @@
+import AccessLog
+import Foundation
+
+/// A source of wall-clock Unix seconds, injected for lines whose format has no time variable.
+public typealias WallClock = @Sendable () -> Int64
+
+/// The system's wall clock in Unix seconds.
+public let systemWallClock: WallClock = { Int64(Date().timeIntervalSince1970) }
+
+/// The whole ingest pipeline: follows the logs, parses, classifies and aggregates; call `poll()` repeatedly.
+///
+/// Not thread-safe: one task owns it. `LiveTraffic` runs one in the background for the dashboard.
+public final class TrafficEngine {
+    /// The follower reading the files.
+    public let follower: LogFollower
+    /// The aggregator holding the figures.
+    public let aggregator: TrafficAggregator
+    private let parsers: [LogLineParser]
+    private let roles: [LogRole]
+    private let paths: [String]
+    private var malformed: [MalformedLines]
+    private let wallClock: WallClock
+    private let sampleLimit: Int
+
+    /// Opens the sources and compiles the rules.
+    public init(sources: [LogSource], start: LogStart, configuration: TrafficConfiguration,
+                clock: @escaping MonotonicClock = systemMonotonicClock, wallClock: @escaping WallClock = systemWallClock,
+                chunkSize: Int = 1 << 20, retireAfter: Double = 5) throws {
+        aggregator = try TrafficAggregator(configuration: configuration)
+        follower = LogFollower(sources: sources, start: start, clock: clock, chunkSize: chunkSize, retireAfter: retireAfter)
+        // One parser per distinct format keeps the time cache warm across files of the same format.
+        var shared: [LogFormat: LogLineParser] = [:]
+        parsers = sources.map { source in
+            if let parser = shared[source.format] { return parser }
+            let parser = LogLineParser(format: source.format)
+            shared[source.format] = parser
+            return parser
+        }
+        roles = sources.map(\.role)
+        paths = sources.map(\.path)
+        malformed = Array(repeating: MalformedLines(), count: sources.count)
+        self.wallClock = wallClock
+        sampleLimit = max(0, configuration.malformedSamples)
+    }
+
+    /// Reads what was appended since the last poll and aggregates it; returns the bytes read.
+    @discardableResult
+    public func poll(maxBytesPerFile: Int = Int.max) -> Int {
+        follower.poll(maxBytesPerFile: maxBytesPerFile, onOversized: { [self] index, head, length in
+            noteMalformed(index, head, note: " … (line of \(length) bytes, too long)")
+        }, onLine: { [self] index, line in
+            ingest(line, source: index)
+        })
+    }
+
+    /// Parses and aggregates one line (without newline) as if read from source `source`.
+    @inline(__always)
+    public func ingest(_ line: UnsafeRawBufferPointer, source: Int) {
+        let parser = parsers[source]
+        if parser.parse(line) {
+            aggregator.add(parser, role: roles[source], fallbackTime: wallClock())
+        } else {
+            noteMalformed(source, line, note: "")
+        }
+    }
+
+    private func noteMalformed(_ source: Int, _ line: UnsafeRawBufferPointer, note: String) {
+        malformed[source].count += 1
+        guard sampleLimit > 0 else { return }
+        let head = UnsafeRawBufferPointer(rebasing: line[0..<min(line.count, 200)])
+        var text = String(decoding: head, as: UTF8.self)
+        text = String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\u{FFFD}" : Character($0) })
+        if line.count > 200 { text += "…" }
+        if malformed[source].samples.count >= sampleLimit { malformed[source].samples.removeFirst() }
+        malformed[source].samples.append(text + note)
+    }
+
+    /// Records that the configured new-service percent of an endpoint changed at a log time.
+    public func setConfiguredPercent(_ percent: Double?, endpoint: String, at time: Int64) {
+        aggregator.setConfiguredPercent(percent, endpoint: endpoint, at: time)
+    }
+
+    /// The figures over a window, with the malformed-line counts per file.
+    public func snapshot(_ window: TrafficWindow) -> TrafficSnapshot {
+        var snapshot = aggregator.snapshot(window)
+        for (index, path) in paths.enumerated() {
+            var entry = snapshot.malformed[path] ?? MalformedLines()
+            entry.count += malformed[index].count
+            entry.samples = Array((entry.samples + malformed[index].samples).suffix(max(1, sampleLimit)))
+            snapshot.malformed[path] = entry
+        }
+        return snapshot
+    }
+}
+
+/// A background ingest task that keeps the latest snapshots of every window, for a UI that must never block.
+///
+/// `start()` launches a detached task that polls the logs, and republishes snapshots at most every
+/// `publishInterval`; `snapshot(_:)` only takes a lock and copies a value.
+public final class LiveTraffic: @unchecked Sendable {
+    private let lock = NSLock()
+    private var latest: [TrafficWindow: TrafficSnapshot] = [:]
+    private var pending: [(endpoint: String, percent: Double?, time: Int64)] = []
+    private var task: Task<Void, Never>?
+    private var failure: String?
+    private let sources: [LogSource]
+    private let start: LogStart
+    private let configuration: TrafficConfiguration
+    private let clock: MonotonicClock
+    private let wallClock: WallClock
+    private let sleep: @Sendable (Double) async -> Void
+
+    /// Validates the configuration (compiles the rules) without opening the logs yet.
+    ///
+    /// - Parameter sleep: waits the given seconds between idle polls (injected for tests).
+    public init(sources: [LogSource], start: LogStart, configuration: TrafficConfiguration,
+                clock: @escaping MonotonicClock = systemMonotonicClock, wallClock: @escaping WallClock = systemWallClock,
+                sleep: @escaping @Sendable (Double) async -> Void = { try? await Task.sleep(nanoseconds: UInt64($0 * 1e9)) }) throws {
+        _ = try EndpointClassifier(rules: configuration.rules, cacheEntries: 8)
+        self.sources = sources
+        self.start = start
+        self.configuration = configuration
+        self.clock = clock
+        self.wallClock = wallClock
+        self.sleep = sleep
+    }
+
+    /// Starts the background task (once); it polls every `pollInterval` seconds when idle.
+    public func run(pollInterval: Double = 0.2, publishInterval: Double = 0.5) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard task == nil else { return }
+        let sources = sources, start = start, configuration = configuration, clock = clock, wallClock = wallClock, sleep = sleep
+        task = Task.detached { [weak self] in
+            let engine: TrafficEngine
+            do {
+                engine = try TrafficEngine(sources: sources, start: start, configuration: configuration, clock: clock, wallClock: wallClock)
+            } catch {
+                self?.fail("\(error)")
+                return
+            }
+            var lastPublish = -Double.infinity
+            while !Task.isCancelled {
+                let read = engine.poll(maxBytesPerFile: 16 << 20)
+                guard let self else { return }
+                for change in self.takePending() {
+                    engine.setConfiguredPercent(change.percent, endpoint: change.endpoint, at: change.time)
+                }
+                let now = clock()
+                if now - lastPublish >= publishInterval {
+                    lastPublish = now
+                    var snapshots: [TrafficWindow: TrafficSnapshot] = [:]
+                    for window in TrafficWindow.allCases { snapshots[window] = engine.snapshot(window) }
+                    self.publish(snapshots)
+                }
+                if read == 0 { await sleep(pollInterval) }
+            }
+        }
+    }
+
+    /// Stops the background task.
+    public func stop() {
+        lock.lock()
+        let running = task
+        task = nil
+        lock.unlock()
+        running?.cancel()
+    }
+
+    /// The latest published snapshot of a window, nil before the first publication.
+    public func snapshot(_ window: TrafficWindow) -> TrafficSnapshot? {
+        lock.lock()
+        defer { lock.unlock() }
+        return latest[window]
+    }
+
+    /// Why the background task stopped, if it failed.
+    public var error: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return failure
+    }
+
+    /// Records that the configured percent of an endpoint changed at a log time (applied by the background task).
+    public func setConfiguredPercent(_ percent: Double?, endpoint: String, at time: Int64) {
+        lock.lock()
+        pending.append((endpoint, percent, time))
+        lock.unlock()
+    }
+
+    private func takePending() -> [(endpoint: String, percent: Double?, time: Int64)] {
+        lock.lock()
+        defer { lock.unlock() }
+        let taken = pending
+        pending.removeAll()
+        return taken
+    }
+
+    private func publish(_ snapshots: [TrafficWindow: TrafficSnapshot]) {
+        lock.lock()
+        latest = snapshots
+        lock.unlock()
+    }
+
+    private func fail(_ message: String) {
+        lock.lock()
+        failure = message
+        lock.unlock()
+    }
+}

@@ -1,1 +1,0 @@
-// The TrafficStats module; see ARCHITECTURE.md.

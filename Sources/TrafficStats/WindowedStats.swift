@@ -1,0 +1,219 @@
+import Histogram
+
+/// Request counts of one time bucket (one second or ten seconds) of one endpoint and backend.
+struct CountBucket {
+    var tag: Int64 = .min
+    var requests: UInt32 = 0
+    var s2xx: UInt32 = 0
+    var s3xx: UInt32 = 0
+    var s4xx: UInt32 = 0
+    var s5xx: UInt32 = 0
+    var maxMs: UInt32 = 0
+    var hasLatency = false
+}
+
+/// Totals of counts over a window.
+struct CountTotals {
+    var requests = 0
+    var s2xx = 0
+    var s3xx = 0
+    var s4xx = 0
+    var s5xx = 0
+    var maxMs: Int?
+
+    mutating func add(_ b: CountBucket) {
+        requests += Int(b.requests)
+        s2xx += Int(b.s2xx)
+        s3xx += Int(b.s3xx)
+        s4xx += Int(b.s4xx)
+        s5xx += Int(b.s5xx)
+        if b.hasLatency { maxMs = max(maxMs ?? 0, Int(b.maxMs)) }
+    }
+}
+
+/// A latency histogram covering one time slice, reused when the slice's ring position comes round again.
+struct HistogramSlice {
+    var tag: Int64 = .min
+    var histogram: Histogram<UInt32>?
+}
+
+/// The sliding-window statistics of one endpoint on one backend, in bounded memory.
+///
+/// Counts live in per-second buckets for the last minute and ten-second buckets for the last 15+ minutes;
+/// latencies in HdrHistograms (two significant digits, milliseconds) per 15-second slice for the last minute,
+/// per minute for the last 15, and one for all time. Windows are computed at snapshot time by summing buckets
+/// and merging histograms; a line older than a ring's reach only counts in the `all` figures.
+final class WindowedStats {
+    static let secondSlots = 64
+    static let tenSecondSlots = 96
+    static let fineSliceSeconds: Int64 = 15
+    static let fineSlices = 5
+    static let coarseSliceSeconds: Int64 = 60
+    static let coarseSlices = 16
+
+    private let seconds: UnsafeMutablePointer<CountBucket>
+    private let tens: UnsafeMutablePointer<CountBucket>
+    private var fine: [HistogramSlice]
+    private var coarse: [HistogramSlice]
+    private var allHistogram = Histogram<UInt32>(numberOfSignificantValueDigits: .two)
+    private var allCounts = CountBucket()
+    private var allRequests = 0
+    private var allStatus = CountTotals()
+
+    init() {
+        seconds = .allocate(capacity: Self.secondSlots)
+        seconds.initialize(repeating: CountBucket(), count: Self.secondSlots)
+        tens = .allocate(capacity: Self.tenSecondSlots)
+        tens.initialize(repeating: CountBucket(), count: Self.tenSecondSlots)
+        fine = Array(repeating: HistogramSlice(), count: Self.fineSlices)
+        coarse = Array(repeating: HistogramSlice(), count: Self.coarseSlices)
+    }
+
+    deinit {
+        seconds.deallocate()
+        tens.deallocate()
+    }
+
+    @inline(__always)
+    private static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        a >= 0 ? a / b : -((-a + b - 1) / b)
+    }
+
+    @inline(__always)
+    private static func slot(_ tag: Int64, _ count: Int) -> Int {
+        Int(truncatingIfNeeded: UInt64(bitPattern: tag) % UInt64(count))
+    }
+
+    @inline(__always)
+    private static func bump(_ b: inout CountBucket, status: Int, latency: Int?) {
+        b.requests &+= 1
+        switch status {
+        case 200..<300: b.s2xx &+= 1
+        case 300..<400: b.s3xx &+= 1
+        case 400..<500: b.s4xx &+= 1
+        case 500..<600: b.s5xx &+= 1
+        default: break
+        }
+        if let latency {
+            let ms = UInt32(clamping: latency)
+            if !b.hasLatency || ms > b.maxMs { b.maxMs = ms }
+            b.hasLatency = true
+        }
+    }
+
+    /// Counts one request at log second `time` whose newest log second so far is `now`.
+    @inline(__always)
+    func record(time: Int64, now: Int64, status: Int, latency: Int?) {
+        allRequests &+= 1
+        switch status {
+        case 200..<300: allStatus.s2xx &+= 1
+        case 300..<400: allStatus.s3xx &+= 1
+        case 400..<500: allStatus.s4xx &+= 1
+        case 500..<600: allStatus.s5xx &+= 1
+        default: break
+        }
+        if let latency {
+            allStatus.maxMs = max(allStatus.maxMs ?? 0, latency)
+            allHistogram.record(UInt64(max(0, latency)))
+        }
+        if time > now - Int64(Self.secondSlots) {
+            let i = Self.slot(time, Self.secondSlots)
+            if seconds[i].tag != time { seconds[i] = CountBucket(tag: time) }
+            Self.bump(&seconds[i], status: status, latency: latency)
+        }
+        let ten = Self.floorDiv(time, 10)
+        if ten > Self.floorDiv(now, 10) - Int64(Self.tenSecondSlots) {
+            let i = Self.slot(ten, Self.tenSecondSlots)
+            if tens[i].tag != ten { tens[i] = CountBucket(tag: ten) }
+            Self.bump(&tens[i], status: status, latency: latency)
+        }
+        guard let latency else { return }
+        let value = UInt64(max(0, latency))
+        let fineTag = Self.floorDiv(time, Self.fineSliceSeconds)
+        if fineTag > Self.floorDiv(now, Self.fineSliceSeconds) - Int64(Self.fineSlices) {
+            Self.recordSlice(&fine, tag: fineTag, value: value)
+        }
+        let coarseTag = Self.floorDiv(time, Self.coarseSliceSeconds)
+        if coarseTag > Self.floorDiv(now, Self.coarseSliceSeconds) - Int64(Self.coarseSlices) {
+            Self.recordSlice(&coarse, tag: coarseTag, value: value)
+        }
+    }
+
+    @inline(__always)
+    private static func recordSlice(_ ring: inout [HistogramSlice], tag: Int64, value: UInt64) {
+        let i = slot(tag, ring.count)
+        if ring[i].tag != tag {
+            ring[i].tag = tag
+            if ring[i].histogram == nil {
+                ring[i].histogram = Histogram<UInt32>(numberOfSignificantValueDigits: .two)
+            } else {
+                ring[i].histogram?.reset()
+            }
+        }
+        ring[i].histogram?.record(value)
+    }
+
+    /// Count totals over the log seconds `from...to`; ten-second buckets are used beyond the last minute, so
+    /// such a window starts at the ten-second boundary at or before `from`.
+    func counts(from: Int64, to: Int64?) -> CountTotals {
+        guard let to else {
+            var totals = allStatus
+            totals.requests = allRequests
+            return totals
+        }
+        var totals = CountTotals()
+        if to - from < Int64(Self.secondSlots) {
+            for i in 0..<Self.secondSlots where seconds[i].tag >= from && seconds[i].tag <= to {
+                totals.add(seconds[i])
+            }
+        } else {
+            let first = Self.floorDiv(from, 10), last = Self.floorDiv(to, 10)
+            for i in 0..<Self.tenSecondSlots where tens[i].tag >= first && tens[i].tag <= last {
+                totals.add(tens[i])
+            }
+        }
+        return totals
+    }
+
+    /// Per-second request counts for `from...to` (at most the last minute), oldest first.
+    func perSecond(from: Int64, to: Int64) -> [Int] {
+        var out = [Int](repeating: 0, count: Int(max(0, to - from + 1)))
+        for i in 0..<Self.secondSlots where seconds[i].tag >= from && seconds[i].tag <= to {
+            out[Int(seconds[i].tag - from)] = Int(seconds[i].requests)
+        }
+        return out
+    }
+
+    /// The latency histogram over `from...to` (merged slices: 15-second slices for up to a minute, one-minute
+    /// slices beyond), or all time when `to` is nil; nil when no latency was recorded there.
+    func latency(from: Int64, to: Int64?) -> Histogram<UInt32>? {
+        guard let to else { return allHistogram.totalCount > 0 ? allHistogram : nil }
+        let ring: [HistogramSlice]
+        let size: Int64
+        if to - from < 60 {
+            ring = fine
+            size = Self.fineSliceSeconds
+        } else {
+            ring = coarse
+            size = Self.coarseSliceSeconds
+        }
+        let first = Self.floorDiv(from, size), last = Self.floorDiv(to, size)
+        var merged: Histogram<UInt32>?
+        for slice in ring where slice.tag >= first && slice.tag <= last {
+            guard let histogram = slice.histogram, histogram.totalCount > 0 else { continue }
+            if merged == nil {
+                merged = histogram
+            } else {
+                merged?.add(histogram)
+            }
+        }
+        return merged
+    }
+
+    /// Approximate bytes held (buckets and histogram counts).
+    var footprint: Int {
+        var bytes = (Self.secondSlots + Self.tenSecondSlots) * MemoryLayout<CountBucket>.stride
+        for slice in fine + coarse { bytes += slice.histogram?.estimatedFootprintInBytes ?? 0 }
+        return bytes + allHistogram.estimatedFootprintInBytes
+    }
+}
