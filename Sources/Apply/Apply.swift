@@ -1,1 +1,0 @@
-// The Apply module; see ARCHITECTURE.md.

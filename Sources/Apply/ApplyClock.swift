@@ -1,0 +1,33 @@
+import Foundation
+
+/// The time source of the apply pipeline: wall time for journal records, a monotonic reading for
+/// durations and deadlines, and a sleep for polling; tests inject a manual one.
+public struct ApplyClock: Sendable {
+    /// The current wall-clock time.
+    public var now: @Sendable () -> Date
+    /// A monotonic reading (from an arbitrary origin) used for durations and deadlines.
+    public var monotonic: @Sendable () -> Duration
+    /// Blocks the calling thread for about the given time.
+    public var sleep: @Sendable (Duration) -> Void
+
+    /// Creates a clock from its three functions.
+    public init(now: @escaping @Sendable () -> Date,
+                monotonic: @escaping @Sendable () -> Duration,
+                sleep: @escaping @Sendable (Duration) -> Void) {
+        self.now = now
+        self.monotonic = monotonic
+        self.sleep = sleep
+    }
+
+    /// The system clock: `Date()`, `ContinuousClock`, and `usleep`.
+    public static let system: ApplyClock = {
+        let origin = ContinuousClock.now
+        return ApplyClock(
+            now: { Date() },
+            monotonic: { ContinuousClock.now - origin },
+            sleep: { duration in
+                let micros = max(0, duration.millisecondsDouble * 1000)
+                usleep(UInt32(min(micros, Double(UInt32.max))))
+            })
+    }()
+}

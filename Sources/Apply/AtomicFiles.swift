@@ -1,0 +1,109 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// File operations the pipeline needs, each turning errno into an `ApplyError`: whole-file reads,
+/// same-directory temp files with the original's owner and mode, hard-link backups and renames.
+///
+/// Temp and backup names start with a dot so an nginx `include dir/*;` glob never picks them up.
+enum AtomicFiles {
+    /// Reads the file as UTF-8 text.
+    static func readText(_ path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ApplyError.io(operation: "read", path: path, errno: errno) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ApplyError.io(operation: "read", path: path, errno: errno)
+            }
+            if n == 0 { break }
+            bytes += buffer[0..<n]
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ApplyError.invalidChange("\(path) is not UTF-8 text")
+        }
+        return text
+    }
+
+    /// The directory part of `path`.
+    static func directory(of path: String) -> String {
+        let dir = (path as NSString).deletingLastPathComponent
+        return dir.isEmpty ? "." : dir
+    }
+
+    /// The backup path kept beside `path`.
+    static func backupPath(for path: String) -> String {
+        let name = (path as NSString).lastPathComponent
+        return directory(of: path) + "/." + name + ".cutover-backup"
+    }
+
+    /// Writes `text` to a new temp file beside `path` with the original's owner, group and mode,
+    /// fsyncs it and returns its path.
+    static func writeTemp(beside path: String, text: String) throws -> String {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw ApplyError.io(operation: "stat", path: path, errno: errno) }
+        let name = (path as NSString).lastPathComponent
+        let temp = directory(of: path) + "/." + name + ".cutover-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ApplyError.io(operation: "create temp file", path: temp, errno: errno) }
+        var ok = false
+        defer {
+            close(fd)
+            if !ok { unlink(temp) }
+        }
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + offset }, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ApplyError.io(operation: "write temp file", path: temp, errno: errno)
+            }
+            offset += n
+        }
+        if st.st_uid != geteuid() || st.st_gid != getegid() {
+            guard fchown(fd, st.st_uid, st.st_gid) == 0 else {
+                throw ApplyError.io(operation: "give the temp file the original's owner", path: temp, errno: errno)
+            }
+        }
+        guard fchmod(fd, st.st_mode & 0o7777) == 0 else {
+            throw ApplyError.io(operation: "give the temp file the original's mode", path: temp, errno: errno)
+        }
+        guard fsync(fd) == 0 else { throw ApplyError.io(operation: "fsync", path: temp, errno: errno) }
+        ok = true
+        return temp
+    }
+
+    /// Makes `backup` another name of the file at `path` (a hard link; a copy where links are refused).
+    static func makeBackup(of path: String, at backup: String) throws {
+        if unlink(backup) != 0 && errno != ENOENT {
+            throw ApplyError.io(operation: "remove old backup", path: backup, errno: errno)
+        }
+        if link(path, backup) == 0 { return }
+        let text = try readText(path)
+        let temp = try writeTemp(beside: path, text: text)
+        try renameFile(temp, to: backup)
+    }
+
+    /// Atomically renames `from` over `to`.
+    static func renameFile(_ from: String, to: String) throws {
+        guard rename(from, to) == 0 else {
+            throw ApplyError.io(operation: "rename \(from) to", path: to, errno: errno)
+        }
+    }
+
+    /// Flushes a directory's entries to disk.
+    static func fsyncDirectory(_ dir: String) {
+        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = fsync(fd)
+        close(fd)
+    }
+}

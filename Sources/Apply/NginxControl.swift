@@ -1,0 +1,205 @@
+import Foundation
+
+/// Where the running nginx lives: its binary, prefix, main config, pid file and error log.
+public struct NginxLocation: Sendable, Equatable {
+    /// The nginx binary (a name looked up on PATH, or a path).
+    public var binary: String
+    /// The prefix (`-p`), when known.
+    public var prefix: String?
+    /// The main config (`-c`), absolute, when known.
+    public var mainConfig: String?
+    /// The master's pid file, when known.
+    public var pidFile: String?
+    /// The main error log, when known.
+    public var errorLog: String?
+
+    /// Creates a location.
+    public init(binary: String = "nginx", prefix: String? = nil, mainConfig: String? = nil,
+                pidFile: String? = nil, errorLog: String? = nil) {
+        self.binary = binary
+        self.prefix = prefix
+        self.mainConfig = mainConfig
+        self.pidFile = pidFile
+        self.errorLog = errorLog
+    }
+
+    /// The `-p`/`-c` arguments that address this nginx.
+    public var addressingArguments: [String] {
+        var args: [String] = []
+        if let prefix { args += ["-p", prefix] }
+        if let mainConfig { args += ["-c", mainConfig] }
+        return args
+    }
+}
+
+/// How the pipeline checks that a reload took effect.
+public enum VerifyCheck: Sendable, Equatable {
+    /// The master named in the pid file is alive and has started a new generation of children.
+    case newWorkers(pidFile: String)
+    /// No new `[emerg]` or `[alert]` line appeared in the error log since the reload.
+    case errorLog(path: String)
+    /// The command exits 0.
+    case command([String])
+}
+
+/// The commands that validate and reload nginx and the checks that verify a reload, with timeouts.
+public struct NginxControl: Sendable, Equatable {
+    /// The validation argv, e.g. `nginx -p P -c C -t`.
+    public var validateArgv: [String]
+    /// The reload argv, e.g. `nginx -p P -c C -s reload` or `systemctl reload nginx`.
+    public var reloadArgv: [String]
+    /// The checks run after a reload; all must pass.
+    public var verify: [VerifyCheck]
+    /// The longest validation may take.
+    public var validateTimeout: Duration
+    /// The longest the reload command may take.
+    public var reloadTimeout: Duration
+    /// The longest to wait for the checks to pass after a reload.
+    public var verifyTimeout: Duration
+    /// With only an error-log check, how long to watch the log after the reload before accepting it.
+    public var errorLogSettle: Duration
+
+    /// Creates a control from explicit commands.
+    public init(validateArgv: [String], reloadArgv: [String], verify: [VerifyCheck] = [],
+                validateTimeout: Duration = .seconds(30), reloadTimeout: Duration = .seconds(10),
+                verifyTimeout: Duration = .seconds(5), errorLogSettle: Duration = .milliseconds(300)) {
+        self.validateArgv = validateArgv
+        self.reloadArgv = reloadArgv
+        self.verify = verify
+        self.validateTimeout = validateTimeout
+        self.reloadTimeout = reloadTimeout
+        self.verifyTimeout = verifyTimeout
+        self.errorLogSettle = errorLogSettle
+    }
+
+    /// The default control for a located nginx: `nginx [-p P] [-c C] -t`, `... -s reload`, and the
+    /// worker-generation and error-log checks for whichever of pid file and error log are known.
+    public static func standard(_ location: NginxLocation) -> NginxControl {
+        let base = [location.binary] + location.addressingArguments
+        var checks: [VerifyCheck] = []
+        if let pid = location.pidFile { checks.append(.newWorkers(pidFile: pid)) }
+        if let log = location.errorLog { checks.append(.errorLog(path: log)) }
+        return NginxControl(validateArgv: base + ["-t"], reloadArgv: base + ["-s", "reload"], verify: checks)
+    }
+}
+
+/// Finds the running nginx's prefix and main config from `nginx -V` and the master's command line.
+public enum NginxDiscovery {
+    /// The paths `nginx -V` reports in its configure arguments.
+    public struct BuildDefaults: Sendable, Equatable {
+        /// `--prefix`.
+        public var prefix: String?
+        /// `--conf-path`.
+        public var confPath: String?
+        /// `--pid-path`.
+        public var pidPath: String?
+        /// `--error-log-path`.
+        public var errorLogPath: String?
+    }
+
+    /// Parses the `configure arguments:` line of `nginx -V` output.
+    public static func parseVersionOutput(_ text: String) -> BuildDefaults {
+        var defaults = BuildDefaults()
+        for line in text.split(separator: "\n") where line.hasPrefix("configure arguments:") {
+            for word in line.split(separator: " ") {
+                let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { continue }
+                switch parts[0] {
+                case "--prefix": defaults.prefix = parts[1]
+                case "--conf-path": defaults.confPath = parts[1]
+                case "--pid-path": defaults.pidPath = parts[1]
+                case "--error-log-path": defaults.errorLogPath = parts[1]
+                default: break
+                }
+            }
+        }
+        return defaults
+    }
+
+    /// Parses a master's command line (NUL-separated `/proc/PID/cmdline`, or the space-separated title
+    /// `nginx: master process /usr/sbin/nginx -p P -c C` nginx rewrites it to) into its `-p` and `-c`.
+    public static func parseMasterCommandLine(_ raw: [UInt8]) -> (prefix: String?, config: String?) {
+        var words = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        if words.count == 1, let only = words.first {
+            words = only.split(separator: " ").map(String.init)
+        }
+        var prefix: String?, config: String?
+        var index = 0
+        while index < words.count {
+            let word = words[index]
+            func value() -> String? {
+                if word.count > 2 { return String(word.dropFirst(2)) }
+                index += 1
+                return index < words.count ? words[index] : nil
+            }
+            if word.hasPrefix("-p") { prefix = value() } else if word.hasPrefix("-c") { config = value() }
+            index += 1
+        }
+        return (prefix, config)
+    }
+
+    /// Locates nginx: explicit values in `known` win, then the running master's command line (through
+    /// the pid file), then the build defaults from `binary -V`; a relative `-c` is resolved against the prefix.
+    public static func discover(known: NginxLocation = NginxLocation(), runner: CommandRunner,
+                                procRoot: String = "/proc") -> NginxLocation {
+        var location = known
+        var defaults = BuildDefaults()
+        if let result = try? runner.run([known.binary, "-V"], timeout: .seconds(5)), result.succeeded {
+            defaults = parseVersionOutput(result.stderr + "\n" + result.stdout)
+        }
+        if location.pidFile == nil { location.pidFile = defaults.pidPath }
+        if location.errorLog == nil { location.errorLog = defaults.errorLogPath }
+        var fromMaster: (prefix: String?, config: String?) = (nil, nil)
+        if let pidFile = location.pidFile, let pid = ProcessTable.readPid(pidFile),
+           let cmdline = FileManager.default.contents(atPath: "\(procRoot)/\(pid)/cmdline") {
+            fromMaster = parseMasterCommandLine(Array(cmdline))
+        }
+        if location.prefix == nil { location.prefix = fromMaster.prefix }
+        if location.mainConfig == nil {
+            location.mainConfig = fromMaster.config ?? defaults.confPath
+        }
+        if let config = location.mainConfig, !config.hasPrefix("/") {
+            let base = location.prefix ?? defaults.prefix ?? "/"
+            location.mainConfig = (base as NSString).appendingPathComponent(config)
+        }
+        return location
+    }
+}
+
+/// Reads process facts from /proc: pid files, liveness and children.
+public enum ProcessTable {
+    /// The pid in a pid file, or nil when it is missing or unreadable.
+    public static func readPid(_ pidFile: String) -> Int32? {
+        guard let data = FileManager.default.contents(atPath: pidFile) else { return nil }
+        return Int32(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Whether `pid` is a live (not zombie) process.
+    public static func isAlive(_ pid: Int32, procRoot: String = "/proc") -> Bool {
+        guard let stat = FileManager.default.contents(atPath: "\(procRoot)/\(pid)/stat") else { return false }
+        guard let fields = statFields(stat) else { return false }
+        return fields.state != "Z" && fields.state != "X"
+    }
+
+    /// The pids of the live children of `parent`.
+    public static func children(of parent: Int32, procRoot: String = "/proc") -> Set<Int32> {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: procRoot) else { return [] }
+        var out = Set<Int32>()
+        for entry in entries {
+            guard let pid = Int32(entry),
+                  let stat = FileManager.default.contents(atPath: "\(procRoot)/\(entry)/stat"),
+                  let fields = statFields(stat) else { continue }
+            if fields.ppid == parent && fields.state != "Z" { out.insert(pid) }
+        }
+        return out
+    }
+
+    private static func statFields(_ data: Data) -> (state: Character, ppid: Int32)? {
+        // "pid (comm) S ppid ..." — comm may contain spaces and parentheses, so split after the last ')'.
+        let text = String(decoding: data, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let rest = text[text.index(after: close)...].split(separator: " ")
+        guard rest.count >= 2, let state = rest[0].first, let ppid = Int32(rest[1]) else { return nil }
+        return (state, ppid)
+    }
+}
