@@ -91,7 +91,7 @@ struct ConfigChecks {
             if !swallowed.isEmpty { message += "; it swallows " + swallowed.joined(separator: ", ") }
             if !seen.isEmpty { message += "; paths seen in the logs that it moves: " + seen.joined(separator: ", ") }
             out.append(Finding("unanchored-key", .warning, message, at: entry.location,
-                               fix: "anchor it with `$`, in both maps: `\(key.anchored) \(quotedValue(entry.value));`"))
+                               fix: "anchor it with `$`, in both maps: `\(MapKey(key.escapingDots).anchored) \(quotedValue(entry.value));`"))
         }
         return out
     }
@@ -169,7 +169,7 @@ struct ConfigChecks {
                     out.append(Finding("target-drops-capture", .error,
                                        "map \(whitelist.variable) key `\(entry.key)` captures \(refs.joined(separator: ", ")) but the target `\(target)` does not use \(missing.count == 1 ? "it" : "them"): that part of the path never reaches the new service\(lost)",
                                        at: entry.location,
-                                       fix: "carry the capture: `\(entry.key) \(quotedValue(target + refs.map { "/" + $0 }.joined()))`;"))
+                                       fix: "carry the capture: `\(entry.key) \(quotedValue(target + refs.map { "/" + $0 }.joined()));`"))
                 } else if captures.isEmpty, !target.contains("$"), let part = key.uncapturedVariablePart, let pattern = key.pattern,
                           let range = pattern.range(of: part) {
                     var captured = pattern
@@ -177,7 +177,7 @@ struct ConfigChecks {
                     out.append(Finding("target-drops-capture", .warning,
                                        "map \(whitelist.variable) key `\(entry.key)` matches variable text `\(part)` that the fixed target `\(target)` does not carry: every such path goes to the same `\(target)`",
                                        at: entry.location,
-                                       fix: "capture it and carry it: `\(key.marker + captured) \(quotedValue(target + "/$1"))`;"))
+                                       fix: "capture it and carry it: `\(key.marker + captured) \(quotedValue(target + "/$1"));`"))
                 }
             }
             if internalRewrites, target.contains("?") {

@@ -81,6 +81,7 @@ struct LogChecks {
                                     at: migration.location,
                                     fix: "`access_log /var/log/nginx/migration_traffic.log timed;` inside the internal location"))
         }
+        findings += readsOtherFiles()
         var paths: [String] = []
         var pathSet: Set<String> = []
         for file in files {
@@ -93,6 +94,24 @@ struct LogChecks {
             findings += fileFindings(file, format: format ?? LogFormat.combined, paths: &paths, pathSet: &pathSet)
         }
         return LogOutcome(findings: findings, paths: paths)
+    }
+
+    /// Log files given on the command line that the config's access_log directives do not write.
+    func readsOtherFiles() -> [Finding] {
+        var out: [Finding] = []
+        if let binding = model.migrationLog, binding.path != "off", !binding.path.contains("$"),
+           !inputs.migrationLogs.isEmpty, !inputs.migrationLogs.contains(binding.path) {
+            out.append(Finding("migration-log-missing", .warning,
+                               "the migration log read (\(inputs.migrationLogs.joined(separator: ", "))) is not the file the internal location writes (\(binding.path)), so the migration figures stay empty or stale",
+                               at: binding.location, fix: "pass `--migration-log \(binding.path)`, or write `access_log \(inputs.migrationLogs[0]) \(binding.format);` in the internal location"))
+        }
+        if let binding = model.mainLog, binding.path != "off", !binding.path.contains("$"),
+           !inputs.mainLogs.isEmpty, !inputs.mainLogs.contains(binding.path) {
+            out.append(Finding("main-log-mismatch", .warning,
+                               "the main log read (\(inputs.mainLogs.joined(separator: ", "))) is not the file the routing server writes (\(binding.path))",
+                               at: binding.location, fix: "pass `--main-log \(binding.path)`, or check that another server writes the file given"))
+        }
+        return out
     }
 
     func bindingFindings(_ binding: AccessLogBinding) -> [Finding] {
