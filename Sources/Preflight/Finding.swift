@@ -5,6 +5,7 @@ import Rollout
 public struct Finding: Sendable, Equatable, CustomStringConvertible {
     /// The stable kebab-case id (e.g. `unescaped-dot`); the README lists them.
     public var id: String
+    /// Error (the rollout would fail or lie), warning (it may), or info (worth knowing, never counted).
     public var severity: Severity
     /// What is wrong, in one sentence or two.
     public var message: String
@@ -13,6 +14,7 @@ public struct Finding: Sendable, Equatable, CustomStringConvertible {
     /// What to do about it, with a literal config snippet where one helps; nil when there is nothing to do.
     public var fix: String?
 
+    /// Creates a finding.
     public init(_ id: String, _ severity: Severity, _ message: String, at location: SourceLocation?, fix: String? = nil) {
         self.id = id
         self.severity = severity

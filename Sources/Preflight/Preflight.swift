@@ -30,6 +30,7 @@ public struct PreflightInputs: Sendable {
     /// Whether to run the environment checks (nginx binary, privileges, files); off for config-only checks.
     public var checkEnvironment: Bool
 
+    /// Creates inputs; every default matches `cutover check` without options.
     public init(mainLogs: [String] = [], migrationLogs: [String] = [], nginxBinary: String = "nginx",
                 validateCommand: [String] = [], reloadCommand: [String] = [], pidFile: String? = nil,
                 journal: String? = nil, commandTimeout: Duration = .seconds(10), tailLines: Int = 10_000,
@@ -101,6 +102,7 @@ enum ProblemMapping {
             ("expected the source", "map-source"),
             ("has no access_log of its own", "migration-log-missing"),
             ("no `location =", "internal-location-missing"),
+            ("should read `0", "routing-map-unexpected"),
         ]
         for (needle, id) in table where m.contains(needle) {
             if id == "missing-in-" {
@@ -122,6 +124,24 @@ enum ProblemMapping {
             return "add `* \"\(names.currentLabel)\";` as the block's last line"
         case "split-new-not-first":
             return "put `P% \"\(names.newLabel)\";` first and `* \"\(names.currentLabel)\";` last"
+        case "pattern-incomplete":
+            // "no X found: expected `snippet`" — the snippet is what to add.
+            guard let range = problem.message.range(of: ": expected ") else { return nil }
+            return "add " + problem.message[range.upperBound...]
+        case "split-zero-percent":
+            return "leave a group at 0% with its `*` line alone: `* \"\(names.currentLabel)\";`"
+        case "split-star-not-last":
+            return "move `* \"\(names.currentLabel)\";` to the end of the block"
+        case "split-over-100":
+            return "lower the percentages so they add up to at most 100%"
+        case "split-invalid-percent":
+            return "write the percentage like `25%` or `12.5%` (at most two decimals, with `%`)"
+        case "split-malformed":
+            return "`split_clients \"${request_id}\" $groupN_routing { 1% \"\(names.newLabel)\"; * \"\(names.currentLabel)\"; }`"
+        case "split-unknown-value":
+            return "use `\"\(names.newLabel)\"` or `\"\(names.currentLabel)\"` as the value"
+        case "routing-map-unexpected":
+            return "`map \(names.isMigratable) \(names.apiRouting) { 0 \"\(names.currentLabel)\"; 1 \(names.splitGroup); }`"
         case "missing-in-whitelist":
             return "add the key to `map $uri \(names.targetPath)` with its target path, or remove it from \(names.splitGroup)"
         case "missing-in-group-map":
@@ -135,6 +155,22 @@ enum ProblemMapping {
         }
     }
 
+    /// Words that start the advice part of a routing-engine message ("...; add it", "... — remove one").
+    static let adviceVerbs = ["add", "remove", "put", "create", "lower", "write", "keep", "fix", "assign", "raise", "use", "convert"]
+
+    /// Splits "what is wrong; what to do" at the last separator followed by an instruction; no advice when there is none.
+    static func split(_ message: String) -> (message: String, fix: String?) {
+        for separator in ["; ", " — "] {
+            guard let range = message.range(of: separator, options: .backwards) else { continue }
+            let advice = String(message[range.upperBound...])
+            let first = advice.prefix { $0.isLetter }.lowercased()
+            if adviceVerbs.contains(first) {
+                return (String(message[..<range.lowerBound]), advice)
+            }
+        }
+        return (message, nil)
+    }
+
     /// The model's problems as findings, minus those a preflight check already reports with more detail
     /// (same id family and location).
     static func findings(from model: RolloutModel, excluding own: [Finding]) -> [Finding] {
@@ -146,8 +182,9 @@ enum ProblemMapping {
             }
             if own.contains(where: { $0.id == id && $0.location == problem.location }) { continue }
             if id == "migration-log-missing", own.contains(where: { $0.id == id }) { continue }
-            out.append(Finding(id, problem.severity, problem.message, at: problem.location,
-                               fix: fix(for: id, problem: problem, names: model.names)))
+            let (message, advice) = split(problem.message)
+            out.append(Finding(id, problem.severity, message, at: problem.location,
+                               fix: fix(for: id, problem: problem, names: model.names) ?? advice))
         }
         return out
     }

@@ -8,11 +8,16 @@ import Darwin
 
 /// What the environment lets this process do with a path.
 public struct PathAccess: Sendable, Equatable {
+    /// Whether the path exists.
     public var exists: Bool
+    /// Whether this process may read it (`access(R_OK)`).
     public var readable: Bool
+    /// Whether this process may write it (`access(W_OK)`).
     public var writable: Bool
+    /// Whether it is a directory.
     public var isDirectory: Bool
 
+    /// Creates an access description.
     public init(exists: Bool, readable: Bool, writable: Bool, isDirectory: Bool = false) {
         self.exists = exists
         self.readable = readable
@@ -26,9 +31,12 @@ public struct PathAccess: Sendable, Equatable {
 
 /// The size and last modification time of a file.
 public struct FileStatus: Sendable, Equatable {
+    /// The size in bytes.
     public var size: Int64
+    /// The last modification time.
     public var modified: Date
 
+    /// Creates a status.
     public init(size: Int64, modified: Date) {
         self.size = size
         self.modified = modified
@@ -67,9 +75,12 @@ public protocol PreflightProbe: Sendable {
 
 /// Why the probe could not read a file.
 public struct ProbeReadError: Error, CustomStringConvertible, Equatable {
+    /// The file that could not be read.
     public var path: String
+    /// The operating system's reason (strerror).
     public var reason: String
 
+    /// Creates the error.
     public init(path: String, reason: String) {
         self.path = path
         self.reason = reason
@@ -80,9 +91,11 @@ public struct ProbeReadError: Error, CustomStringConvertible, Equatable {
 
 /// The real probe: commands through the project's `CommandRunner`, files and processes through POSIX calls.
 public struct SystemProbe: PreflightProbe {
+    /// The runner every command goes through.
     public let runner: CommandRunner
     private let clock: @Sendable () -> Date
 
+    /// Creates a probe running commands with `runner` and reading the time from `clock`.
     public init(runner: CommandRunner = ProcessRunner(), clock: @escaping @Sendable () -> Date = { Date() }) {
         self.runner = runner
         self.clock = clock
