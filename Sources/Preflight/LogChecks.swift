@@ -194,13 +194,13 @@ struct LogChecks {
                             at: at, fix: "run as a user who can read it (e.g. in the `adm` group), or fix \(option)")]
         }
         var out: [Finding] = []
-        let tail: [UInt8]
+        let status = probe.status(file.path)
+        var tail: [UInt8]
         do {
-            tail = try probe.readTail(file.path, maxBytes: min(64 << 20, max(1, inputs.tailLines) * 4096))
+            tail = try readTail(file.path, size: status?.size)
         } catch {
             return [Finding("log-unreadable", .error, "\(error)", at: at, fix: "fix the permissions or \(option)")]
         }
-        let status = probe.status(file.path)
         var lines = tail.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         if let last = lines.last, last.isEmpty { lines.removeLast() }
         // A tail that starts mid-file starts mid-line: drop that partial line.
@@ -242,6 +242,23 @@ struct LogChecks {
             }
         }
         return out
+    }
+
+    /// The most bytes read from the end of one log.
+    static let maxTailBytes = 64 << 20
+
+    /// The end of a log holding at least `tailLines` whole lines (or the whole file, or `maxTailBytes`): reads
+    /// 256 bytes a line first and four times more while lines are missing.
+    func readTail(_ path: String, size: Int64?) throws -> [UInt8] {
+        let wanted = max(1, inputs.tailLines) + 1
+        var budget = min(Self.maxTailBytes, max(4096, wanted * 256))
+        var tail = try probe.readTail(path, maxBytes: budget)
+        while budget < Self.maxTailBytes, Int64(tail.count) < (size ?? 0),
+              tail.reduce(0, { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }) < wanted {
+            budget = min(Self.maxTailBytes, budget * 4)
+            tail = try probe.readTail(path, maxBytes: budget)
+        }
+        return tail
     }
 
     /// A short human duration: `3h12m`, `45m`, `30s`.

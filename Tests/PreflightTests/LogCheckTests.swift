@@ -108,3 +108,17 @@ import Testing
         #expect(findings.with("malformed-rate").isEmpty, "\(findings.dump)")
     }
 }
+
+@Suite struct LogTailTests {
+    @Test func tailGrowsUntilItHoldsEnoughLines() throws {
+        // Lines of 1,000 bytes: the first 256-bytes-a-line guess is too short and must grow.
+        let long = String(repeating: "x", count: 999) + "\n"
+        var probe = try Fixture.healthy()
+        probe.files[Fixture.mainLog] = FakeProbe.File(String(repeating: long, count: 300))
+        var inputs = Fixture.inputs
+        inputs.tailLines = 100
+        let findings = try Fixture.check(try Fixture.recommended, probe: probe, inputs: inputs)
+        let hit = try #require(findings.with("malformed-rate").first, "\(findings.dump)")
+        #expect(hit.message.contains("100 of the last 100 lines"), "\(hit)")
+    }
+}
