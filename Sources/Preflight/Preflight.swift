@@ -129,7 +129,7 @@ enum ProblemMapping {
             guard let range = problem.message.range(of: ": expected ") else { return nil }
             return "add " + problem.message[range.upperBound...]
         case "split-zero-percent":
-            return "leave a group at 0% with its `*` line alone: `* \"\(names.currentLabel)\";`"
+            return "remove the 0% line: a group at 0% is its `* \"\(names.currentLabel)\";` line alone"
         case "split-star-not-last":
             return "move `* \"\(names.currentLabel)\";` to the end of the block"
         case "split-over-100":
