@@ -21,7 +21,7 @@ let package = Package(
         // Core: no UI.
         .target(name: "NginxConfig"),
         .target(name: "Rollout", dependencies: ["NginxConfig"]),
-        .target(name: "Settings", dependencies: ["Rollout", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Settings", dependencies: ["Rollout", "Apply", .product(name: "Yams", package: "Yams")]),
         .target(name: "AccessLog"),
         .target(name: "TrafficStats", dependencies: [
             "AccessLog", "Rollout", "CPCRE2",
@@ -55,9 +55,9 @@ let package = Package(
         .testTarget(name: "RolloutTests", dependencies: ["Rollout", "Settings", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "AccessLogTests", dependencies: ["AccessLog", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TrafficStatsTests", dependencies: ["TrafficStats", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "ApplyTests", dependencies: ["Apply", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ApplyTests", dependencies: ["Apply", "Rollout", "NginxConfig", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PreflightTests", dependencies: ["Preflight", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "TestSupport"], exclude: ["Fixtures", "__Snapshots__"]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "TerminalUI", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: ["NginxConfig", "Rollout", "Apply", "AccessLog", "TrafficStats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], exclude: ["Fixtures"]),

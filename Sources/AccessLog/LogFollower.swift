@@ -206,11 +206,12 @@ public final class LogFollower {
     }
 
     /// The time of the first complete line starting at or after `offset`, and that line's offset.
-    private func lineTime(after offset: Int64, _ fd: Int32, size: Int64, parser: LogLineParser) -> (offset: Int64, time: Int64?)? {
-        let n = readAt(fd, offset, min(maxLineLength * 2, Int(size - offset)))
+    private func lineTime(after offset: Int64, _ fd: Int32, size: Int64, parser: LogLineParser,
+                          atLineStart: Bool = false) -> (offset: Int64, time: Int64?)? {
+        let n = readAt(fd, offset, min(probeWindow, Int(size - offset)))
         let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
         var start = 0
-        if offset > 0 {
+        if offset > 0, !atLineStart {
             guard let nl = bytes.firstIndex(of: 0x0A) else { return nil }
             start = nl + 1
         }
@@ -219,12 +220,15 @@ public final class LogFollower {
         return (offset + Int64(start), ok ? parser.time : nil)
     }
 
+    /// Bytes read around a probe offset: enough for two of the longest lines.
+    private var probeWindow: Int { min(bufferCapacity, max(64 * 1024, maxLineLength * 2 + 2)) }
+
     private func firstOffset(_ fd: Int32, size: Int64, atOrAfter target: Int64, parser: LogLineParser) -> Int64 {
         // Binary search on byte offsets (logs are nearly sorted by time), then a short linear scan.
         var lo: Int64 = 0
         var hi = size
         var steps = 0
-        while hi - lo > Int64(maxLineLength * 2), steps < 64 {
+        while hi - lo > Int64(probeWindow), steps < 64 {
             steps += 1
             let mid = (lo + hi) / 2
             guard let probe = lineTime(after: mid, fd, size: size, parser: parser) else { hi = mid; continue }
@@ -238,9 +242,9 @@ public final class LogFollower {
         var scanned = 0
         while offset < size, scanned < 1_000_000 {
             scanned += 1
-            guard let probe = lineTime(after: offset, fd, size: size, parser: parser), probe.offset == offset else { return offset }
+            guard let probe = lineTime(after: offset, fd, size: size, parser: parser, atLineStart: true) else { return offset }
             if let time = probe.time, time >= target { return offset }
-            let n = readAt(fd, offset, min(maxLineLength * 2, Int(size - offset)))
+            let n = readAt(fd, offset, min(probeWindow, Int(size - offset)))
             guard let nl = UnsafeRawBufferPointer(start: buffer, count: n).firstIndex(of: 0x0A) else { return size }
             offset += Int64(nl + 1)
         }

@@ -19,25 +19,33 @@ public final class LogLineParser {
     private let fieldCount: Int
     private let starts: UnsafeMutablePointer<Int>
     private let ends: UnsafeMutablePointer<Int>
-    private let presentSlots: [Int]
+    private let presentSlots: UnsafeMutablePointer<Int>
+    private let presentCount: Int
     private let timeSlot: Int
-    private var base: UnsafeRawPointer?
-    private var lineCount = 0
 
-    // The last time text and its value: lines written in the same second share it.
+    /// The mutable per-line state, kept behind a pointer so the hot path pays no exclusivity checks.
+    private struct State {
+        var base: UnsafeRawPointer?
+        var time: Int64?
+        var status: Int?
+        var requestTime: Int?
+        var failure: Failure?
+        // The last time text's length and value: lines written in the same second share it.
+        var timeCacheCount = 0
+        var timeCacheValue: Int64 = 0
+        var scratch: UnsafeMutableRawPointer
+        var scratchCapacity: Int
+    }
+
+    private let state: UnsafeMutablePointer<State>
     private let timeCache: UnsafeMutableRawPointer
-    private var timeCacheCount = 0
-    private var timeCacheValue: Int64 = 0
-
-    private var scratch: UnsafeMutableRawPointer
-    private var scratchCapacity: Int
 
     /// Log time of the line in Unix seconds, nil when the format has no time variable.
-    public private(set) var time: Int64?
+    public var time: Int64? { state.pointee.time }
     /// HTTP status, nil when the format has no `$status`.
-    public private(set) var status: Int?
+    public var status: Int? { state.pointee.status }
     /// `$request_time` in milliseconds, nil when absent or unset.
-    public private(set) var requestTimeMilliseconds: Int?
+    public var requestTimeMilliseconds: Int? { state.pointee.requestTime }
 
     /// Creates a parser for a format.
     public init(format: LogFormat) {
@@ -73,7 +81,10 @@ public final class LogLineParser {
         ends = .allocate(capacity: LogVariable.slotCount)
         starts.initialize(repeating: -1, count: LogVariable.slotCount)
         ends.initialize(repeating: -1, count: LogVariable.slotCount)
-        presentSlots = present.sorted()
+        let sortedSlots = present.sorted()
+        presentSlots = .allocate(capacity: max(1, sortedSlots.count))
+        for (i, slot) in sortedSlots.enumerated() { presentSlots[i] = slot }
+        presentCount = sortedSlots.count
         if present.contains(LogVariable.timeLocal.slot) {
             timeSlot = LogVariable.timeLocal.slot
         } else if present.contains(LogVariable.timeISO8601.slot) {
@@ -84,8 +95,8 @@ public final class LogLineParser {
             timeSlot = -1
         }
         timeCache = .allocate(byteCount: 32, alignment: 8)
-        scratchCapacity = 4096
-        scratch = .allocate(byteCount: scratchCapacity, alignment: 8)
+        state = .allocate(capacity: 1)
+        state.initialize(to: State(scratch: .allocate(byteCount: 4096, alignment: 8), scratchCapacity: 4096))
     }
 
     deinit {
@@ -95,8 +106,11 @@ public final class LogLineParser {
         fieldLiteralCount.deallocate()
         starts.deallocate()
         ends.deallocate()
+        presentSlots.deallocate()
         timeCache.deallocate()
-        scratch.deallocate()
+        state.pointee.scratch.deallocate()
+        state.deinitialize(count: 1)
+        state.deallocate()
     }
 
     /// Why the last line failed to parse.
@@ -109,28 +123,26 @@ public final class LogLineParser {
     }
 
     /// The reason the last `parse` returned false.
-    public private(set) var lastFailure: Failure?
+    public var lastFailure: Failure? { state.pointee.failure }
 
     /// Parses one line (without newline); returns false and sets `lastFailure` when the line does not fit the format.
     @inline(__always)
     public func parse(_ line: UnsafeRawBufferPointer) -> Bool {
         guard let lineBase = line.baseAddress else {
-            lastFailure = .literalMismatch
+            state.pointee.failure = .literalMismatch
             return fieldCount == 0 && prefixCount == 0
         }
-        base = lineBase
-        lineCount = line.count
-        time = nil
-        status = nil
-        requestTimeMilliseconds = nil
-        for slot in presentSlots {
-            starts[slot] = -1
-            ends[slot] = -1
+        state.pointee.base = lineBase
+        state.pointee.time = nil
+        state.pointee.status = nil
+        state.pointee.requestTime = nil
+        for i in 0..<presentCount {
+            starts[presentSlots[i]] = -1
         }
         let n = line.count
         if prefixCount > 0 {
-            if n < prefixCount || memcmp(lineBase, literals, prefixCount) != 0 {
-                lastFailure = .literalMismatch
+            if n < prefixCount || !Self.same(lineBase, literals, prefixCount) {
+                state.pointee.failure = .literalMismatch
                 return false
             }
         }
@@ -150,22 +162,24 @@ public final class LogLineParser {
                 var found = -1
                 if json {
                     while q < n {
-                        let b = lineBase.load(fromByteOffset: q, as: UInt8.self)
-                        if b == 0x5C {
-                            q += 2
+                        // The next candidate or backslash; an escaped byte is never a delimiter.
+                        let at = Self.find(first, or: 0x5C, lineBase, from: q, to: n)
+                        if at < 0 { break }
+                        if lineBase.load(fromByteOffset: at, as: UInt8.self) == 0x5C && first != 0x5C {
+                            q = at + 2
                             continue
                         }
-                        if b == first, q + litCount <= n, litCount == 1 || memcmp(lineBase + q + 1, lit + 1, litCount - 1) == 0 {
-                            found = q
+                        if at + litCount <= n, litCount == 1 || Self.same(lineBase + at + 1, lit + 1, litCount - 1) {
+                            found = at
                             break
                         }
-                        q += 1
+                        q = at + 1
                     }
                 } else {
                     while q < n {
-                        guard let hit = memchr(lineBase + q, Int32(first), n - q) else { break }
-                        let at = UnsafeRawPointer(hit) - lineBase
-                        if at + litCount <= n, litCount == 1 || memcmp(lineBase + at + 1, lit + 1, litCount - 1) == 0 {
+                        let at = Self.find(first, lineBase, from: q, to: n)
+                        if at < 0 { break }
+                        if at + litCount <= n, litCount == 1 || Self.same(lineBase + at + 1, lit + 1, litCount - 1) {
                             found = at
                             break
                         }
@@ -173,7 +187,7 @@ public final class LogLineParser {
                     }
                 }
                 if found < 0 {
-                    lastFailure = .literalMismatch
+                    state.pointee.failure = .literalMismatch
                     return false
                 }
                 valueEnd = found
@@ -186,38 +200,92 @@ public final class LogLineParser {
             }
         }
         if pos != n {
-            lastFailure = .trailingBytes
+            state.pointee.failure = .trailingBytes
             return false
         }
         if timeSlot >= 0 {
             let value = UnsafeRawBufferPointer(start: lineBase + starts[timeSlot], count: ends[timeSlot] - starts[timeSlot])
             guard let parsed = parseTime(value) else {
-                lastFailure = .badTime
+                state.pointee.failure = .badTime
                 return false
             }
-            time = parsed
+            state.pointee.time = parsed
         }
         let statusSlot = LogVariable.status.slot
         if starts[statusSlot] >= 0 {
             let value = UnsafeRawBufferPointer(start: lineBase + starts[statusSlot], count: ends[statusSlot] - starts[statusSlot])
             guard let parsed = LogNumber.status(value) else {
-                lastFailure = .badStatus
+                state.pointee.failure = .badStatus
                 return false
             }
-            status = parsed
+            state.pointee.status = parsed
         }
         let rtSlot = LogVariable.requestTime.slot
         if starts[rtSlot] >= 0 {
             let value = UnsafeRawBufferPointer(start: lineBase + starts[rtSlot], count: ends[rtSlot] - starts[rtSlot])
             if !isUnset(value) {
                 guard let parsed = LogNumber.milliseconds(value) else {
-                    lastFailure = .badRequestTime
+                    state.pointee.failure = .badRequestTime
                     return false
                 }
-                requestTimeMilliseconds = parsed
+                state.pointee.requestTime = parsed
             }
         }
-        lastFailure = nil
+        state.pointee.failure = nil
+        return true
+    }
+
+    /// The offset of the first `byte` in `from..<to`, or -1; eight bytes at a time (SWAR), without a call.
+    @inline(__always)
+    static func find(_ byte: UInt8, _ base: UnsafeRawPointer, from: Int, to: Int) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let pattern = ones &* UInt64(byte)
+        var i = from
+        while i + 8 <= to {
+            let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ pattern
+            let t = (x &- ones) & ~x & highs
+            if t != 0 { return i + (t.trailingZeroBitCount >> 3) }
+            i += 8
+        }
+        while i < to {
+            if base.load(fromByteOffset: i, as: UInt8.self) == byte { return i }
+            i += 1
+        }
+        return -1
+    }
+
+    /// The offset of the first `a` or `b` in `from..<to`, or -1; eight bytes at a time (SWAR).
+    @inline(__always)
+    static func find(_ a: UInt8, or b: UInt8, _ base: UnsafeRawPointer, from: Int, to: Int) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let pa = ones &* UInt64(a), pb = ones &* UInt64(b)
+        var i = from
+        while i + 8 <= to {
+            let word = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let x = word ^ pa, y = word ^ pb
+            let t = ((x &- ones) & ~x | (y &- ones) & ~y) & highs
+            if t != 0 { return i + (t.trailingZeroBitCount >> 3) }
+            i += 8
+        }
+        while i < to {
+            let c = base.load(fromByteOffset: i, as: UInt8.self)
+            if c == a || c == b { return i }
+            i += 1
+        }
+        return -1
+    }
+
+    /// Whether `count` bytes at two addresses are equal (a byte loop: literals are short).
+    @inline(__always)
+    static func same(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+        if count > 16 { return memcmp(a, b, count) == 0 }
+        var i = 0
+        while i < count {
+            if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+            i += 1
+        }
         return true
     }
 
@@ -228,8 +296,8 @@ public final class LogLineParser {
 
     @inline(__always)
     private func parseTime(_ value: UnsafeRawBufferPointer) -> Int64? {
-        if value.count == timeCacheCount, let start = value.baseAddress, memcmp(start, timeCache, value.count) == 0 {
-            return timeCacheValue
+        if value.count == state.pointee.timeCacheCount, let start = value.baseAddress, memcmp(start, timeCache, value.count) == 0 {
+            return state.pointee.timeCacheValue
         }
         let parsed: Int64?
         switch timeSlot {
@@ -239,8 +307,8 @@ public final class LogLineParser {
         }
         if let parsed, value.count <= 32, timeSlot != LogVariable.msec.slot, let start = value.baseAddress {
             timeCache.copyMemory(from: start, byteCount: value.count)
-            timeCacheCount = value.count
-            timeCacheValue = parsed
+            state.pointee.timeCacheCount = value.count
+            state.pointee.timeCacheValue = parsed
         }
         return parsed
     }
@@ -249,7 +317,7 @@ public final class LogLineParser {
     @inline(__always)
     public func raw(_ variable: LogVariable) -> UnsafeRawBufferPointer? {
         let slot = variable.slot
-        guard let base, starts[slot] >= 0 else { return nil }
+        guard let base = state.pointee.base, starts[slot] >= 0 else { return nil }
         return UnsafeRawBufferPointer(start: base + starts[slot], count: ends[slot] - starts[slot])
     }
 
@@ -310,13 +378,13 @@ public final class LogLineParser {
     /// `escape=none` returns the value unchanged.
     public func unescape(_ value: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         guard escape != .none, let start = value.baseAddress, memchr(start, 0x5C, value.count) != nil else { return value }
-        if value.count * 2 > scratchCapacity {
-            scratch.deallocate()
-            scratchCapacity = value.count * 2
-            scratch = .allocate(byteCount: scratchCapacity, alignment: 8)
+        if value.count * 2 > state.pointee.scratchCapacity {
+            state.pointee.scratch.deallocate()
+            state.pointee.scratchCapacity = value.count * 2
+            state.pointee.scratch = .allocate(byteCount: value.count * 2, alignment: 8)
         }
-        let out = LogUnescape.unescape(value, escape: escape, into: scratch)
-        return UnsafeRawBufferPointer(start: scratch, count: out)
+        let out = LogUnescape.unescape(value, escape: escape, into: state.pointee.scratch)
+        return UnsafeRawBufferPointer(start: state.pointee.scratch, count: out)
     }
 }
 

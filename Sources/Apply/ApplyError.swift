@@ -21,6 +21,8 @@ public enum ApplyError: Error, CustomStringConvertible, Equatable {
     /// There is no applied change to undo, or it cannot be undone as the files stand.
     case nothingToUndo(String)
 
+    /// The message shown to the operator: what went wrong and what to do.
+
     public var description: String {
         switch self {
         case let .io(operation, path, code):

@@ -75,6 +75,8 @@ public struct ApplyTimings: Sendable, Equatable {
     public var verify: Duration = .zero
     /// Putting the previous files back and reloading again, after a failure.
     public var revert: Duration = .zero
+    /// Building the journal record (diff, hashes) and appending it.
+    public var journal: Duration = .zero
     /// From the call to its return.
     public var total: Duration = .zero
 
@@ -144,6 +146,31 @@ public struct ApplyPipeline: Sendable {
         try run(description: description) { description in (try edit(&description), nil) }
     }
 
+    /// Applies an edit of whole file texts, run under the lock on the files' current texts: `edit` gets
+    /// each path's text and returns the new text of the paths it changes (others stay as they are).
+    public func apply(editing paths: [String], description: ChangeDescription,
+                      edit: (_ current: [String: String]) throws -> [String: String]) throws -> ApplyReport {
+        try apply(description: description) { _ in
+            var current: [String: String] = [:]
+            for path in paths { current[path] = try AtomicFiles.readText(path) }
+            let edited = try edit(current)
+            return try edited.keys.sorted().map { path in
+                guard let before = current[path], let after = edited[path] else {
+                    throw ApplyError.invalidChange("the edit returned \(path), which is not among the files it was given")
+                }
+                return FileChange(path: path, before: before, after: after)
+            }
+        }
+    }
+
+    /// Applies an edit of one file's text, run under the lock on its current text.
+    public func apply(editing path: String, description: ChangeDescription,
+                      edit: (_ current: String) throws -> String) throws -> ApplyReport {
+        try apply(editing: [path], description: description) { current in
+            [path: try edit(current[path] ?? "")]
+        }
+    }
+
     /// The journal, oldest record first, for `history`.
     public func history() throws -> [JournalRecord] {
         try configuration.journal.records()
@@ -211,8 +238,8 @@ public struct ApplyPipeline: Sendable {
             guard case .lockHeld = error else { throw error }
             timings.lock = lap(start)
             timings.total = timings.lock
-            return try finish(.conflict, error.description, description: description, changes: [], undoes: nil,
-                              timings: timings)
+            return finish(.conflict, error.description, description: description, changes: [], undoes: nil,
+                          timings: timings)
         }
         defer { lock.release() }
         timings.lock = lap(start)
@@ -232,8 +259,8 @@ public struct ApplyPipeline: Sendable {
                 timings.read = lap(t)
                 timings.total = lap(start)
                 let error = ApplyError.fileChanged(path: change.path, diff: Self.shortDiff(from: change.before, to: current, path: change.path))
-                return try finish(.conflict, error.description, description: description, changes: changes,
-                                  undoes: undoes, timings: timings)
+                return finish(.conflict, error.description, description: description, changes: changes,
+                              undoes: undoes, timings: timings)
             }
         }
         timings.read = lap(t)
@@ -243,8 +270,9 @@ public struct ApplyPipeline: Sendable {
                                record: nil, timings: timings, validation: nil, reload: nil)
         }
 
-        // 3 and 5. Write beside, keep backups, swap in.
+        // 3 and 5. Write beside, keep backups, swap in (only once the change can be journaled).
         t = clock.monotonic()
+        try configuration.journal.checkWritable()
         var swapped: [(path: String, backup: String)] = []
         do {
             var temps: [(path: String, temp: String)] = []
@@ -252,7 +280,6 @@ public struct ApplyPipeline: Sendable {
             for change in changes {
                 temps.append((change.path, try AtomicFiles.writeTemp(beside: change.path, text: change.after)))
             }
-            for directory in Set(changes.map { AtomicFiles.directory(of: $0.path) }) { AtomicFiles.fsyncDirectory(directory) }
             for entry in temps {
                 let backup = AtomicFiles.backupPath(for: entry.path)
                 try AtomicFiles.makeBackup(of: entry.path, at: backup)
@@ -269,6 +296,9 @@ public struct ApplyPipeline: Sendable {
 
         // 4. Validate the new text in place.
         let control = configuration.nginx
+        let verifier = ReloadVerifier(checks: control.verify, runner: runner, clock: clock, timeout: control.verifyTimeout,
+                                      errorLogSettle: control.errorLogSettle, procRoot: configuration.procRoot)
+        let beforeValidation = verifier.snapshot()
         t = clock.monotonic()
         let validation: CommandResult
         do {
@@ -285,22 +315,16 @@ public struct ApplyPipeline: Sendable {
             timings.revert = lap(t)
             timings.total = lap(start)
             let message = "refused by validation, nothing changed: \(validation.summary); nginx was not reloaded and "
-                + "the files are as they were. nginx said:\n\(validation.message)"
-            return try finish(.validationRefused, message, description: description, changes: changes, undoes: undoes,
-                              timings: timings, validate: validateStep, validation: validation)
+                + "the files are as they were. nginx said:\n"
+                + verifier.nginxMessage(validation.message, since: beforeValidation)
+            return finish(.validationRefused, message, description: description, changes: changes, undoes: undoes,
+                          timings: timings, validate: validateStep, validation: validation)
         }
 
         // 6. Reload.
-        let verifier = ReloadVerifier(checks: control.verify, runner: runner, clock: clock, timeout: control.verifyTimeout,
-                                      errorLogSettle: control.errorLogSettle, procRoot: configuration.procRoot)
         let snapshot = verifier.snapshot()
         t = clock.monotonic()
-        var reload: CommandResult
-        do {
-            reload = try runner.run(control.reloadArgv, timeout: control.reloadTimeout)
-        } catch {
-            reload = CommandResult(argv: control.reloadArgv, exitCode: 127, stderr: "\(error)", duration: lap(t))
-        }
+        let reload = performReload()
         timings.reload = lap(t)
         let reloadStep = Self.step(reload)
 
@@ -308,7 +332,8 @@ public struct ApplyPipeline: Sendable {
         var verifyStep: StepRecord?
         var failure: String?
         if !reload.succeeded {
-            failure = "the reload failed: \(reload.summary). nginx said:\n\(reload.message)"
+            failure = "the reload failed: \(reload.summary). nginx said:\n"
+                + verifier.nginxMessage(reload.message, since: snapshot)
         } else {
             t = clock.monotonic()
             let problem = verifier.verify(since: snapshot)
@@ -322,36 +347,60 @@ public struct ApplyPipeline: Sendable {
         if let failure {
             t = clock.monotonic()
             try revert(swapped)
-            let again = reloadAfterRevert(verifier: verifier)
+            let again = reloadAfterRevert(verifier: verifier, firstReloadRan: reload.succeeded)
             timings.revert = lap(t)
             timings.total = lap(start)
             let message = "reload failed and reverted: \(failure)\nThe previous files are back in place; \(again)"
-            return try finish(.reloadFailedReverted, message, description: description, changes: changes, undoes: undoes,
-                              timings: timings, validate: validateStep, reloadStep: reloadStep, verify: verifyStep,
-                              validation: validation, reload: reload)
+            return finish(.reloadFailedReverted, message, description: description, changes: changes, undoes: undoes,
+                          timings: timings, validate: validateStep, reloadStep: reloadStep, verify: verifyStep,
+                          validation: validation, reload: reload)
         }
         timings.total = lap(start)
         let files = changes.map(\.path).joined(separator: ", ")
-        return try finish(.applied, "applied: \(files) validated, swapped in and nginx reloaded", description: description,
-                          changes: changes, undoes: undoes, timings: timings, validate: validateStep,
-                          reloadStep: reloadStep, verify: verifyStep, validation: validation, reload: reload)
+        return finish(.applied, "applied: \(files) validated, swapped in and nginx reloaded", description: description,
+                      changes: changes, undoes: undoes, timings: timings, validate: validateStep,
+                      reloadStep: reloadStep, verify: verifyStep, validation: validation, reload: reload)
     }
 
     /// Reloads after a revert and says how that went.
-    private func reloadAfterRevert(verifier: ReloadVerifier) -> String {
-        let control = configuration.nginx
+    private func reloadAfterRevert(verifier: ReloadVerifier, firstReloadRan: Bool) -> String {
         let snapshot = verifier.snapshot()
-        guard let result = try? runner.run(control.reloadArgv, timeout: control.reloadTimeout) else {
-            return "the reload after reverting could not be started; nginx still runs the configuration it had before this change"
-        }
+        let result = performReload()
         guard result.succeeded else {
-            return "the reload after reverting also failed (\(result.summary)); nginx still runs the configuration it "
-                + "had before this change, and the files on disk match it"
+            if !firstReloadRan {
+                return "the reload after reverting also failed (\(result.summary)); nginx never took up the change and "
+                    + "still runs the configuration from before it, which the files on disk hold again"
+            }
+            return "the reload after reverting failed (\(result.summary)): nginx may be running the refused change; "
+                + "the files on disk hold the previous configuration, so reload nginx by hand (\(result.message))"
         }
         if let problem = verifier.verify(since: snapshot) {
             return "nginx was reloaded on the previous files but the check reports: \(problem)"
         }
         return "nginx was reloaded on them and serves the previous configuration"
+    }
+
+    /// Runs the reload command (or signals the master, when so configured); never throws, a command
+    /// that cannot start is a failed reload.
+    private func performReload() -> CommandResult {
+        let control = configuration.nginx
+        let start = clock.monotonic()
+        if let pidFile = control.reloadSignalPidFile {
+            let argv = ["kill", "-HUP", "(master in \(pidFile))"]
+            guard let pid = ProcessTable.readPid(pidFile), pid > 0 else {
+                return CommandResult(argv: argv, exitCode: 1, stderr: "no nginx master pid in \(pidFile); is nginx running?",
+                                     duration: clock.monotonic() - start)
+            }
+            let code: Int32 = kill(pid, SIGHUP) == 0 ? 0 : 1
+            let message = code == 0 ? "" : "kill -HUP \(pid): \(String(cString: strerror(errno)))"
+            return CommandResult(argv: ["kill", "-HUP", "\(pid)"], exitCode: code, stderr: message,
+                                 duration: clock.monotonic() - start)
+        }
+        do {
+            return try runner.run(control.reloadArgv, timeout: control.reloadTimeout)
+        } catch {
+            return CommandResult(argv: control.reloadArgv, exitCode: 127, stderr: "\(error)", duration: clock.monotonic() - start)
+        }
     }
 
     /// Renames each backup back over its file, newest first.
@@ -382,7 +431,8 @@ public struct ApplyPipeline: Sendable {
     private func finish(_ outcome: ApplyOutcome, _ message: String, description: ChangeDescription, changes: [FileChange],
                         undoes: String?, timings: ApplyTimings, validate: StepRecord? = nil, reloadStep: StepRecord? = nil,
                         verify: StepRecord? = nil, validation: CommandResult? = nil,
-                        reload: CommandResult? = nil) throws -> ApplyReport {
+                        reload: CommandResult? = nil) -> ApplyReport {
+        let journalStart = clock.monotonic()
         let files = changes.map { change in
             FileRecord(path: change.path, hashBefore: SHA256.hex(change.before), hashAfter: SHA256.hex(change.after),
                        diff: unifiedDiff(old: change.before, new: change.after, oldName: "a" + change.path, newName: "b" + change.path))
@@ -393,7 +443,16 @@ public struct ApplyPipeline: Sendable {
             configHashBefore: Self.configHash(changes.map { ($0.path, $0.before) }),
             configHashAfter: Self.configHash(changes.map { ($0.path, $0.after) }),
             validate: validate, reload: reloadStep, verify: verify, undoes: undoes)
-        try configuration.journal.append(record)
+        var message = message
+        do {
+            try configuration.journal.append(record)
+        } catch {
+            // The change already happened (or was already put back): report it rather than lose the outcome.
+            message += "\nWARNING: the journal record could not be written (\(error)); this change is missing from history."
+        }
+        var timings = timings
+        timings.journal = clock.monotonic() - journalStart
+        timings.total += timings.journal
         return ApplyReport(outcome: outcome, message: message, record: record, timings: timings,
                            validation: validation, reload: reload)
     }

@@ -62,6 +62,8 @@ public struct CommandLaunchError: Error, CustomStringConvertible, Equatable {
         self.errno = errno
     }
 
+    /// The message shown to the operator: what went wrong and what to do.
+
     public var description: String {
         let name = argv.first ?? "(empty argv)"
         return "could not run `\(argv.joined(separator: " "))`: \(String(cString: strerror(errno))); "

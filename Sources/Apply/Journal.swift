@@ -102,6 +102,30 @@ public struct JournalRecord: Sendable, Equatable, Codable {
 
     /// The unified diff of the whole change, file after file.
     public var diff: String { files.map(\.diff).joined() }
+
+    /// One line for `history`: when, who, what, the percentages, the outcome and the nginx step times.
+    public var summary: String {
+        let formatter = ISO8601DateFormatter()
+        var parts = ["\(formatter.string(from: time))  \(user)@\(host)  \(change.action)"]
+        if !change.endpoints.isEmpty { parts.append(change.endpoints.joined(separator: ",")) }
+        let percents = change.groups.map { group -> String in
+            func text(_ value: Double?) -> String {
+                guard let value else { return "?" }
+                return value == value.rounded() ? "\(Int(value))%" : "\(value)%"
+            }
+            return "\(group) \(text(change.percentsBefore[group]))->\(text(change.percentsAfter[group]))"
+        }
+        if !percents.isEmpty { parts.append(percents.joined(separator: ", ")) }
+        parts.append(outcome.rawValue)
+        var steps: [String] = []
+        if let validate { steps.append("validate \(Int(validate.durationMs.rounded())) ms") }
+        if let reload { steps.append("reload \(Int(reload.durationMs.rounded())) ms") }
+        if let verify { steps.append("verify \(Int(verify.durationMs.rounded())) ms") }
+        if !steps.isEmpty { parts.append("(" + steps.joined(separator: ", ") + ")") }
+        if let reason = change.reason, !reason.isEmpty { parts.append("— \(reason)") }
+        if let undoes { parts.append("[undoes \(undoes.prefix(8))]") }
+        return parts.joined(separator: "  ")
+    }
 }
 
 /// The append-only JSON-lines journal of attempted changes: one record per line, written with a single
@@ -133,26 +157,40 @@ public struct Journal: Sendable {
         return encoder
     }
 
+    /// Checks the journal can be appended to (creating its directory and file), so a change is never
+    /// made that cannot be journaled.
+    public func checkWritable() throws {
+        let fd = try openForAppend()
+        close(fd)
+    }
+
     /// Appends `record` as one line with one write; creates the file and its directory when missing.
     public func append(_ record: JournalRecord) throws {
         var data = try Journal.encoder().encode(record)
         data.append(0x0a)
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            } catch {
-                throw ApplyError.io(operation: "create journal directory", path: directory, errno: EACCES)
-            }
-        }
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ApplyError.io(operation: "open journal", path: path, errno: errno) }
+        let fd = try openForAppend()
         defer { close(fd) }
         let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == data.count else {
             throw ApplyError.io(operation: "append to journal", path: path, errno: written < 0 ? errno : EIO)
         }
         _ = fsync(fd)
+    }
+
+    private func openForAppend() throws -> Int32 {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+                let code = underlying?.domain == NSPOSIXErrorDomain ? Int32(underlying?.code ?? Int(EACCES)) : EACCES
+                throw ApplyError.io(operation: "create journal directory", path: directory, errno: code)
+            }
+        }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ApplyError.io(operation: "open journal", path: path, errno: errno) }
+        return fd
     }
 
     /// Reads every record, oldest first; a missing journal reads as empty, an unreadable last line

@@ -58,11 +58,16 @@ public struct NginxControl: Sendable, Equatable {
     public var verifyTimeout: Duration
     /// With only an error-log check, how long to watch the log after the reload before accepting it.
     public var errorLogSettle: Duration
+    /// When set, reload by sending SIGHUP to the master named in this pid file instead of running
+    /// `reloadArgv`: what `nginx -s reload` does, minus starting nginx to parse the whole config again
+    /// (validation already did). Only for an nginx this process may signal (same host, same user or root).
+    public var reloadSignalPidFile: String?
 
     /// Creates a control from explicit commands.
     public init(validateArgv: [String], reloadArgv: [String], verify: [VerifyCheck] = [],
                 validateTimeout: Duration = .seconds(30), reloadTimeout: Duration = .seconds(10),
-                verifyTimeout: Duration = .seconds(5), errorLogSettle: Duration = .milliseconds(300)) {
+                verifyTimeout: Duration = .seconds(5), errorLogSettle: Duration = .milliseconds(300),
+                reloadSignalPidFile: String? = nil) {
         self.validateArgv = validateArgv
         self.reloadArgv = reloadArgv
         self.verify = verify
@@ -70,6 +75,7 @@ public struct NginxControl: Sendable, Equatable {
         self.reloadTimeout = reloadTimeout
         self.verifyTimeout = verifyTimeout
         self.errorLogSettle = errorLogSettle
+        self.reloadSignalPidFile = reloadSignalPidFile
     }
 
     /// The default control for a located nginx: `nginx [-p P] [-c C] -t`, `... -s reload`, and the

@@ -95,6 +95,23 @@ struct ReloadVerifier {
         }
     }
 
+    /// What nginx said about a failed command: its own output, plus the `[emerg]`/`[alert]` lines it wrote
+    /// to the checked error logs since `snap` that the output does not already show (nginx -t writes its
+    /// complaint only to the log in some setups).
+    func nginxMessage(_ output: String, since snap: Snapshot) -> String {
+        var parts = output.isEmpty ? [] : [output]
+        for case .errorLog(let path) in checks {
+            let lines = newAlarmLines(path: path, from: snap.logOffsets[path] ?? 0).filter { line in
+                // "2026/11/28 01:00:00 [emerg] 12#12: text": compare only the text.
+                let searchStart = line.range(of: "#")?.upperBound ?? line.startIndex
+                guard let colon = line.range(of: ": ", range: searchStart..<line.endIndex) else { return true }
+                return !output.contains(line[colon.upperBound...])
+            }
+            if !lines.isEmpty { parts.append("nginx logged in \(path):\n" + lines.joined(separator: "\n")) }
+        }
+        return parts.joined(separator: "\n")
+    }
+
     private func fileSize(_ path: String) -> UInt64 {
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         return (attributes?[.size] as? NSNumber)?.uint64Value ?? 0

@@ -185,33 +185,34 @@ public struct ConfigSet: Sendable {
         }
     }
 
-    /// Visits every directive as nginx sees them, descending into blocks and included files in place.
-    public func walk(_ visit: (LocatedDirective) -> Void) {
+    /// Visits every directive as nginx sees them, descending into blocks and included files in place;
+    /// the entries of blocks named in `opaque` (data blocks such as `map` or `types`) are not visited.
+    public func walk(skippingEntriesOf opaque: Set<String> = [], _ visit: (LocatedDirective) -> Void) {
         guard let main = files[mainPath] else { return }
-        walk(main.children, file: mainPath, indices: [], ancestors: [], visit: visit, seen: [mainPath])
+        walk(main.children, file: mainPath, indices: [], ancestors: [], visit: visit, seen: [mainPath], opaque: opaque)
     }
 
-    private func walk(_ children: [Directive], file: String, indices: [Int], ancestors: [Directive], visit: (LocatedDirective) -> Void, seen: Set<String>) {
+    private func walk(_ children: [Directive], file: String, indices: [Int], ancestors: [Directive], visit: (LocatedDirective) -> Void, seen: Set<String>, opaque: Set<String>) {
         for (i, d) in children.enumerated() {
             let here = DirectivePath(file: file, indices: indices + [i])
             visit(LocatedDirective(directive: d, path: here, ancestors: ancestors))
             if let targets = includes[here] {
                 for t in targets where !seen.contains(t) {
                     if let f = files[t] {
-                        walk(f.children, file: t, indices: [], ancestors: ancestors, visit: visit, seen: seen.union([t]))
+                        walk(f.children, file: t, indices: [], ancestors: ancestors, visit: visit, seen: seen.union([t]), opaque: opaque)
                     }
                 }
             }
-            if let block = d.block {
-                walk(block.children, file: file, indices: here.indices, ancestors: ancestors + [d], visit: visit, seen: seen)
+            if let block = d.block, opaque.isEmpty || !opaque.contains(d.name.value) {
+                walk(block.children, file: file, indices: here.indices, ancestors: ancestors + [d], visit: visit, seen: seen, opaque: opaque)
             }
         }
     }
 
-    /// Every directive in walk order.
-    public func allDirectives() -> [LocatedDirective] {
+    /// Every directive in walk order (entries of blocks named in `opaque` excluded).
+    public func allDirectives(skippingEntriesOf opaque: Set<String> = []) -> [LocatedDirective] {
         var out: [LocatedDirective] = []
-        walk { out.append($0) }
+        walk(skippingEntriesOf: opaque) { out.append($0) }
         return out
     }
 
@@ -269,7 +270,8 @@ public struct ConfigSet: Sendable {
 
     /// The current text of a file (the original bytes if it was never edited).
     public func text(of path: String) -> String? {
-        files[path].map(ConfigPrinter.print)
+        guard let file = files[path] else { return nil }
+        return ConfigPrinter.print(file, capacity: (originals[path]?.utf8.count ?? 0) + 256)
     }
 
     /// One change per file whose printed text differs from what was read.

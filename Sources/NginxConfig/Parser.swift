@@ -48,7 +48,8 @@ public struct ConfigParser {
     }
 
     private func text(_ from: Int, _ to: Int) -> String {
-        String(decoding: bytes[from..<to], as: UTF8.self)
+        if from == to { return "" }
+        return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[from..<to]), as: UTF8.self) }
     }
 
     private mutating func advance() {
@@ -175,8 +176,9 @@ public struct ConfigParser {
 /// Prints trees back to text; an unedited tree prints exactly the bytes it was parsed from.
 public enum ConfigPrinter {
     /// The text of a whole file.
-    public static func print(_ file: ConfigFile) -> String {
+    public static func print(_ file: ConfigFile, capacity: Int = 0) -> String {
         var out = ""
+        out.reserveCapacity(capacity)
         for child in file.children { write(child, to: &out) }
         out += file.trailing
         return out

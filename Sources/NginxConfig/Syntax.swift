@@ -3,7 +3,11 @@ public struct Word: Sendable, Equatable {
     /// Whitespace and comments between the previous token and this word, exactly as written.
     public var prefix: String
     /// The word as written in the file, including any quotes and backslash escapes.
-    public var raw: String
+    public var raw: String {
+        didSet { value = Word.unescape(raw) }
+    }
+    /// The value nginx sees: quotes removed and backslash escapes resolved the way nginx's lexer does.
+    public private(set) var value: String
     /// The 1-based line where the word starts in its file (0 for words created by an edit).
     public var line: Int
     /// The 1-based column (in bytes) where the word starts (0 for words created by an edit).
@@ -12,6 +16,7 @@ public struct Word: Sendable, Equatable {
     public init(prefix: String = " ", raw: String, line: Int = 0, column: Int = 0) {
         self.prefix = prefix
         self.raw = raw
+        self.value = Word.unescape(raw)
         self.line = line
         self.column = column
     }
@@ -20,9 +25,6 @@ public struct Word: Sendable, Equatable {
     public static func quoting(_ value: String, prefix: String = " ", force: Bool = false) -> Word {
         Word(prefix: prefix, raw: Word.quote(value, force: force))
     }
-
-    /// The value nginx sees: quotes removed and backslash escapes resolved the way nginx's lexer does.
-    public var value: String { Word.unescape(raw) }
 
     /// Whether the word is written in single or double quotes.
     public var isQuoted: Bool {
@@ -54,7 +56,12 @@ public struct Word: Sendable, Equatable {
 
     /// Resolves quotes and escapes in `raw` the way `ngx_conf_read_token` copies a word.
     public static func unescape(_ raw: String) -> String {
-        var bytes = Array(raw.utf8)
+        let utf8 = raw.utf8
+        if let first = utf8.first, first != UInt8(ascii: "\""), first != UInt8(ascii: "'") {
+            let plain = utf8.withContiguousStorageIfAvailable { !$0.contains(UInt8(ascii: "\\")) } ?? !utf8.contains(UInt8(ascii: "\\"))
+            if plain { return raw }
+        }
+        var bytes = Array(utf8)
         if let first = bytes.first, (first == UInt8(ascii: "\"") || first == UInt8(ascii: "'")),
            bytes.count >= 2, bytes.last == first {
             bytes = Array(bytes[1..<(bytes.count - 1)])

@@ -48,7 +48,10 @@ private struct DiffLines {
             lastLacksNewline = false
             return
         }
-        var parts = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // Split on the byte, not the Character: "\n" is never part of a multi-byte sequence in UTF-8,
+        // and byte splitting skips grapheme breaking (a "\r\n" pair stays inside its line, as in diff).
+        var parts = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            .map { String(Substring($0)) }
         if parts.last == "" {
             parts.removeLast()
             lastLacksNewline = false

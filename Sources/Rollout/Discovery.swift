@@ -6,6 +6,7 @@ enum RollbackMarker {
 
     /// The marker's `key=value` payload in a directive's leading trivia, if present.
     static func read(_ prefix: String, key: String) -> String? {
+        guard prefix.utf8.contains(0x23) else { return nil }  // no comment, no marker
         for line in Trivia.lines(prefix).reversed() {
             let trimmed = Trivia.trimmed(line)
             guard trimmed.hasPrefix(tag) else { continue }
@@ -25,7 +26,7 @@ public enum Discovery {
         var model = RolloutModel(names: names, groups: [], endpoints: [], problems: [], whitelistMap: nil, flagMap: nil,
                                  groupMap: nil, routingMap: nil, routingLocation: nil, internalLocation: nil,
                                  internalLocationSource: nil, migrationLog: nil, mainLog: nil, logFormats: [])
-        let all = config.allDirectives()
+        let all = config.allDirectives(skippingEntriesOf: ["map", "split_clients", "types", "geo"])
         let mainLocation = SourceLocation(file: config.mainPath, line: 0)
         var accessLogs: [LocatedDirective] = []
         var locations: [LocatedDirective] = []
@@ -199,47 +200,61 @@ public enum Discovery {
     }
 
     static func shortName(for key: String) -> String {
-        var s = Substring(key)
-        if s.hasPrefix("~*") { s = s.dropFirst(2) } else if s.hasPrefix("~") { s = s.dropFirst() }
-        if s.hasPrefix("^") { s = s.dropFirst() }
-        if s.hasSuffix("$") && !s.hasSuffix("\\$") { s = s.dropLast() }
-        var unescaped = ""
-        var escaping = false
-        for ch in s {
-            if escaping { unescaped.append(ch); escaping = false; continue }
-            if ch == "\\" { escaping = true; continue }
-            unescaped.append(ch)
+        var key = key
+        return key.withUTF8 { shortName(utf8: $0) } ?? key
+    }
+
+    private static func shortName(utf8: UnsafeBufferPointer<UInt8>) -> String? {
+        var start = 0, end = utf8.count
+        if utf8.starts(with: [0x7E, 0x2A]) { start = 2 } else if utf8.first == 0x7E { start = 1 }
+        if start < end, utf8[start] == 0x5E { start += 1 }
+        if end - start >= 1, utf8[end - 1] == 0x24, !(end - start >= 2 && utf8[end - 2] == 0x5C) { end -= 1 }
+        // The last non-empty segment: skip trailing slashes, then scan back to the previous unescaped slash.
+        while end > start, utf8[end - 1] == 0x2F, !(end - start >= 2 && utf8[end - 2] == 0x5C) { end -= 1 }
+        var segStart = end
+        while segStart > start {
+            let b = utf8[segStart - 1]
+            if b == 0x2F, !(segStart - 1 > start && utf8[segStart - 2] == 0x5C) { break }
+            segStart -= 1
         }
-        let segments = unescaped.split(separator: "/").filter { !$0.isEmpty }
-        return segments.last.map(String.init) ?? key
+        guard segStart < end else { return nil }
+        let segment = UnsafeBufferPointer(rebasing: utf8[segStart..<end])
+        guard segment.contains(0x5C) else { return String(decoding: segment, as: UTF8.self) }
+        var out: [UInt8] = []
+        out.reserveCapacity(segment.count)
+        var escaping = false
+        for b in segment {
+            if !escaping && b == 0x5C { escaping = true; continue }
+            escaping = false
+            out.append(b)
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func buildEndpoints(into model: inout RolloutModel, names: RolloutNames, fallback: SourceLocation) {
         let whitelist = model.whitelistMap?.entries ?? []
         let assignments = model.groupMap?.entries ?? []
         var byKey: [String: Int] = [:]
+        byKey.reserveCapacity(whitelist.count + assignments.count)
         var endpoints: [Endpoint] = []
-        var seenWhitelist: Set<String> = []
+        endpoints.reserveCapacity(whitelist.count)
         for entry in whitelist {
-            if seenWhitelist.contains(entry.key) {
+            if byKey[entry.key] != nil {
                 model.problems.append(Problem(.error, "duplicate key \(entry.key) in map \(names.targetPath); nginx rejects it — remove one", at: entry.location))
                 continue
             }
-            seenWhitelist.insert(entry.key)
             byKey[entry.key] = endpoints.count
             endpoints.append(Endpoint(pattern: entry.key, name: shortName(for: entry.key), target: entry.value, assignment: nil,
                                       group: nil, percent: .zero, location: entry.location, targetEntryPath: entry.path,
                                       groupEntryPath: nil, rolledBackFrom: nil))
         }
-        var seenAssign: Set<String> = []
         for entry in assignments {
-            if seenAssign.contains(entry.key) {
-                model.problems.append(Problem(.error, "duplicate key \(entry.key) in map \(names.splitGroup); nginx rejects it — remove one", at: entry.location))
-                continue
-            }
-            seenAssign.insert(entry.key)
             let index: Int
             if let i = byKey[entry.key] {
+                if endpoints[i].groupEntryPath != nil {
+                    model.problems.append(Problem(.error, "duplicate key \(entry.key) in map \(names.splitGroup); nginx rejects it — remove one", at: entry.location))
+                    continue
+                }
                 index = i
             } else {
                 index = endpoints.count
@@ -253,6 +268,7 @@ public enum Discovery {
             endpoints[index].groupEntryPath = entry.path
             endpoints[index].rolledBackFrom = RollbackMarker.read(entry.leading, key: "group")
         }
+        let groupsByVariable = Dictionary(model.groups.map { ($0.variable, $0) }, uniquingKeysWith: { a, _ in a })
         for i in endpoints.indices {
             let e = endpoints[i]
             guard let assignment = e.assignment else {
@@ -263,7 +279,7 @@ public enum Discovery {
                 endpoints[i].percent = .zero
             } else if assignment == names.newLabel {
                 endpoints[i].percent = .hundred
-            } else if let group = model.groups.first(where: { $0.variable == assignment }) {
+            } else if let group = groupsByVariable[assignment] {
                 endpoints[i].group = group.variable
                 endpoints[i].percent = e.target == nil ? .zero : group.percent
             } else {

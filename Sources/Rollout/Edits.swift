@@ -97,7 +97,9 @@ extension RolloutModel {
 /// Applies rollout edits to a config tree: pure, touching only the tokens each edit must.
 public struct RolloutEditor: Sendable {
     public var config: ConfigSet
-    public var model: RolloutModel
+    /// The model of `config` (inside an edit, rediscovered lazily by `sync()` after each tree change).
+    public private(set) var model: RolloutModel
+    private var stale = false
 
     public init(config: ConfigSet, model: RolloutModel) {
         self.config = config
@@ -129,6 +131,7 @@ public struct RolloutEditor: Sendable {
             } else {
                 let variable = work.nextGroupVariable()
                 try work.createGroup(variable, percent: percent)
+                work.sync()
                 try work.assign(work.model.resolveEndpoint(endpoint.pattern), to: variable)
                 touched.append(String(variable.dropFirst()))
             }
@@ -155,6 +158,7 @@ public struct RolloutEditor: Sendable {
         case .rollback(let queries):
             guard !queries.isEmpty else { throw EditError("name at least one endpoint to roll back, or use --all") }
             for q in queries {
+                work.sync()
                 let endpoint = try work.model.resolveEndpoint(q)
                 try work.rollback(endpoint)
             }
@@ -175,12 +179,19 @@ public struct RolloutEditor: Sendable {
             throw EditError("refused: the edit would make the config invalid — \(first.location): \(first.message)")
         }
         var shifts: [EndpointShift] = []
-        let old = Dictionary(model.endpoints.map { ($0.pattern, $0) }, uniquingKeysWith: { a, _ in a })
+        var old: [String: Int] = [:]
+        old.reserveCapacity(model.endpoints.count)
+        for (i, e) in model.endpoints.enumerated() where old[e.pattern] == nil { old[e.pattern] = i }
         for e in newModel.endpoints {
-            let was = old[e.pattern]
-            let shift = EndpointShift(endpoint: e.name, groupBefore: was?.groupName ?? was?.assignment, groupAfter: e.groupName ?? e.assignment,
-                                      percentBefore: was?.percent ?? .zero, percentAfter: e.percent)
-            if was == nil || shift.groupBefore != shift.groupAfter || shift.percentBefore != shift.percentAfter { shifts.append(shift) }
+            guard let i = old[e.pattern] else {
+                shifts.append(EndpointShift(endpoint: e.name, groupBefore: nil, groupAfter: e.groupName ?? e.assignment, percentBefore: .zero, percentAfter: e.percent))
+                continue
+            }
+            let was = model.endpoints[i]
+            if was.assignment != e.assignment || was.percent != e.percent {
+                shifts.append(EndpointShift(endpoint: e.name, groupBefore: was.groupName ?? was.assignment, groupAfter: e.groupName ?? e.assignment,
+                                            percentBefore: was.percent, percentAfter: e.percent))
+            }
         }
         let newKeys = Set(newModel.endpoints.map(\.pattern))
         for e in model.endpoints where !newKeys.contains(e.pattern) {
@@ -203,8 +214,17 @@ public struct RolloutEditor: Sendable {
 
     // MARK: - Primitive edits (each re-discovers so later steps see the new tree)
 
+    /// Marks the model stale after a tree edit; the next `sync()` rediscovers it.
     private mutating func refresh() {
-        model = Discovery.discover(config, names: names)
+        stale = true
+    }
+
+    /// Rediscovers the model if the tree changed since it was built.
+    private mutating func sync() {
+        if stale {
+            model = Discovery.discover(config, names: names)
+            stale = false
+        }
     }
 
     /// Writes a word in the quoting style of the word it replaces.
@@ -214,6 +234,7 @@ public struct RolloutEditor: Sendable {
     }
 
     mutating func assign(_ endpoint: Endpoint, to assignment: String, marker: String? = nil) throws(EditError) {
+        sync()
         if let path = endpoint.groupEntryPath {
             config.modify(at: path) { d in
                 if d.args.isEmpty {
@@ -260,6 +281,7 @@ public struct RolloutEditor: Sendable {
     }
 
     mutating func setPercent(_ group: Group, _ percent: Percent, marker: String?) throws(EditError) {
+        sync()
         let newIndex = group.entries.firstIndex { $0.value == names.newLabel && $0.percent != nil }
         let labelSample = config.directive(at: group.path)?.block?.children.first?.args.first
         let newLabel = names.newLabel
@@ -296,6 +318,7 @@ public struct RolloutEditor: Sendable {
     }
 
     mutating func createGroup(_ variable: String, percent: Percent) throws(EditError) {
+        sync()
         if model.group(named: variable) != nil { throw EditError("group \(variable) already exists") }
         let key = model.groups.last?.key ?? "${request_id}"
         let last = model.groups.last.flatMap { config.directive(at: $0.path) }
@@ -322,10 +345,11 @@ public struct RolloutEditor: Sendable {
     }
 
     mutating func add(key: String, target: String, group: String) throws(EditError) {
+        sync()
         if model.endpoints.contains(where: { $0.pattern == key }) {
             throw EditError("endpoint \(key) is already in the migration list; use `cutover set` to change its group")
         }
-        guard let whitelist = model.whitelistMap, let groupMap = model.groupMap else {
+        guard let whitelist = model.whitelistMap, model.groupMap != nil else {
             throw EditError("the config lacks the whitelist map or the group map; add the pattern's maps before adding endpoints")
         }
         if key.hasPrefix("~") {
@@ -336,14 +360,15 @@ public struct RolloutEditor: Sendable {
         let w = try RolloutEditor.mapEntry(key: key, value: target, like: whitelist.entries.last.flatMap { config.directive(at: $0.path) })
         appendEntry(w, to: whitelist)
         refresh()
+        sync()
         guard let groupMapNow = model.groupMap else { return }
-        _ = groupMap
         let g = try RolloutEditor.mapEntry(key: key, value: group, like: groupMapNow.entries.last.flatMap { config.directive(at: $0.path) })
         appendEntry(g, to: groupMapNow)
         refresh()
     }
 
     mutating func remove(_ endpoint: Endpoint) throws(EditError) {
+        sync()
         // Remove the later entry first so the earlier path stays valid when both maps share a file.
         let paths = [endpoint.targetEntryPath, endpoint.groupEntryPath].compactMap { $0 }
         for path in paths.sorted(by: { $0.indices.lexicographicallyPrecedes($1.indices) }).reversed() {
@@ -354,6 +379,7 @@ public struct RolloutEditor: Sendable {
     }
 
     mutating func rollback(_ endpoint: Endpoint) throws(EditError) {
+        sync()
         guard let assignment = endpoint.assignment else {
             throw EditError("\(endpoint.name) has no group assignment, so it already stays on the current service")
         }
@@ -366,11 +392,14 @@ public struct RolloutEditor: Sendable {
     mutating func rollbackAll() throws(EditError) {
         var changed = false
         for group in model.groups where group.percent.hundredths > 0 {
+            sync()
             guard let fresh = model.group(named: group.variable) else { continue }
             try setPercent(fresh, .zero, marker: "percent=\(group.percent.plain)")
             changed = true
         }
+        sync()
         for endpoint in model.endpoints where endpoint.assignment == names.newLabel {
+            sync()
             let fresh = try model.resolveEndpoint(endpoint.pattern)
             try assign(fresh, to: names.currentLabel, marker: "group=\(names.newLabel)")
             changed = true
@@ -381,11 +410,14 @@ public struct RolloutEditor: Sendable {
     mutating func resume() throws(EditError) {
         var changed = false
         for group in model.groups {
+            sync()
             guard let p = group.rolledBackFrom, let fresh = model.group(named: group.variable) else { continue }
             try setPercent(fresh, p, marker: nil)
             changed = true
         }
+        sync()
         for endpoint in model.endpoints {
+            sync()
             guard let g = endpoint.rolledBackFrom, let fresh = try? model.resolveEndpoint(endpoint.pattern) else { continue }
             try assign(fresh, to: g)
             changed = true

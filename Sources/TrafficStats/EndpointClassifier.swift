@@ -122,6 +122,7 @@ public struct Classification: Sendable, Equatable {
 /// Exact keys are compared ignoring case and win over regexes; regexes (`~` case-sensitive, `~*` not) are tried in
 /// order of appearance; a key starting with `\` is an exact string without the backslash. Paths are normalised
 /// first (see `PathNormalizer`). The cache is bounded: when it fills up, it is emptied and refilled.
+/// Cached results are keyed by the raw path's bytes and 64-bit hash.
 /// Not thread-safe.
 public final class EndpointClassifier {
     /// The endpoint names, in order of first appearance in the rules.
@@ -129,34 +130,47 @@ public final class EndpointClassifier {
     private let exact: [UInt64: [(bytes: [UInt8], endpoint: Int32)]]
     private let regexes: [(regex: CompiledRegex, endpoint: Int32)]
 
-    // Cache: open addressing table of (hash, key offset, key length, result) with keys in an arena.
+    // Cache: an open-addressing table of 64-byte slots (one cache line each) holding the raw path's hash,
+    // its length, its first 40 bytes inline and the result. Keys up to 40 bytes are compared in full; longer
+    // keys by length, first 40 bytes and 64-bit hash.
+    struct CacheSlot {
+        var hash: UInt64 = 0
+        var pathHash: UInt64 = 0
+        var endpoint: Int32 = -1
+        var length: Int32 = -1
+        var inline: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)
+    }
+
+    static let inlineBytes = 40
+    static let inlineOffset = MemoryLayout<CacheSlot>.offset(of: \CacheSlot.inline) ?? 24
     private let slotCount: Int
-    private let slotHash: UnsafeMutablePointer<UInt64>
-    private let slotKey: UnsafeMutablePointer<Int32>
-    private let slotLength: UnsafeMutablePointer<Int32>
-    private let slotValue: UnsafeMutablePointer<Classification>
-    private let arena: UnsafeMutableRawPointer
-    private let arenaCapacity: Int
-    private var arenaUsed = 0
-    private var entries = 0
+    private let slots: UnsafeMutablePointer<CacheSlot>
     private let maxEntries: Int
     private let normalized: UnsafeMutableRawPointer
     private let normalizedCapacity: Int
-    private var lastNormalizedCount = 0
+
+    /// Counters kept behind a pointer so lookups pay no exclusivity checks.
+    private struct Counters {
+        var entries = 0
+        var lastNormalizedCount = 0
+        var resets = 0
+        var hits = 0
+        var misses = 0
+    }
+
+    private let counters: UnsafeMutablePointer<Counters>
 
     /// How many times the cache was emptied because it was full.
-    public private(set) var cacheResets = 0
+    public var cacheResets: Int { counters.pointee.resets }
     /// Cache lookups that found the path.
-    public private(set) var cacheHits = 0
+    public var cacheHits: Int { counters.pointee.hits }
     /// Cache lookups that had to normalise and match.
-    public private(set) var cacheMisses = 0
+    public var cacheMisses: Int { counters.pointee.misses }
 
     /// Compiles the rules.
     ///
-    /// - Parameters:
-    ///   - cacheEntries: paths remembered at most (rounded up to a power of two for the table).
-    ///   - cacheBytes: bytes of path text remembered at most.
-    public init(rules: [EndpointRule], cacheEntries: Int = 32_768, cacheBytes: Int = 2 << 20) throws {
+    /// - Parameter cacheEntries: paths remembered at most; the table takes 128 bytes per entry.
+    public init(rules: [EndpointRule], cacheEntries: Int = 32_768) throws {
         var names: [String] = []
         var index: [String: Int32] = [:]
         var exact: [UInt64: [(bytes: [UInt8], endpoint: Int32)]] = [:]
@@ -190,31 +204,22 @@ public final class EndpointClassifier {
         endpoints = names
         self.exact = exact
         self.regexes = regexes
-        var slots = 16
-        while slots < cacheEntries * 2 { slots <<= 1 }
-        slotCount = slots
+        var size = 16
+        while size < cacheEntries * 2 { size <<= 1 }
+        slotCount = size
         maxEntries = max(8, cacheEntries)
-        slotHash = .allocate(capacity: slots)
-        slotKey = .allocate(capacity: slots)
-        slotLength = .allocate(capacity: slots)
-        slotValue = .allocate(capacity: slots)
-        slotLength.initialize(repeating: -1, count: slots)
-        slotHash.initialize(repeating: 0, count: slots)
-        slotKey.initialize(repeating: 0, count: slots)
-        slotValue.initialize(repeating: Classification(endpoint: -1, pathHash: 0), count: slots)
-        arenaCapacity = max(4096, cacheBytes)
-        arena = .allocate(byteCount: arenaCapacity, alignment: 8)
+        slots = .allocate(capacity: size)
+        slots.initialize(repeating: CacheSlot(), count: size)
         normalizedCapacity = 64 * 1024 + 16
         normalized = .allocate(byteCount: normalizedCapacity, alignment: 8)
+        counters = .allocate(capacity: 1)
+        counters.initialize(to: Counters())
     }
 
     deinit {
-        slotHash.deallocate()
-        slotKey.deallocate()
-        slotLength.deallocate()
-        slotValue.deallocate()
-        arena.deallocate()
+        slots.deallocate()
         normalized.deallocate()
+        counters.deallocate()
     }
 
     /// Classifies a raw path (query stripped, log escaping removed, not yet normalised), using the cache.
@@ -222,52 +227,66 @@ public final class EndpointClassifier {
     public func classify(_ raw: UnsafeRawBufferPointer) -> Classification {
         let hash = ByteHash.hash(raw)
         let mask = slotCount - 1
-        var slot = Int(truncatingIfNeeded: hash) & mask
+        let count = raw.count
+        let compared = min(count, Self.inlineBytes)
+        var index = Int(truncatingIfNeeded: hash) & mask
         while true {
-            let length = Int(slotLength[slot])
+            let slot = slots + index
+            let length = Int(slot.pointee.length)
             if length < 0 { break }
-            if slotHash[slot] == hash, length == raw.count,
-               length == 0 || memcmp(arena + Int(slotKey[slot]), raw.baseAddress.unsafelyUnwrapped, length) == 0 {
-                cacheHits &+= 1
-                return slotValue[slot]
+            if slot.pointee.hash == hash, length == count,
+               compared == 0 || Self.same(UnsafeRawPointer(slot) + Self.inlineOffset, raw.baseAddress.unsafelyUnwrapped, compared) {
+                counters.pointee.hits &+= 1
+                return Classification(endpoint: slot.pointee.endpoint, pathHash: slot.pointee.pathHash)
             }
-            slot = (slot + 1) & mask
+            index = (index + 1) & mask
         }
-        cacheMisses &+= 1
+        counters.pointee.misses &+= 1
         let result = classifyUncached(raw)
-        guard raw.count <= arenaCapacity / 16 else { return result }
-        if entries >= maxEntries || arenaUsed + raw.count > arenaCapacity {
+        guard count <= Int(Int32.max) else { return result }
+        if counters.pointee.entries >= maxEntries {
             clearCache()
-            slot = Int(truncatingIfNeeded: hash) & mask
+            index = Int(truncatingIfNeeded: hash) & mask
         }
-        if raw.count > 0, let source = raw.baseAddress {
-            (arena + arenaUsed).copyMemory(from: source, byteCount: raw.count)
+        let slot = slots + index
+        slot.pointee = CacheSlot(hash: hash, pathHash: result.pathHash, endpoint: result.endpoint, length: Int32(count))
+        if compared > 0, let source = raw.baseAddress {
+            (UnsafeMutableRawPointer(slot) + Self.inlineOffset).copyMemory(from: source, byteCount: compared)
         }
-        slotHash[slot] = hash
-        slotKey[slot] = Int32(arenaUsed)
-        slotLength[slot] = Int32(raw.count)
-        slotValue[slot] = result
-        arenaUsed += raw.count
-        entries += 1
+        counters.pointee.entries += 1
         return result
     }
 
+    /// Whether `count` bytes at two addresses are equal, eight bytes at a time.
+    @inline(__always)
+    static func same(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+        var i = 0
+        while i + 8 <= count {
+            if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+            i += 8
+        }
+        while i < count {
+            if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+            i += 1
+        }
+        return true
+    }
+
     private func clearCache() {
-        slotLength.update(repeating: -1, count: slotCount)
-        arenaUsed = 0
-        entries = 0
-        cacheResets += 1
+        slots.update(repeating: CacheSlot(), count: slotCount)
+        counters.pointee.entries = 0
+        counters.pointee.resets += 1
     }
 
     /// The normalised form of the last path classified without the cache.
     public var lastNormalizedPath: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: normalized, count: lastNormalizedCount)
+        UnsafeRawBufferPointer(start: normalized, count: counters.pointee.lastNormalizedCount)
     }
 
     /// Normalises a raw path into the classifier's buffer and returns it (valid until the next call).
     public func normalize(_ raw: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         let input = raw.count + 2 > normalizedCapacity ? UnsafeRawBufferPointer(rebasing: raw[0..<(normalizedCapacity - 2)]) : raw
-        lastNormalizedCount = PathNormalizer.normalize(input, into: normalized)
+        counters.pointee.lastNormalizedCount = PathNormalizer.normalize(input, into: normalized)
         return lastNormalizedPath
     }
 
@@ -297,5 +316,5 @@ public final class EndpointClassifier {
     }
 
     /// Paths currently cached (never more than the configured bound).
-    public var cachedPaths: Int { entries }
+    public var cachedPaths: Int { counters.pointee.entries }
 }

@@ -12,26 +12,27 @@ public struct HeavyHitters: Sendable {
     // Min-heap of slot indices by count, and each slot's position in the heap.
     private var heap: [Int] = []
     private var heapPosition: [Int] = []
-    private var slotOfKey: [UInt64: Int] = [:]
+    private var slotOfKey: KeyIndex
     /// Occurrences counted in total.
     public private(set) var total: UInt64 = 0
 
     /// Creates an empty counter.
     public init(capacity: Int) {
         self.capacity = max(1, capacity)
-        slotOfKey.reserveCapacity(self.capacity)
+        slotOfKey = KeyIndex(capacity: self.capacity)
     }
 
     /// Keys monitored now (never more than `capacity`).
     public var count: Int { keys.count }
 
     /// Whether the key is monitored.
-    public func contains(_ key: UInt64) -> Bool { slotOfKey[key] != nil }
+    public func contains(_ key: UInt64) -> Bool { slotOfKey.find(key) >= 0 }
 
     /// Counts one occurrence of a monitored key; returns false when the key is not monitored (call `insert`).
     @inline(__always)
     public mutating func increment(_ key: UInt64) -> Bool {
-        guard let slot = slotOfKey[key] else { return false }
+        let slot = slotOfKey.find(key)
+        guard slot >= 0 else { return false }
         counts[slot] &+= 1
         total &+= 1
         siftDown(heapPosition[slot])
@@ -50,17 +51,17 @@ public struct HeavyHitters: Sendable {
             labels.append(label)
             heapPosition.append(heap.count)
             heap.append(slot)
-            slotOfKey[key] = slot
+            slotOfKey.insert(key, slot: slot)
             siftUp(heap.count - 1)
             return
         }
         let slot = heap[0]
-        slotOfKey[keys[slot]] = nil
+        slotOfKey.remove(keys[slot])
         errors[slot] = counts[slot]
         counts[slot] &+= 1
         keys[slot] = key
         labels[slot] = label
-        slotOfKey[key] = slot
+        slotOfKey.insert(key, slot: slot)
         siftDown(0)
     }
 
@@ -99,5 +100,66 @@ public struct HeavyHitters: Sendable {
             swapAt(i, smallest)
             i = smallest
         }
+    }
+}
+
+/// A fixed-size open-addressing map from already-hashed 64-bit keys to slot numbers (linear probing with
+/// backward-shift deletion), sized at least twice the number of keys it will hold.
+struct KeyIndex: Sendable {
+    private var keys: [UInt64]
+    private var slots: [Int32]
+    private let mask: Int
+
+    init(capacity: Int) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        keys = Array(repeating: 0, count: size)
+        slots = Array(repeating: -1, count: size)
+        mask = size - 1
+    }
+
+    @inline(__always)
+    private func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: key ^ (key >> 29)) & mask }
+
+    /// The slot stored for a key, or -1.
+    @inline(__always)
+    func find(_ key: UInt64) -> Int {
+        var i = home(key)
+        while true {
+            let slot = slots[i]
+            if slot < 0 { return -1 }
+            if keys[i] == key { return Int(slot) }
+            i = (i + 1) & mask
+        }
+    }
+
+    mutating func insert(_ key: UInt64, slot: Int) {
+        var i = home(key)
+        while slots[i] >= 0, keys[i] != key { i = (i + 1) & mask }
+        keys[i] = key
+        slots[i] = Int32(slot)
+    }
+
+    mutating func remove(_ key: UInt64) {
+        var i = home(key)
+        while true {
+            if slots[i] < 0 { return }
+            if keys[i] == key { break }
+            i = (i + 1) & mask
+        }
+        // Backward-shift the following entries of the cluster so lookups never stop early.
+        var hole = i
+        var j = (i + 1) & mask
+        while slots[j] >= 0 {
+            let want = home(keys[j])
+            let between = hole <= j ? (want <= hole || want > j) : (want <= hole && want > j)
+            if between {
+                keys[hole] = keys[j]
+                slots[hole] = slots[j]
+                hole = j
+            }
+            j = (j + 1) & mask
+        }
+        slots[hole] = -1
     }
 }

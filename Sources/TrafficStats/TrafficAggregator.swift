@@ -55,24 +55,35 @@ public final class TrafficAggregator {
     /// The classifier (exposed for its cache counters).
     public let classifier: EndpointClassifier
 
-    private var pairs: [WindowedStats]
+    private let pairs: [WindowedStats]
     private var configuredPercent: [Double?]
-    private var changedAt: [Int64]
-    private var sinceChangeNew: [Int]
-    private var sinceChangeCurrent: [Int]
+    // Per endpoint: the log time of the last configuration change, and requests (current, new) counted since.
+    private let changedAt: UnsafeMutablePointer<Int64>
+    private let sinceChange: UnsafeMutablePointer<Int>
     private var heavyHitters: HeavyHitters
     private let newUpstreams: [[UInt8]]
     private let endpointIndex: [String: Int]
 
+    /// Counters kept behind a pointer so the per-line path pays no exclusivity checks.
+    private struct Counters {
+        var now: Int64 = .min
+        var first: Int64 = .max
+        var lines = 0
+        var unclassified = 0
+        var notMigrated = 0
+    }
+
+    private let counters: UnsafeMutablePointer<Counters>
+
     /// The newest log second seen, nil before the first line.
-    public private(set) var now: Int64?
-    private var first: Int64 = .max
+    public var now: Int64? { counters.pointee.lines > 0 ? counters.pointee.now : nil }
+    private var first: Int64 { counters.pointee.first }
     /// Lines aggregated.
-    public private(set) var lines = 0
+    public var lines: Int { counters.pointee.lines }
     /// Lines without a usable request path.
-    public private(set) var unclassified = 0
+    public var unclassified: Int { counters.pointee.unclassified }
     /// Lines whose path matched no map key.
-    public private(set) var notMigratedLines = 0
+    public var notMigratedLines: Int { counters.pointee.notMigrated }
 
     /// Compiles the rules; throws `ClassifierError` for an invalid regex key.
     public init(configuration: TrafficConfiguration) throws {
@@ -81,14 +92,23 @@ public final class TrafficAggregator {
         let count = classifier.endpoints.count
         pairs = (0..<(count * 2)).map { _ in WindowedStats() }
         configuredPercent = Array(repeating: nil, count: count)
-        changedAt = Array(repeating: .min, count: count)
-        sinceChangeNew = Array(repeating: 0, count: count)
-        sinceChangeCurrent = Array(repeating: 0, count: count)
+        changedAt = .allocate(capacity: max(1, count))
+        changedAt.initialize(repeating: .min, count: max(1, count))
+        sinceChange = .allocate(capacity: max(2, count * 2))
+        sinceChange.initialize(repeating: 0, count: max(2, count * 2))
+        counters = .allocate(capacity: 1)
+        counters.initialize(to: Counters())
         heavyHitters = HeavyHitters(capacity: configuration.notMigratedCapacity)
         newUpstreams = configuration.newServiceUpstreams.map { Array($0.utf8) }
         var index: [String: Int] = [:]
         for (i, name) in classifier.endpoints.enumerated() { index[name] = i }
         endpointIndex = index
+    }
+
+    deinit {
+        changedAt.deallocate()
+        sinceChange.deallocate()
+        counters.deallocate()
     }
 
     /// The endpoint names, in rule order.
@@ -112,18 +132,19 @@ public final class TrafficAggregator {
     ///   - fallbackTime: the log second to use when the format has no time variable.
     @inline(__always)
     public func add(_ parser: LogLineParser, role: LogRole, fallbackTime: @autoclosure () -> Int64) {
-        lines &+= 1
+        let c = counters
+        c.pointee.lines &+= 1
         let time = parser.time ?? fallbackTime()
-        if now == nil || time > now.unsafelyUnwrapped { now = time }
-        if time < first { first = time }
+        if time > c.pointee.now { c.pointee.now = time }
+        if time < c.pointee.first { c.pointee.first = time }
         guard var raw = parser.rawPath() else {
-            unclassified &+= 1
+            c.pointee.unclassified &+= 1
             return
         }
         if let base = raw.baseAddress, memchr(base, 0x5C, raw.count) != nil { raw = parser.unescape(raw) }
         let result = classifier.classify(raw)
         guard result.endpoint >= 0 else {
-            notMigratedLines &+= 1
+            c.pointee.notMigrated &+= 1
             if !heavyHitters.increment(result.pathHash) {
                 let path = classifier.normalize(raw)
                 heavyHitters.insert(result.pathHash, label: String(decoding: path, as: UTF8.self))
@@ -133,10 +154,8 @@ public final class TrafficAggregator {
         let endpoint = Int(result.endpoint)
         let side = backend(parser, role: role)
         let latency = configuration.latency == .request ? parser.requestTimeMilliseconds : parser.upstreamResponseTimeMilliseconds
-        pairs[endpoint &* 2 &+ side].record(time: time, now: now.unsafelyUnwrapped, status: parser.status ?? 0, latency: latency)
-        if time >= changedAt[endpoint] {
-            if side == 1 { sinceChangeNew[endpoint] &+= 1 } else { sinceChangeCurrent[endpoint] &+= 1 }
-        }
+        pairs[endpoint &* 2 &+ side].record(time: time, now: c.pointee.now, status: parser.status ?? 0, latency: latency)
+        if time >= changedAt[endpoint] { sinceChange[endpoint &* 2 &+ side] &+= 1 }
     }
 
     /// Records that the configured new-service percent of an endpoint changed at a log time.
@@ -148,8 +167,8 @@ public final class TrafficAggregator {
         configuredPercent[endpoint] = percent
         changedAt[endpoint] = time
         let (current, new) = sinceCounts(endpoint, since: time)
-        sinceChangeCurrent[endpoint] = current
-        sinceChangeNew[endpoint] = new
+        sinceChange[endpoint * 2] = current
+        sinceChange[endpoint * 2 + 1] = new
     }
 
     private func sinceCounts(_ endpoint: Int, since time: Int64, to end: Int64? = nil, changedInside: Bool = true) -> (current: Int, new: Int) {
@@ -232,7 +251,7 @@ public final class TrafficAggregator {
         if let to {
             counted = sinceCounts(endpoint, since: max(from, changedAt[endpoint]), to: to, changedInside: changedAt[endpoint] > from)
         } else {
-            counted = (sinceChangeCurrent[endpoint], sinceChangeNew[endpoint])
+            counted = (sinceChange[endpoint * 2], sinceChange[endpoint * 2 + 1])
         }
         let n = counted.current + counted.new
         guard n > 0 else { return }

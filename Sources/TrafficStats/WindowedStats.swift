@@ -51,27 +51,40 @@ final class WindowedStats {
     static let coarseSliceSeconds: Int64 = 60
     static let coarseSlices = 16
 
+    // All mutable state sits behind pointers, so recording pays no exclusivity checks.
     private let seconds: UnsafeMutablePointer<CountBucket>
     private let tens: UnsafeMutablePointer<CountBucket>
-    private var fine: [HistogramSlice]
-    private var coarse: [HistogramSlice]
-    private var allHistogram = Histogram<UInt32>(numberOfSignificantValueDigits: .two)
-    private var allCounts = CountBucket()
-    private var allRequests = 0
-    private var allStatus = CountTotals()
+    private let fine: UnsafeMutablePointer<HistogramSlice>
+    private let coarse: UnsafeMutablePointer<HistogramSlice>
+    private let allHistogram: UnsafeMutablePointer<Histogram<UInt32>>
+    private let allStatus: UnsafeMutablePointer<CountTotals>
 
     init() {
         seconds = .allocate(capacity: Self.secondSlots)
         seconds.initialize(repeating: CountBucket(), count: Self.secondSlots)
         tens = .allocate(capacity: Self.tenSecondSlots)
         tens.initialize(repeating: CountBucket(), count: Self.tenSecondSlots)
-        fine = Array(repeating: HistogramSlice(), count: Self.fineSlices)
-        coarse = Array(repeating: HistogramSlice(), count: Self.coarseSlices)
+        fine = .allocate(capacity: Self.fineSlices)
+        fine.initialize(repeating: HistogramSlice(), count: Self.fineSlices)
+        coarse = .allocate(capacity: Self.coarseSlices)
+        coarse.initialize(repeating: HistogramSlice(), count: Self.coarseSlices)
+        allHistogram = .allocate(capacity: 1)
+        allHistogram.initialize(to: Histogram<UInt32>(numberOfSignificantValueDigits: .two))
+        allStatus = .allocate(capacity: 1)
+        allStatus.initialize(to: CountTotals())
     }
 
     deinit {
         seconds.deallocate()
         tens.deallocate()
+        fine.deinitialize(count: Self.fineSlices)
+        fine.deallocate()
+        coarse.deinitialize(count: Self.coarseSlices)
+        coarse.deallocate()
+        allHistogram.deinitialize(count: 1)
+        allHistogram.deallocate()
+        allStatus.deinitialize(count: 1)
+        allStatus.deallocate()
     }
 
     @inline(__always)
@@ -104,17 +117,17 @@ final class WindowedStats {
     /// Counts one request at log second `time` whose newest log second so far is `now`.
     @inline(__always)
     func record(time: Int64, now: Int64, status: Int, latency: Int?) {
-        allRequests &+= 1
+        allStatus.pointee.requests &+= 1
         switch status {
-        case 200..<300: allStatus.s2xx &+= 1
-        case 300..<400: allStatus.s3xx &+= 1
-        case 400..<500: allStatus.s4xx &+= 1
-        case 500..<600: allStatus.s5xx &+= 1
+        case 200..<300: allStatus.pointee.s2xx &+= 1
+        case 300..<400: allStatus.pointee.s3xx &+= 1
+        case 400..<500: allStatus.pointee.s4xx &+= 1
+        case 500..<600: allStatus.pointee.s5xx &+= 1
         default: break
         }
         if let latency {
-            allStatus.maxMs = max(allStatus.maxMs ?? 0, latency)
-            allHistogram.record(UInt64(max(0, latency)))
+            allStatus.pointee.maxMs = max(allStatus.pointee.maxMs ?? 0, latency)
+            allHistogram.pointee.record(UInt64(max(0, latency)))
         }
         if time > now - Int64(Self.secondSlots) {
             let i = Self.slot(time, Self.secondSlots)
@@ -131,17 +144,17 @@ final class WindowedStats {
         let value = UInt64(max(0, latency))
         let fineTag = Self.floorDiv(time, Self.fineSliceSeconds)
         if fineTag > Self.floorDiv(now, Self.fineSliceSeconds) - Int64(Self.fineSlices) {
-            Self.recordSlice(&fine, tag: fineTag, value: value)
+            Self.recordSlice(fine, Self.fineSlices, tag: fineTag, value: value)
         }
         let coarseTag = Self.floorDiv(time, Self.coarseSliceSeconds)
         if coarseTag > Self.floorDiv(now, Self.coarseSliceSeconds) - Int64(Self.coarseSlices) {
-            Self.recordSlice(&coarse, tag: coarseTag, value: value)
+            Self.recordSlice(coarse, Self.coarseSlices, tag: coarseTag, value: value)
         }
     }
 
     @inline(__always)
-    private static func recordSlice(_ ring: inout [HistogramSlice], tag: Int64, value: UInt64) {
-        let i = slot(tag, ring.count)
+    private static func recordSlice(_ ring: UnsafeMutablePointer<HistogramSlice>, _ count: Int, tag: Int64, value: UInt64) {
+        let i = slot(tag, count)
         if ring[i].tag != tag {
             ring[i].tag = tag
             if ring[i].histogram == nil {
@@ -156,11 +169,7 @@ final class WindowedStats {
     /// Count totals over the log seconds `from...to`; ten-second buckets are used beyond the last minute, so
     /// such a window starts at the ten-second boundary at or before `from`.
     func counts(from: Int64, to: Int64?) -> CountTotals {
-        guard let to else {
-            var totals = allStatus
-            totals.requests = allRequests
-            return totals
-        }
+        guard let to else { return allStatus.pointee }
         var totals = CountTotals()
         if to - from < Int64(Self.secondSlots) {
             for i in 0..<Self.secondSlots where seconds[i].tag >= from && seconds[i].tag <= to {
@@ -187,14 +196,14 @@ final class WindowedStats {
     /// The latency histogram over `from...to` (merged slices: 15-second slices for up to a minute, one-minute
     /// slices beyond), or all time when `to` is nil; nil when no latency was recorded there.
     func latency(from: Int64, to: Int64?) -> Histogram<UInt32>? {
-        guard let to else { return allHistogram.totalCount > 0 ? allHistogram : nil }
-        let ring: [HistogramSlice]
+        guard let to else { return allHistogram.pointee.totalCount > 0 ? allHistogram.pointee : nil }
+        let ring: UnsafeMutableBufferPointer<HistogramSlice>
         let size: Int64
         if to - from < 60 {
-            ring = fine
+            ring = UnsafeMutableBufferPointer(start: fine, count: Self.fineSlices)
             size = Self.fineSliceSeconds
         } else {
-            ring = coarse
+            ring = UnsafeMutableBufferPointer(start: coarse, count: Self.coarseSlices)
             size = Self.coarseSliceSeconds
         }
         let first = Self.floorDiv(from, size), last = Self.floorDiv(to, size)
@@ -213,7 +222,8 @@ final class WindowedStats {
     /// Approximate bytes held (buckets and histogram counts).
     var footprint: Int {
         var bytes = (Self.secondSlots + Self.tenSecondSlots) * MemoryLayout<CountBucket>.stride
-        for slice in fine + coarse { bytes += slice.histogram?.estimatedFootprintInBytes ?? 0 }
-        return bytes + allHistogram.estimatedFootprintInBytes
+        for i in 0..<Self.fineSlices { bytes += fine[i].histogram?.estimatedFootprintInBytes ?? 0 }
+        for i in 0..<Self.coarseSlices { bytes += coarse[i].histogram?.estimatedFootprintInBytes ?? 0 }
+        return bytes + allHistogram.pointee.estimatedFootprintInBytes
     }
 }

@@ -29,7 +29,8 @@ func runRoutingBenchmark(_ arguments: [String]) throws {
 
     let clock = ContinuousClock()
     var loads: [Duration] = [], edits: [Duration] = [], prints: [Duration] = [], totals: [Duration] = []
-    for round in 0..<21 {
+    let rounds = Int(arguments.dropFirst().first ?? "") ?? 21
+    for round in 0..<rounds {
         let t0 = clock.now
         let config = try ConfigSet.load(path: path)
         let model = Discovery.discover(config)
@@ -47,7 +48,7 @@ func runRoutingBenchmark(_ arguments: [String]) throws {
         let d = xs.sorted()[xs.count / 2]
         return String(format: "%7.2f ms", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000)
     }
-    print("routing benchmark: \(endpoints) endpoints, 50 groups, median of 20 rounds")
+    print("routing benchmark: \(endpoints) endpoints, 50 groups, median of \(rounds - 1) rounds")
     print("  load (read, parse, discover) \(median(loads))")
     print("  edit (set a group percent)   \(median(edits))")
     print("  print (changed file text)    \(median(prints))")

@@ -56,6 +56,12 @@ import Testing
         #expect(Journal.defaultPath(environment: ["HOME": "/h"]) == "/h/.local/state/cutover/journal.jsonl")
     }
 
+    @Test func summaryIsOneReadableLine() {
+        var r = record("0123456789")
+        r.validate = StepRecord(command: ["nginx", "-t"], succeeded: true, exitCode: 0, durationMs: 23.4, message: "")
+        #expect(r.summary == "2026-09-21T14:13:20Z  ops@edge-1  set-percent  /v2/a  group1 10%->25%  applied  (validate 23 ms)  — ramp")
+    }
+
     @Test func lastUndoableWalksBackPastUndoneChanges() throws {
         let dir = try TempDir()
         let journal = Journal(path: dir.file("journal.jsonl"))

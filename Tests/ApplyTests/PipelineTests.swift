@@ -188,6 +188,20 @@ import Testing
         #expect(try fx.text().contains("40%"))
     }
 
+    @Test func textEditsRunOnTheCurrentText() throws {
+        let fx = try Fixture([.init(Self.validate), .init(Self.reload)])
+        try fx.dir.write("conf.d/routing.conf", Self.before.replacingOccurrences(of: "10%", with: "15%"))
+        let report = try fx.pipeline.apply(editing: fx.file, description: Self.description) { current in
+            #expect(current.contains("15%"))
+            return current.replacingOccurrences(of: "15%", with: "35%")
+        }
+        #expect(report.outcome == .applied)
+        #expect(try fx.text().contains("35%"))
+        #expect(throws: ApplyError.self) {
+            _ = try fx.pipeline.apply(editing: [fx.file], description: Self.description) { _ in ["/elsewhere.conf": "x"] }
+        }
+    }
+
     @Test func noOpChangesRunNothing() throws {
         let fx = try Fixture([])
         let report = try fx.pipeline.apply(changes: [FileChange(path: fx.file, before: Self.before, after: Self.before)],
@@ -277,5 +291,47 @@ final class LockedBox<Value: Sendable>: @unchecked Sendable {
     var path: String {
         get { lock.withLock { storedPath } }
         set { lock.withLock { storedPath = newValue } }
+    }
+}
+
+@Suite struct ValidationMessageTests {
+    @Test func validationReportsWhatNginxLoggedButDidNotPrint() throws {
+        let dir = try TempDir()
+        let log = try dir.write("error.log", "")
+        let fx = try PipelineTests.Fixture([
+            .init(PipelineTests.validate) {
+                let handle = FileHandle(forWritingAtPath: log)
+                _ = try? handle?.seekToEnd()
+                try? handle?.write(contentsOf: Data("2026/11/28 02:00:00 [emerg] 7#7: unknown directive \"spilt_clients\" in /x.conf:1\n2026/11/28 02:00:00 [emerg] 7#7: duplicate upstream \"a\" in /x.conf:9\n".utf8))
+                try? handle?.close()
+                return CommandResult(argv: PipelineTests.validate, exitCode: 1,
+                                     stderr: "nginx: [emerg] duplicate upstream \"a\" in /x.conf:9\nnginx: configuration file test failed")
+            },
+        ], verify: [.errorLog(path: log)])
+        let report = try fx.pipeline.apply(changes: [fx.change], description: PipelineTests.description)
+        #expect(report.outcome == .validationRefused)
+        #expect(report.message.contains("unknown directive \"spilt_clients\""))
+        // A line nginx already printed is not repeated from the log.
+        #expect(report.message.components(separatedBy: "duplicate upstream").count == 2)
+    }
+}
+
+@Suite struct JournalSafetyTests {
+    @Test func anUnwritableJournalStopsTheChangeBeforeAnythingIsWritten() throws {
+        let dir = try TempDir()
+        let file = try dir.write("routing.conf", PipelineTests.before)
+        // The journal's directory is a regular file, so the journal cannot be created.
+        try dir.write("blocker", "")
+        let configuration = ApplyConfiguration(
+            nginx: NginxControl(validateArgv: PipelineTests.validate, reloadArgv: PipelineTests.reload),
+            mainConfig: dir.file("nginx.conf"), journal: Journal(path: dir.file("blocker/journal.jsonl")))
+        let runner = ScriptedRunner([])
+        let pipeline = ApplyPipeline(configuration: configuration, runner: runner, clock: ManualClock().applyClock)
+        #expect(throws: ApplyError.self) {
+            _ = try pipeline.apply(changes: [FileChange(path: file, before: PipelineTests.before, after: PipelineTests.after)],
+                                   description: PipelineTests.description)
+        }
+        #expect(try dir.read("routing.conf") == PipelineTests.before)
+        runner.verifyAllRan()
     }
 }

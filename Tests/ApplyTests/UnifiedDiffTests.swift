@@ -42,6 +42,8 @@ import Testing
         Case(name: "old file lacked final newline", old: "a\nb\nc", new: "a\nb\nc\n"),
         Case(name: "both lack it, last line changed", old: "a\nb\nc", new: "a\nb\nd"),
         Case(name: "both lack it, change before", old: "a\nb\nc\nd\ne", new: "a\nX\nc\nd\ne"),
+        Case(name: "CRLF line endings", old: "a\r\nb\r\nc\r\n", new: "a\r\nB\r\nc\r\n"),
+        Case(name: "non-ASCII text", old: "# café\nx é\n", new: "# café\nx è\n"),
         Case(name: "percent edit in a split_clients block", old: splitOld,
              new: splitOld.replacingOccurrences(of: "25%", with: "50%")),
     ]

@@ -11,6 +11,7 @@ public enum FreePort {
     public struct Failure: Error, CustomStringConvertible {
         /// The errno of the failed call.
         public var errno: Int32
+        /// What went wrong.
         public var description: String { "could not find a free port: \(String(cString: strerror(errno)))" }
     }
 

@@ -15,6 +15,11 @@ public final class NginxHarness: @unchecked Sendable {
     public struct Failure: Error, CustomStringConvertible {
         /// What went wrong.
         public var description: String
+
+        /// Creates a failure saying what went wrong.
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     /// The temp prefix directory.
@@ -145,6 +150,11 @@ public final class HTTPTestClient: @unchecked Sendable {
     public struct Failure: Error, CustomStringConvertible {
         /// What went wrong.
         public var description: String
+
+        /// Creates a failure saying what went wrong.
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     /// The port on 127.0.0.1.

@@ -1,1 +1,0 @@
-// The TerminalCurses module; see ARCHITECTURE.md.

@@ -1,0 +1,33 @@
+import Apply
+import Foundation
+import Rollout
+
+/// Connects an editing command to the apply pipeline and formats what it reports.
+struct ApplyWiring {
+    var context: Context
+    var applier: EditApplier
+
+    init(context: Context) throws {
+        self.context = context
+        self.applier = context.settings.editApplier(configPath: context.configPath, config: context.config)
+    }
+
+    func apply(edit: RolloutEdit, preview: EditResult, reason: String?) throws -> ApplyReport {
+        do {
+            return try applier.apply(edit, preview: preview, previewModel: context.model, reason: reason)
+        } catch let error as ApplyError {
+            if case .invalidChange = error { throw CLIError(message: error.description, code: CLIError.refused) }
+            throw CLIError(message: error.description, code: error.exitCode)
+        }
+    }
+
+    /// The outcome, nginx's message when something failed, and the time each step took.
+    static func describe(_ report: ApplyReport) -> String {
+        let t = report.timings
+        func ms(_ d: Duration) -> String { String(format: "%.1f ms", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15) }
+        var lines = ["\(report.outcome.rawValue): \(report.message)"]
+        lines.append("validate \(ms(t.validate)), reload \(ms(t.reload)), verify \(ms(t.verify)), write \(ms(t.write)), total \(ms(t.total))")
+        if let id = report.record?.id { lines.append("journal: \(id)") }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import NginxConfig
+import Rollout
+import Settings
+
+/// Options every subcommand takes: where the nginx config and the settings are.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The nginx config: a full nginx.conf or the file holding the routing.", valueName: "FILE"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("The settings file (default: ./cutover.yaml, $XDG_CONFIG_HOME/cutover/cutover.yaml, /etc/cutover/cutover.yaml).", valueName: "FILE"))
+    var settings: String?
+
+    @Option(name: .long, help: ArgumentHelp("The directory relative include paths resolve against (nginx's conf directory).", valueName: "DIR"))
+    var prefix: String?
+}
+
+/// A failure the CLI reports with a message and a documented exit code.
+struct CLIError: Error, CustomStringConvertible {
+    var message: String
+    var code: Int32
+
+    var description: String { message }
+
+    static let general: Int32 = 1
+    static let refused: Int32 = 3
+    static let reverted: Int32 = 4
+    static let conflict: Int32 = 5
+}
+
+/// Everything a command needs after reading settings and the config.
+struct Context {
+    var settings: Settings
+    var configPath: String
+    var config: ConfigSet
+    var model: RolloutModel
+
+    /// Loads settings, then the config they or the flags name, then discovers the model.
+    static func load(_ options: GlobalOptions) throws -> Context {
+        let settings: Settings
+        do {
+            settings = try Settings.load(explicit: options.settings)
+        } catch {
+            throw CLIError(message: "settings: \(error)", code: CLIError.general)
+        }
+        guard let path = options.config ?? settings.config else {
+            let looked = Settings.searchPaths().joined(separator: ", ")
+            throw CLIError(message: "no nginx config given: pass --config FILE or set `config:` in cutover.yaml (looked for settings in \(looked))", code: CLIError.general)
+        }
+        let config: ConfigSet
+        do {
+            config = try ConfigSet.load(path: path, prefix: options.prefix ?? settings.prefix)
+        } catch {
+            throw CLIError(message: "\(error)", code: CLIError.general)
+        }
+        let model = Discovery.discover(config, names: settings.names)
+        return Context(settings: settings, configPath: config.mainPath, config: config, model: model)
+    }
+}
+
+/// Writes to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Runs `body`, turning CLI errors into their message on stderr and their exit code.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as CLIError {
+        printError("cutover: \(error.message)")
+        throw ExitCode(error.code)
+    }
+}

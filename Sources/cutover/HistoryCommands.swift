@@ -1,0 +1,107 @@
+import Apply
+import ArgumentParser
+import Foundation
+import NginxConfig
+import Settings
+
+/// `cutover history [--json]`: the journal of attempted changes, oldest first.
+struct HistoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "history", abstract: "List the journaled changes (applied, refused, reverted).")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: .long, help: "Print the journal records as JSON.") var json = false
+    @Option(name: .long, help: "Show only the last N changes.") var last: Int?
+
+    func run() throws {
+        try runReportingErrors {
+            let settings: Settings
+            do { settings = try Settings.load(explicit: global.settings) } catch {
+                throw CLIError(message: "settings: \(error)", code: CLIError.general)
+            }
+            let journal = Journal(path: settings.journalPath())
+            var records: [JournalRecord]
+            do { records = try journal.records() } catch {
+                throw CLIError(message: "\(error)", code: CLIError.general)
+            }
+            if let last { records = Array(records.suffix(max(0, last))) }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                encoder.dateEncodingStrategy = .iso8601
+                let data = try encoder.encode(HistoryDocument(journal: journal.path, changes: records))
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            if records.isEmpty {
+                print("no changes journaled yet (\(journal.path))")
+                return
+            }
+            let formatter = ISO8601DateFormatter()
+            for r in records {
+                let groups = r.change.groups.map { g in
+                    let before = r.change.percentsBefore[g].map { "\(HistoryCommand.trim($0))%" } ?? "-"
+                    let after = r.change.percentsAfter[g].map { "\(HistoryCommand.trim($0))%" } ?? "-"
+                    return "\(g) \(before)→\(after)"
+                }
+                var line = "\(formatter.string(from: r.time))  \(r.outcome.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0)) \(r.change.action)"
+                if !r.change.endpoints.isEmpty { line += "  endpoints: " + r.change.endpoints.prefix(5).joined(separator: ", ") + (r.change.endpoints.count > 5 ? " (+\(r.change.endpoints.count - 5))" : "") }
+                if !groups.isEmpty { line += "  groups: " + groups.joined(separator: ", ") }
+                line += "  by \(r.user)@\(r.host)"
+                if let reason = r.change.reason { line += "  reason: \(reason)" }
+                if let v = r.validate { line += String(format: "  validate %.0f ms", v.durationMs) }
+                if let rl = r.reload { line += String(format: "  reload %.0f ms", rl.durationMs) }
+                print(line)
+            }
+        }
+    }
+
+    static func trim(_ v: Double) -> String {
+        v == v.rounded() ? String(Int(v)) : String(format: "%.2f", v)
+    }
+}
+
+/// The `history --json` document.
+struct HistoryDocument: Encodable {
+    var journal: String
+    var changes: [JournalRecord]
+}
+
+/// `cutover undo`: reverts the last applied change as a new journaled change.
+struct UndoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "undo", abstract: "Revert the last applied change (as a new, journaled change).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var edit: EditOptions
+
+    func run() throws {
+        try runReportingErrors {
+            let context = try Context.load(global)
+            let applier = context.settings.editApplier(configPath: context.configPath, config: context.config)
+            let plan: UndoPlan
+            do { plan = try applier.pipeline.planUndo(reason: edit.reason) } catch let error as ApplyError {
+                throw CLIError(message: error.description, code: CLIError.general)
+            }
+            print("undo \(plan.target.change.action) of \(ISO8601DateFormatter().string(from: plan.target.time)) by \(plan.target.user): "
+                  + (plan.target.change.endpoints + plan.target.change.groups).joined(separator: ", "))
+            if edit.dryRun {
+                for change in plan.planned.changes {
+                    print(unifiedDiff(old: change.before, new: change.after, oldName: "a" + change.path, newName: "b" + change.path), terminator: "")
+                }
+                return
+            }
+            if isatty(STDIN_FILENO) != 0 && !edit.yes {
+                print("Apply this undo (validate, swap in, reload)? [y/N] ", terminator: "")
+                guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
+                    print("not applied")
+                    return
+                }
+            }
+            let report: ApplyReport
+            do { report = try applier.pipeline.undo(reason: edit.reason) } catch let error as ApplyError {
+                throw CLIError(message: error.description, code: error.exitCode)
+            }
+            print(ApplyWiring.describe(report))
+            if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+        }
+    }
+}
