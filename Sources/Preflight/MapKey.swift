@@ -335,7 +335,7 @@ final class KeyMatcher {
     /// Whether `key` alone matches `path`; nil when the key does not compile.
     func matches(_ key: String, _ path: String) -> Bool? {
         if single[key] == nil {
-            guard let c = try? EndpointClassifier(rules: [EndpointRule(endpoint: "k", key: key)], cacheEntries: 64, cacheBytes: 4096) else {
+            guard let c = try? EndpointClassifier(rules: [EndpointRule(endpoint: "k", key: key)], cacheEntries: 64) else {
                 return nil
             }
             single[key] = c
@@ -356,7 +356,7 @@ final class MapMatcher {
 
     init(keys: [String]) {
         let rules = keys.enumerated().map { EndpointRule(endpoint: String($0.offset), key: $0.element) }
-        classifier = try? EndpointClassifier(rules: rules, cacheEntries: 1024, cacheBytes: 1 << 16)
+        classifier = try? EndpointClassifier(rules: rules, cacheEntries: 1024)
     }
 
     /// The index of the key nginx picks for `path`, nil when none matches (or the keys do not compile).
