@@ -13,6 +13,6 @@ struct Cutover: ParsableCommand {
         underneath); 64 usage error.
         """,
         subcommands: [RoutesCommand.self, SetCommand.self, GroupCommand.self, AddCommand.self, RemoveCommand.self,
-                      RollbackCommand.self, ResumeCommand.self, HistoryCommand.self, UndoCommand.self, StatusCommand.self]
+                      RollbackCommand.self, ResumeCommand.self, HistoryCommand.self, UndoCommand.self, StatusCommand.self, CheckCommand.self]
     )
 }
