@@ -20,7 +20,11 @@ extension Settings {
     public func nginxControl(location: NginxLocation) -> NginxControl {
         var control = NginxControl.standard(location)
         if !validateCommand.isEmpty { control.validateArgv = validateCommand }
-        if !reloadCommand.isEmpty { control.reloadArgv = reloadCommand }
+        if !reloadCommand.isEmpty {
+            control.reloadArgv = reloadCommand
+        } else if reloadBySignal {
+            control.reloadSignalPidFile = location.pidFile
+        }
         if !verifyCommand.isEmpty { control.verify = [.command(verifyCommand)] }
         let timeout = Duration.milliseconds(Int64(commandTimeout * 1000))
         control.validateTimeout = timeout

@@ -24,6 +24,9 @@ public struct Settings: Sendable, Equatable {
     public var reloadCommand: [String] = []
     /// An argv run after a reload to confirm it took effect; empty means Cutover's own checks.
     public var verifyCommand: [String] = []
+    /// Reload by sending SIGHUP to the master named in the pid file instead of running `nginx -s reload`
+    /// (which parses the whole config again); for a local nginx this process may signal.
+    public var reloadBySignal = false
     /// Seconds each external command may take.
     public var commandTimeout: Double = 30
     /// The journal file; nil means `$XDG_STATE_HOME/cutover/journal.jsonl`.
@@ -171,10 +174,13 @@ extension Settings {
                     case "validate": s.validateCommand = Settings.listValue(v)
                     case "reload": s.reloadCommand = Settings.listValue(v)
                     case "verify": s.verifyCommand = Settings.listValue(v)
+                    case "reload_by_signal":
+                        guard let b = v.scalar.flatMap({ Bool($0.string) }) else { throw SettingsError(file: file, line: line(k), message: "nginx.reload_by_signal must be true or false") }
+                        s.reloadBySignal = b
                     case "timeout":
                         guard let t = v.scalar.flatMap({ Double($0.string) }), t > 0 else { throw SettingsError(file: file, line: line(k), message: "nginx.timeout must be a positive number of seconds") }
                         s.commandTimeout = t
-                    default: throw SettingsError(file: file, line: line(k), message: "unknown key nginx.\(k.string ?? "?"); expected binary, validate, reload, verify or timeout (commands are lists: [systemctl, reload, nginx])")
+                    default: throw SettingsError(file: file, line: line(k), message: "unknown key nginx.\(k.string ?? "?"); expected binary, validate, reload, reload_by_signal, verify or timeout (commands are lists: [systemctl, reload, nginx])")
                     }
                 }
             case "variables":

@@ -13,6 +13,7 @@ struct Cutover: ParsableCommand {
         underneath); 64 usage error.
         """,
         subcommands: [RoutesCommand.self, SetCommand.self, GroupCommand.self, AddCommand.self, RemoveCommand.self,
-                      RollbackCommand.self, ResumeCommand.self, HistoryCommand.self, UndoCommand.self, WatchCommand.self, DemoCommand.self], defaultSubcommand: WatchCommand.self
+                      RollbackCommand.self, ResumeCommand.self, HistoryCommand.self, UndoCommand.self, StatusCommand.self, CheckCommand.self,
+                      WatchCommand.self, DemoCommand.self], defaultSubcommand: WatchCommand.self
     )
 }

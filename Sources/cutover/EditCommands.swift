@@ -116,6 +116,24 @@ struct ResumeCommand: ParsableCommand {
 
 /// The shared path of every editing command: compute, preview, confirm, apply through the pipeline, report.
 enum EditRunner {
+    /// Prints the diffs for `--dry-run` (and returns false), or asks `question` when stdin is a terminal and
+    /// `--yes` was not given; true means go ahead.
+    static func previewOrConfirm(_ changes: [FileChange], options: EditOptions, question: String) -> Bool {
+        if options.dryRun {
+            for change in changes {
+                print(unifiedDiff(old: change.before, new: change.after, oldName: "a" + change.path, newName: "b" + change.path), terminator: "")
+            }
+            return false
+        }
+        guard isatty(STDIN_FILENO) != 0 && !options.yes else { return true }
+        print("\(question) (validate, swap in, reload)? [y/N] ", terminator: "")
+        guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
+            print("not applied")
+            return false
+        }
+        return true
+    }
+
     static func run(_ edit: RolloutEdit, global: GlobalOptions, options: EditOptions) throws {
         try runReportingErrors {
             let context = try Context.load(global)
@@ -130,19 +148,7 @@ enum EditRunner {
                 return
             }
             print(preview.summary)
-            if options.dryRun {
-                for change in preview.changes {
-                    print(unifiedDiff(old: change.before, new: change.after, oldName: "a" + change.path, newName: "b" + change.path), terminator: "")
-                }
-                return
-            }
-            if isatty(STDIN_FILENO) != 0 && !options.yes {
-                print("Apply this change (validate, swap in, reload)? [y/N] ", terminator: "")
-                guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
-                    print("not applied")
-                    return
-                }
-            }
+            guard EditRunner.previewOrConfirm(preview.changes, options: options, question: "Apply this change") else { return }
             let wiring = try ApplyWiring(context: context)
             let report = try wiring.apply(edit: edit, preview: preview, reason: options.reason)
             print(ApplyWiring.describe(report))

@@ -1,7 +1,6 @@
 import Apply
 import ArgumentParser
 import Foundation
-import NginxConfig
 import Settings
 
 /// `cutover history [--json]`: the journal of attempted changes, oldest first.
@@ -83,19 +82,7 @@ struct UndoCommand: ParsableCommand {
             }
             print("undo \(plan.target.change.action) of \(ISO8601DateFormatter().string(from: plan.target.time)) by \(plan.target.user): "
                   + (plan.target.change.endpoints + plan.target.change.groups).joined(separator: ", "))
-            if edit.dryRun {
-                for change in plan.planned.changes {
-                    print(unifiedDiff(old: change.before, new: change.after, oldName: "a" + change.path, newName: "b" + change.path), terminator: "")
-                }
-                return
-            }
-            if isatty(STDIN_FILENO) != 0 && !edit.yes {
-                print("Apply this undo (validate, swap in, reload)? [y/N] ", terminator: "")
-                guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
-                    print("not applied")
-                    return
-                }
-            }
+            guard EditRunner.previewOrConfirm(plan.planned.changes, options: edit, question: "Apply this undo") else { return }
             let report: ApplyReport
             do { report = try applier.pipeline.undo(reason: edit.reason) } catch let error as ApplyError {
                 throw CLIError(message: error.description, code: error.exitCode)

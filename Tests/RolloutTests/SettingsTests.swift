@@ -20,6 +20,7 @@ import Testing
           validate: [docker, exec, web, nginx, -t]
           reload: [systemctl, reload, nginx]
           timeout: 5
+          reload_by_signal: true
         ladder: [1, 2, 50, 100]
         window: 15m
         theme: light
@@ -35,6 +36,7 @@ import Testing
         #expect(s.validateCommand == ["docker", "exec", "web", "nginx", "-t"])
         #expect(s.reloadCommand == ["systemctl", "reload", "nginx"])
         #expect(s.commandTimeout == 5)
+        #expect(s.reloadBySignal)
         #expect(s.ladder == [1, 2, 50, 100])
         #expect(s.window == "15m")
         #expect(s.theme == "light")

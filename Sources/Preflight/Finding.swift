@@ -1,0 +1,111 @@
+import Foundation
+import Rollout
+
+/// One thing `cutover check` found: a stable id, how serious it is, where, what is wrong and how to fix it.
+public struct Finding: Sendable, Equatable, CustomStringConvertible {
+    /// The stable kebab-case id (e.g. `unescaped-dot`); the README lists them.
+    public var id: String
+    /// Error (the rollout would fail or lie), warning (it may), or info (worth knowing, never counted).
+    public var severity: Severity
+    /// What is wrong, in one sentence or two.
+    public var message: String
+    /// The file and line the finding points at; nil when it is about the environment as a whole.
+    public var location: SourceLocation?
+    /// What to do about it, with a literal config snippet where one helps; nil when there is nothing to do.
+    public var fix: String?
+
+    /// Creates a finding.
+    public init(_ id: String, _ severity: Severity, _ message: String, at location: SourceLocation?, fix: String? = nil) {
+        self.id = id
+        self.severity = severity
+        self.message = message
+        self.location = location
+        self.fix = fix
+    }
+
+    /// The file, or nil when unknown.
+    public var file: String? { location.map(\.file) }
+    /// The 1-based line, or nil when unknown (or 0).
+    public var line: Int? { location.flatMap { $0.line > 0 ? $0.line : nil } }
+
+    public var description: String { PreflightReport.line(self) }
+}
+
+/// Renders findings as text lines or JSON and turns them into the process exit code.
+public enum PreflightReport {
+    /// The exit code of `cutover check`: 0 when nothing counts, 1 for warnings only, 2 when any error; info never counts.
+    public static func exitCode(_ findings: [Finding]) -> Int32 {
+        if findings.contains(where: { $0.severity == .error }) { return 2 }
+        if findings.contains(where: { $0.severity == .warning }) { return 1 }
+        return 0
+    }
+
+    /// One finding on one line: `severity file:line [id] message — fix: ...`.
+    public static func line(_ finding: Finding) -> String {
+        var out = finding.severity.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0) + " "
+        if let location = finding.location {
+            out += location.description + " "
+        } else {
+            out += "(environment) "
+        }
+        out += "[\(finding.id)] " + oneLine(finding.message)
+        if let fix = finding.fix { out += " — fix: " + oneLine(fix) }
+        return out
+    }
+
+    /// Every finding on its own line, followed by a one-line summary (`2 errors, 1 warning, 3 info`).
+    public static func text(_ findings: [Finding]) -> String {
+        var lines = findings.map(line)
+        lines.append(summary(findings))
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A one-line count of the findings by severity.
+    public static func summary(_ findings: [Finding]) -> String {
+        let errors = findings.filter { $0.severity == .error }.count
+        let warnings = findings.filter { $0.severity == .warning }.count
+        let infos = findings.filter { $0.severity == .info }.count
+        if errors + warnings + infos == 0 { return "no findings" }
+        return "\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s"), \(infos) info"
+    }
+
+    /// The JSON document `{"findings": [{"id", "severity", "message", "file", "line", "fix"}]}` with keys in that
+    /// order and explicit nulls for unknown file, line or fix.
+    public static func json(_ findings: [Finding]) -> String {
+        var out = "{\"findings\": ["
+        for (i, f) in findings.enumerated() {
+            if i > 0 { out += ", " }
+            out += "{\"id\": \(quote(f.id)), \"severity\": \(quote(f.severity.rawValue)), \"message\": \(quote(f.message)), "
+            out += "\"file\": \(f.file.map(quote) ?? "null"), \"line\": \(f.line.map(String.init) ?? "null"), "
+            out += "\"fix\": \(f.fix.map(quote) ?? "null")}"
+        }
+        out += "]}"
+        return out
+    }
+
+    /// `s` as a JSON string literal.
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    static func oneLine(_ s: String) -> String {
+        s.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " ")
+    }
+}

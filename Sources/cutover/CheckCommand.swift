@@ -1,0 +1,43 @@
+import Apply
+import ArgumentParser
+import Foundation
+import Preflight
+
+/// `cutover check`: what would make a rollout lie or fail, found before it starts.
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Preflight: find what would make a rollout lie or fail. Exit 0 none, 1 warnings only, 2 errors.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .customLong("main-log"), parsing: .upToNextOption, help: ArgumentHelp("Main log files (current service).", valueName: "PATH"))
+    var mainLogs: [String] = []
+    @Option(name: .customLong("migration-log"), parsing: .upToNextOption, help: ArgumentHelp("Migration log files (new service).", valueName: "PATH"))
+    var migrationLogs: [String] = []
+    @Flag(name: .long, help: "Print {\"findings\": [...]} (ids documented in the README).") var json = false
+    @Flag(name: .long, help: "Check only the config and the logs, not the nginx binary, privileges and files.") var configOnly = false
+
+    func run() throws {
+        try runReportingErrors {
+            let context = try Context.load(global)
+            let settings = context.settings
+            let runner = ProcessRunner()
+            let location = settings.mainConfig(for: context.configPath, config: context.config, runner: runner)
+            let control = settings.nginxControl(location: location)
+            let inputs = PreflightInputs(
+                mainLogs: mainLogs.isEmpty ? settings.mainLogs : mainLogs,
+                migrationLogs: migrationLogs.isEmpty ? settings.migrationLogs : migrationLogs,
+                nginxBinary: settings.nginx, validateCommand: control.validateArgv, reloadCommand: control.reloadArgv,
+                pidFile: location.pidFile, journal: settings.journalPath(),
+                commandTimeout: .milliseconds(Int64(settings.commandTimeout * 1000)), checkEnvironment: !configOnly)
+            let findings = Preflight.run(config: context.config, model: context.model, inputs: inputs, probe: SystemProbe(runner: runner))
+            if json {
+                print(PreflightReport.json(findings))
+            } else {
+                print(PreflightReport.text(findings), terminator: "")
+            }
+            let code = PreflightReport.exitCode(findings)
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+}

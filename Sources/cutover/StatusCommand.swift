@@ -1,0 +1,152 @@
+import AccessLog
+import Apply
+import ArgumentParser
+import Foundation
+import Rollout
+import TrafficStats
+
+/// `cutover status`: the routes with their live statistics from the access logs.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Print every endpoint's observed split, error rates and latency, from the access logs.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .customLong("main-log"), parsing: .upToNextOption, help: ArgumentHelp("Main log files (current service), oldest first.", valueName: "PATH"))
+    var mainLogs: [String] = []
+    @Option(name: .customLong("migration-log"), parsing: .upToNextOption, help: ArgumentHelp("Migration log files (new service), oldest first.", valueName: "PATH"))
+    var migrationLogs: [String] = []
+    @Option(name: .long, help: "The statistics window: 1m, 5m, 15m or all.") var window: String?
+    @Flag(name: .long, help: "Read whole files instead of the last stretch of log time.") var fromStart = false
+    @Option(name: .long, help: ArgumentHelp("Look back this far by the time in the lines (e.g. 90s, 15m, 2h; default: the window).", valueName: "DURATION"))
+    var since: String?
+    @Flag(name: .long, help: "Print the stable JSON document (see README).") var json = false
+
+    func validate() throws {
+        if let window, TrafficWindow(label: window) == nil { throw ValidationError("--window must be 1m, 5m, 15m or all") }
+        if let since, StatusCommand.seconds(since) == nil { throw ValidationError("--since \(since) is not a duration like 90s, 15m, 2h or 1d") }
+    }
+
+    /// Parses `90s`, `15m`, `2h`, `1d` (a bare number is seconds).
+    static func seconds(_ text: String) -> Int64? {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        if let unit = text.last, let scale = units[unit], let n = Int64(text.dropLast()), n >= 0 { return n * scale }
+        return Int64(text).flatMap { $0 >= 0 ? $0 : nil }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let context = try Context.load(global)
+            let window = TrafficWindow(label: window ?? context.settings.window) ?? .fiveMinutes
+            let prefix = global.prefix ?? context.settings.prefix ?? (context.configPath as NSString).deletingLastPathComponent
+            let plan = LogPlan.plan(model: context.model, mainLogs: mainLogs.isEmpty ? context.settings.mainLogs : mainLogs,
+                                    migrationLogs: migrationLogs.isEmpty ? context.settings.migrationLogs : migrationLogs, prefix: prefix)
+            let start: LogStart
+            if fromStart {
+                start = .beginning
+            } else if let since {
+                start = .end(lookBackSeconds: StatusCommand.seconds(since))
+            } else if let seconds = window.seconds {
+                start = .end(lookBackSeconds: seconds)
+            } else {
+                start = .beginning
+            }
+            let engine: TrafficEngine
+            do {
+                engine = try TrafficEngine(sources: plan.sources, start: start, configuration: TrafficConfiguration(rules: LogPlan.rules(for: context.model)))
+            } catch {
+                throw CLIError(message: "cannot set up the log reader: \(error)", code: CLIError.general)
+            }
+            let changes = StatusCommand.lastChangeTimes(journal: context.settings.journalPath())
+            for e in context.model.endpoints {
+                engine.setConfiguredPercent(e.target == nil ? nil : e.percent.value, endpoint: e.pattern, at: changes[e.name] ?? Int64.min)
+            }
+            // Read to the current end of every file (bounded: each poll consumes what is there).
+            var rounds = 0
+            while engine.poll() > 0 && rounds < 1_000_000 { rounds += 1 }
+            let snapshot = engine.snapshot(window)
+            var model = context.model
+            model.problems += plan.problems
+            if json {
+                print(StatusReport.json(model, snapshot: snapshot, configPath: context.configPath).serialized())
+            } else {
+                print(StatusReport.text(model, snapshot: snapshot, configPath: context.configPath), terminator: "")
+            }
+        }
+    }
+
+    /// The time (Unix seconds) of the last applied change per endpoint short name, from the journal.
+    static func lastChangeTimes(journal path: String) -> [String: Int64] {
+        guard let records = try? Journal(path: path).records() else { return [:] }
+        var out: [String: Int64] = [:]
+        for r in records where r.outcome == .applied {
+            for e in r.change.endpoints { out[e] = Int64(r.time.timeIntervalSince1970) }
+        }
+        return out
+    }
+}
+
+/// Renders `status` as JSON (the routes document plus statistics) or as a table.
+enum StatusReport {
+    static func backend(_ f: BackendFigures) -> JSON {
+        .object([
+            ("requests", .int(f.requests)), ("rps", .number(f.rps)),
+            ("status", .object([("2xx", .int(f.status.s2xx)), ("3xx", .int(f.status.s3xx)), ("4xx", .int(f.status.s4xx)), ("5xx", .int(f.status.s5xx))])),
+            ("error_rate", .number(f.errorRate, places: 6)), ("p50_ms", .number(f.p50Ms)), ("p90_ms", .number(f.p90Ms)),
+            ("p95_ms", .number(f.p95Ms)), ("p99_ms", .number(f.p99Ms)), ("max_ms", .number(f.maxMs)),
+        ])
+    }
+
+    static func stats(_ s: EndpointStats) -> JSON {
+        .object([
+            ("window", .string(s.window.rawValue)), ("current", backend(s.current)), ("new", backend(s.new)),
+            ("observed_percent", .number(s.observedPercent)),
+            ("observed_percent_ci", s.observedPercentCI.map { .array($0.map { JSON.number($0) }) } ?? .null),
+            ("split_mismatch", .optional(s.splitMismatch, JSON.bool)),
+            ("error_rate_delta", .number(s.errorRateDelta, places: 6)),
+            ("p50_delta_ms", .number(s.p50DeltaMs)), ("p95_delta_ms", .number(s.p95DeltaMs)), ("p99_delta_ms", .number(s.p99DeltaMs)),
+        ])
+    }
+
+    static func json(_ model: RolloutModel, snapshot: TrafficSnapshot, configPath: String) -> JSON {
+        let byPattern = Dictionary(snapshot.endpoints.map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
+        guard case .object(var fields) = RoutesReport.json(model, configPath: configPath, endpointExtras: { e in
+            [("stats", byPattern[e.pattern].map { stats($0.stats) } ?? stats(EndpointStats(window: snapshot.window)))]
+        }) else { return .null }
+        fields.append(("not_migrated", .array(snapshot.notMigrated.map { .object([("path", .string($0.path)), ("requests", .int($0.requests))]) })))
+        fields.append(("malformed", .object(snapshot.malformedCounts.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })))
+        return .object(fields)
+    }
+
+    static func text(_ model: RolloutModel, snapshot: TrafficSnapshot, configPath: String) -> String {
+        func pct(_ v: Double?) -> String { v.map { String(format: "%.1f", $0) } ?? "-" }
+        func ms(_ v: Double?) -> String { v.map { String(format: "%.0f", $0) } ?? "-" }
+        func rate(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 * 100) } ?? "-" }
+        func signed(_ v: Double?, _ f: (Double?) -> String) -> String { v.map { ($0 >= 0 ? "+" : "") + f($0) } ?? "-" }
+        let byPattern = Dictionary(snapshot.endpoints.map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
+        var out = "config: \(configPath)   window: \(snapshot.window.rawValue)   lines: \(snapshot.lines)\n\n"
+        out += RoutesReport.table(
+            ["ENDPOINT", "GROUP", "CONF%", "OBS% [95% CI]", "REQ cur|new", "5XX% cur|new", "Δ5XX", "P50 cur|new", "P95 cur|new", "P99 cur|new", "ΔP99", "SPLIT"],
+            model.endpoints.map { e in
+                let s = byPattern[e.pattern]?.stats ?? EndpointStats(window: snapshot.window)
+                let ci = s.observedPercentCI.map { "[\(pct($0.first)), \(pct($0.last))]" } ?? ""
+                return [e.name, e.groupName ?? e.assignment ?? "-", e.percent.plain, "\(pct(s.observedPercent)) \(ci)",
+                        "\(s.current.requests)|\(s.new.requests)", "\(rate(s.current.errorRate))|\(rate(s.new.errorRate))",
+                        signed(s.errorRateDelta.map { $0 * 100 }, pct), "\(ms(s.current.p50Ms))|\(ms(s.new.p50Ms))",
+                        "\(ms(s.current.p95Ms))|\(ms(s.new.p95Ms))", "\(ms(s.current.p99Ms))|\(ms(s.new.p99Ms))",
+                        signed(s.p99DeltaMs, ms), s.splitMismatch == true ? "MISMATCH" : (s.splitMismatch == false ? "ok" : "-")]
+            })
+        if !snapshot.notMigrated.isEmpty {
+            out += "\nnot migrated (top paths on the current service):\n"
+            out += RoutesReport.table(["PATH", "REQUESTS"], snapshot.notMigrated.map { [$0.path, String($0.requests)] })
+        }
+        let malformed = snapshot.malformedCounts.filter { $0.value > 0 }
+        if !malformed.isEmpty {
+            out += "\nmalformed lines (counted and skipped):\n"
+            for (path, count) in malformed.sorted(by: { $0.key < $1.key }) { out += "  \(path): \(count)\n" }
+        }
+        if !model.problems.isEmpty {
+            out += "\nproblems:\n"
+            for p in model.problems { out += "  \(p.severity.rawValue): \(p.location): \(p.message)\n" }
+        }
+        return out
+    }
+}
