@@ -211,6 +211,8 @@ public struct AppState: Sendable {
     public var themeNames: [String] = [Theme.default.name]
     /// Problems loading the theme (file:line: message).
     public var themeProblems: [String] = []
+    /// Things found at start worth knowing (missing log files, logs not found in the config).
+    public var notices: [String] = []
     /// The number of preflight findings, when a preflight ran.
     public var preflightFindings: Int?
     /// The wall-clock time of the last tick.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dashboard
 import Foundation
+import Preflight
 import Settings
 import TerminalCurses
 
@@ -12,9 +13,9 @@ struct WatchCommand: ParsableCommand {
         discussion: "Every change goes through the same apply pipeline as the CLI; press ? in the dashboard for the keys.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .long, help: ArgumentHelp("A main access log (current service); repeat for rotated parts.", valueName: "FILE"))
+    @Option(name: .customLong("main-log"), parsing: .upToNextOption, help: ArgumentHelp("Main log files (current service).", valueName: "PATH"))
     var mainLog: [String] = []
-    @Option(name: .long, help: ArgumentHelp("A migration access log (new service); repeat for rotated parts.", valueName: "FILE"))
+    @Option(name: .customLong("migration-log"), parsing: .upToNextOption, help: ArgumentHelp("Migration log files (new service).", valueName: "PATH"))
     var migrationLog: [String] = []
     @Option(name: .long, help: ArgumentHelp("The theme (a name from themes/ or ~/.config/cutover/themes).", valueName: "NAME"))
     var theme: String?
@@ -22,6 +23,8 @@ struct WatchCommand: ParsableCommand {
     var window: String?
     @Flag(name: .long, help: "Disable every key that changes the config.")
     var readOnly = false
+    @Flag(name: .long, help: "Run the config and log checks of `cutover check` first and show how many findings there are.")
+    var preflight = false
 
     func run() throws {
         try runReportingErrors {
@@ -31,8 +34,15 @@ struct WatchCommand: ParsableCommand {
             } catch {
                 throw CLIError(message: "settings: \(error)", code: CLIError.general)
             }
-            let options = WatchOptions(config: global.config, prefix: global.prefix, mainLogs: mainLog,
+            var options = WatchOptions(config: global.config, prefix: global.prefix, mainLogs: mainLog,
                                        migrationLogs: migrationLog, theme: theme, window: window, readOnly: readOnly)
+            if preflight {
+                let context = try Context.load(global)
+                let inputs = PreflightInputs(mainLogs: mainLog.isEmpty ? settings.mainLogs : mainLog,
+                                             migrationLogs: migrationLog.isEmpty ? settings.migrationLogs : migrationLog,
+                                             nginxBinary: settings.nginx, journal: settings.journalPath(), checkEnvironment: false)
+                options.preflightFindings = Preflight.run(config: context.config, model: context.model, inputs: inputs).count
+            }
             let session: DashboardSession
             do {
                 session = try DashboardSession.watch(settings: settings, options: options)

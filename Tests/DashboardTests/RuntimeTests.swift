@@ -2,6 +2,7 @@ import Apply
 import Dashboard
 import Foundation
 import NginxConfig
+import Settings
 import Rollout
 import TerminalUI
 import TestSupport
@@ -169,5 +170,45 @@ func runApp(_ app: App, backend: TestBackend, until done: @escaping () -> Bool) 
         let onDisk = try LocalConfigReader(path: try #require(session.sandbox).configPath).load().model
         #expect(onDisk.endpoints.allSatisfy { $0.percent == .zero })
         #expect(try Journal(path: dir.path + "/state/cutover/journal.jsonl").records().last?.change.action == "rollback-all")
+    }
+}
+
+@Suite struct WatchSessionTests {
+    @Test func watchAppliesThroughTheSettingsCommandsAndReportsMissingLogs() throws {
+        let dir = try TempDir(prefix: "cutover-dashboard-watch")
+        let config = try dir.write("conf.d/routing.conf", DemoScenario.standard.configText(directory: dir.path + "/logs"))
+        try dir.write("logs/main.log", "")
+        var settings = Settings()
+        settings.nginx = "nginx-test"
+        settings.validateCommand = ["nginx-test", "-t"]
+        settings.reloadCommand = ["nginx-test", "-s", "reload"]
+        settings.journal = dir.path + "/journal.jsonl"
+        let runner = ScriptedRunner([
+            .init(["nginx-test", "-V"], exitCode: 1),
+            .init(["nginx-test", "-t"], stderr: "nginx: configuration file test is successful"),
+            .init(["nginx-test", "-s", "reload"]),
+        ])
+        var options = WatchOptions(config: config, window: "15m")
+        options.themeDirectories = []
+        let session = try DashboardSession.watch(settings: settings, options: options, runner: runner)
+        #expect(session.app.state.window == .fifteenMinutes)
+        #expect(session.app.state.notices.contains { $0.contains("logs/migration.log (migration) does not exist yet") })
+        session.app.keyTimeout = .milliseconds(2)
+        let backend = TestBackend(width: 100, height: 30)
+        backend.enqueue(.char("j"), .char("j"), .char("+"), .char("y"))
+        let deadline = Date().addingTimeInterval(5)
+        session.run(backend: backend) { session.app.state.lastApply != nil || Date() > deadline }
+        #expect(session.app.state.lastApply?.succeeded == true, "\(session.app.state.lastApply?.message ?? "no apply")")
+        runner.verifyAllRan()
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+        #expect(text.contains("50% \"new_service\";\n    * \"current_service\";\n}\n\nsplit_clients \"${request_id}\" $group4_routing"))
+        #expect(try Journal(path: dir.path + "/journal.jsonl").records().count == 1)
+    }
+
+    @Test func watchNeedsAConfig() {
+        #expect(throws: DashboardError.self) { try DashboardSession.watch(settings: Settings(), options: WatchOptions()) }
+        #expect(throws: DashboardError.self) {
+            try DashboardSession.watch(settings: Settings(), options: WatchOptions(config: "/nonexistent/cutover/nginx.conf"))
+        }
     }
 }

@@ -158,7 +158,11 @@ public final class DashboardSession {
         let loaded = parts.loaded
         let (sources, sourceProblem) = logSources(parts, model: loaded.model)
         var traffic: LiveTraffic?
-        var trafficProblem = sourceProblem
+        var trafficProblem: String?
+        var notices = sourceProblem.map { [$0] } ?? []
+        for source in sources where !FileManager.default.fileExists(atPath: source.path) {
+            notices.append("log \(source.path) (\(source.role.rawValue)) does not exist yet; it is read once it appears")
+        }
         if !sources.isEmpty {
             let lookBack = parts.window.seconds ?? 900
             do {
@@ -181,6 +185,7 @@ public final class DashboardSession {
         state.badge = parts.badge
         state.preflightFindings = parts.preflightFindings
         state.trafficError = trafficProblem
+        state.notices = notices
         state.themeNames = ThemeLoader.availableThemes(in: directories)
         let app = App(state: state, runner: runner, traffic: traffic, clock: clock)
         if let theme = parts.theme { runner.perform(.loadTheme(theme)) }

@@ -119,6 +119,7 @@ enum ProblemsScreen {
             out.append((role, "\(p.severity.rawValue): \(p.location): \(p.message)"))
         }
         if let error = state.trafficError { out.append((.error, "log reader: \(error)")) }
+        for notice in state.notices { out.append((.watch, notice)) }
         for (path, m) in (state.snapshot?.malformed ?? [:]).sorted(by: { $0.key < $1.key }) where m.count > 0 {
             out.append((.watch, "log \(path): \(m.count) malformed line(s)"))
             for sample in m.samples.suffix(2) { out.append((.muted, "    \(sample)")) }
