@@ -214,13 +214,26 @@ private func reduceKey(_ state: inout AppState, _ key: Key) -> [Effect] {
 
 private func moveSelection(_ state: inout AppState, by delta: Int) {
     if state.view != .endpoints {
-        state.listSelection = max(0, state.listSelection + delta)
+        state.listSelection = min(max(0, listCount(state) - 1), max(0, state.listSelection + delta))
         return
     }
     let rows = state.rows
     guard !rows.isEmpty else { return }
     let index = min(rows.count - 1, max(0, state.selectedIndex + delta))
     state.selectedPattern = rows[index].endpoint.pattern
+}
+
+/// The number of rows in the current list view (groups, not-migrated, history, problems).
+func listCount(_ state: AppState) -> Int {
+    switch state.view {
+    case .endpoints: return state.rows.count
+    case .groups:
+        let unassigned = state.model?.endpoints.contains { $0.group == nil } ?? false
+        return (state.model?.groups.count ?? 0) + (unassigned ? 1 : 0)
+    case .notMigrated: return state.snapshot?.notMigrated.count ?? 0
+    case .history: return state.journal.count
+    case .problems: return ProblemsScreen.lines(state).count
+    }
 }
 
 // MARK: - Changes

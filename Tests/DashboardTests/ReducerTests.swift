@@ -218,6 +218,10 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
         var state = try Fixtures.state()
         press(&state, .tab)
         #expect(state.view == .groups)
+        press(&state, .pageDown)
+        #expect(state.listSelection == 4)  // five groups, clamped to the last
+        press(&state, .char("k"))
+        #expect(state.listSelection == 3)
         press(&state, .char("5"))
         #expect(state.view == .problems)
         press(&state, .backTab)

@@ -178,8 +178,9 @@ public final class DashboardSession {
             let result = ThemeLoader.load(named: name, searchDirectories: directories)
             return (result.theme, result.diagnostics.map(\.description))
         }
+        let source: TrafficSource? = simulator.map { DemoTrafficSource(live: traffic, simulator: $0) } ?? traffic
         let runner = EffectRunner(applier: applier, journal: Journal(path: parts.journalPath), config: parts.reader,
-                                  traffic: traffic, themes: themes, clock: clock)
+                                  traffic: source, themes: themes, clock: clock)
         var state = AppState(configPath: loaded.config.mainPath, loaded: loaded, window: parts.window, readOnly: parts.readOnly,
                              ladder: AppState.ladder(from: parts.ladder), now: clock.now())
         state.badge = parts.badge
@@ -187,7 +188,7 @@ public final class DashboardSession {
         state.trafficError = trafficProblem
         state.notices = notices
         state.themeNames = ThemeLoader.availableThemes(in: directories)
-        let app = App(state: state, runner: runner, traffic: traffic, clock: clock)
+        let app = App(state: state, runner: runner, traffic: source, clock: clock)
         if let theme = parts.theme { runner.perform(.loadTheme(theme)) }
         runner.noteConfiguredPercents(of: loaded.model)
         return DashboardSession(app: app, runner: runner, traffic: traffic, simulator: simulator, sandbox: sandbox)
@@ -242,4 +243,21 @@ public func runWatch(settings: Settings, options: WatchOptions, backend: any Ter
 /// Runs `cutover demo` on `backend`: the sandbox in `dir` (a new temp dir when nil) with the traffic simulator.
 public func runDemo(dir: String?, backend: any TerminalUI.Backend, theme: String? = nil, readOnly: Bool = false) throws {
     try DashboardSession.demo(directory: dir, theme: theme, readOnly: readOnly).run(backend: backend)
+}
+
+/// The demo's traffic source: the live ingest, with the simulator's failure reported as the reader's.
+struct DemoTrafficSource: TrafficSource {
+    let live: LiveTraffic?
+    let simulator: TrafficSimulator
+
+    func snapshot(_ window: TrafficWindow) -> TrafficSnapshot? { live?.snapshot(window) }
+
+    var error: String? {
+        if let error = live?.error { return error }
+        return simulator.error.map { "the traffic simulator stopped: \($0)" }
+    }
+
+    func setConfiguredPercent(_ percent: Double?, endpoint: String, at time: Int64) {
+        live?.setConfiguredPercent(percent, endpoint: endpoint, at: time)
+    }
 }

@@ -26,6 +26,27 @@ public enum Screen {
         case .confirm(let pending): Overlays.confirm(pending, state: state, theme: theme, area: area, buffer: &buffer)
         case .groupPicker(let selected): Overlays.groupPicker(state, selected: selected, theme: theme, area: area, buffer: &buffer)
         }
+        if !state.unicode { asciiOnly(area, buffer: &buffer) }
+    }
+
+    /// ASCII stand-ins for the few non-ASCII symbols the screens write besides box drawing and bars.
+    static let asciiStandIns: [String: String] = [
+        "·": ".", "→": ">", "±": "~", "Δ": "d", "…": "~", "▲": "^", "▼": "v", "▶": ">", "⟳": "*", "▏": "|",
+        "↑": "^", "↓": "v", "←": "<", "█": "#", "─": "-", "│": "|",
+    ]
+
+    /// Replaces every non-ASCII symbol in `area` (a terminal without UTF-8 would show garbage).
+    static func asciiOnly(_ area: Rect, buffer: inout Buffer) {
+        let r = area.intersection(buffer.area)
+        for y in r.top..<r.bottom {
+            for x in r.left..<r.right {
+                guard let cell = buffer[x, y], !cell.isContinuation, !cell.symbol.allSatisfy(\.isASCII) else { continue }
+                let replacement = asciiStandIns[cell.symbol] ?? "?"
+                let wide = cell.width == 2
+                buffer.set(cell: Cell(replacement, style: cell.style), x: x, y: y)
+                if wide { buffer.set(cell: Cell(" ", style: cell.style), x: x + 1, y: y) }
+            }
+        }
     }
 
     /// The status line: the filter being typed, the change in flight, or the last message.
@@ -37,7 +58,7 @@ public enum Screen {
             line = Line([Span(" filter: ", style: theme[.key]), Span(text + "▏", style: theme[.status]),
                          Span("  Enter keeps, Esc clears", style: theme[.muted])])
         } else if let applying = state.applying {
-            line = Line([Span(" ⟳ applying: ", style: theme[.watch]), Span(applying, style: theme[.status])])
+            line = Line([Span(" * applying: ", style: theme[.watch]), Span(applying, style: theme[.status])])
         } else if let status = state.status {
             line = Line([Span(" " + status.text, style: status.isError ? theme[.error] : theme[.status])])
         } else if !state.filter.isEmpty {
