@@ -207,6 +207,8 @@ public struct AppState: Sendable {
     public var status: StatusMessage?
     /// The theme in use.
     public var theme: Theme = .default
+    /// The name of the theme last asked for (`t` moves on from it).
+    public var themeName: String = Theme.default.name
     /// The themes `t` cycles through.
     public var themeNames: [String] = [Theme.default.name]
     /// Problems loading the theme (file:line: message).

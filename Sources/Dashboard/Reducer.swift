@@ -60,7 +60,7 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         return []
     case .cycleTheme:
         let names = state.themeNames.isEmpty ? [Theme.default.name] : state.themeNames
-        let next = names[((names.firstIndex(of: state.theme.name) ?? -1) + 1) % names.count]
+        let next = names[((names.firstIndex(of: state.themeName) ?? -1) + 1) % names.count]
         return [.loadTheme(next)]
     case .toggleHelp:
         state.overlay = state.overlay == .help ? .none : .help
@@ -115,12 +115,13 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
             state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(took): \(firstLine)", isError: true)
         }
         return [.reloadConfig, .loadJournal]
-    case .themeLoaded(let theme, let problems):
+    case .themeLoaded(let theme, let name, let problems):
         state.theme = theme
+        state.themeName = name
         state.themeProblems = problems
         state.status = problems.isEmpty
-            ? StatusMessage("theme: \(theme.name)")
-            : StatusMessage("theme \(theme.name): \(problems.count) problem(s), see the problems view (5)", isError: true)
+            ? StatusMessage("theme: \(name)")
+            : StatusMessage("theme \(name): \(problems.count) problem(s), see the problems view (5)", isError: true)
         return []
     case .themesListed(let names):
         state.themeNames = names.isEmpty ? [Theme.default.name] : names

@@ -238,9 +238,10 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
         var state = try Fixtures.state()
         _ = reduce(&state, .themesListed(["colorblind", "default", "light"]))
         #expect(press(&state, .char("t")) == [.loadTheme("light")])
-        _ = reduce(&state, .themeLoaded(Theme(name: "light", styles: [:]), problems: []))
+        _ = reduce(&state, .themeLoaded(Theme(name: "Light (custom name)", styles: [:]), name: "light", problems: []))
         #expect(press(&state, .char("t")) == [.loadTheme("colorblind")])
-        _ = reduce(&state, .themeLoaded(.default, problems: ["themes/broken.yaml:3:5: bad colour"]))
+        _ = reduce(&state, .themeLoaded(.default, name: "colorblind", problems: ["themes/broken.yaml:3:5: bad colour"]))
+        #expect(press(&state, .char("t")) == [.loadTheme("default")])
         #expect(state.status?.isError == true)
         #expect(state.themeProblems == ["themes/broken.yaml:3:5: bad colour"])
     }

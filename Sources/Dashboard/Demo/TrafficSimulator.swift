@@ -238,6 +238,15 @@ public final class TrafficSimulator: @unchecked Sendable {
     }
 
     private func loop() {
+        #if canImport(Glibc)
+        // The simulator stands in for nginx, another process: it must not take the CPU from the dashboard's
+        // own threads, so this thread runs at a lower priority (nice 10; per-thread on Linux).
+        // /proc/thread-self links to PID/task/TID; setpriority on a TID renices just that thread.
+        if let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self"),
+           let tid = link.split(separator: "/").last.flatMap({ id_t($0) }) {
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid, 10)
+        }
+        #endif
         var last = monotonic()
         var due = 0.0
         while isRunning {

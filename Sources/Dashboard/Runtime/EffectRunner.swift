@@ -80,7 +80,7 @@ public final class EffectRunner: @unchecked Sendable {
         case .loadTheme(let name):
             background { [self] in
                 let (theme, problems) = themes(name)
-                post(.themeLoaded(theme, problems: problems))
+                post(.themeLoaded(theme, name: name, problems: problems))
             }
         }
     }
