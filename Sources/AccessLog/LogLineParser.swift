@@ -170,7 +170,7 @@ public final class LogLineParser {
                             q = at + 2
                             continue
                         }
-                        if at + litCount <= n, litCount == 1 || Self.same(lineBase + at + 1, lit + 1, litCount - 1) {
+                        if at &+ litCount <= n, litCount == 1 || Self.same(lineBase + (at &+ 1), lit + 1, litCount &- 1) {
                             found = at
                             break
                         }
@@ -180,7 +180,7 @@ public final class LogLineParser {
                     while q < n {
                         let at = Self.find(first, lineBase, from: q, to: n)
                         if at < 0 { break }
-                        if at + litCount <= n, litCount == 1 || Self.same(lineBase + at + 1, lit + 1, litCount - 1) {
+                        if at &+ litCount <= n, litCount == 1 || Self.same(lineBase + (at &+ 1), lit + 1, litCount &- 1) {
                             found = at
                             break
                         }
@@ -192,7 +192,7 @@ public final class LogLineParser {
                     return false
                 }
                 valueEnd = found
-                pos = found + litCount
+                pos = found &+ litCount
             }
             let slot = fieldSlot[f]
             if slot >= 0 {
@@ -243,15 +243,15 @@ public final class LogLineParser {
         let highs: UInt64 = 0x8080_8080_8080_8080
         let pattern = ones &* UInt64(byte)
         var i = from
-        while i + 8 <= to {
+        while i &+ 8 <= to {
             let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ pattern
             let t = (x &- ones) & ~x & highs
-            if t != 0 { return i + (t.trailingZeroBitCount >> 3) }
-            i += 8
+            if t != 0 { return i &+ (t.trailingZeroBitCount &>> 3) }
+            i &+= 8
         }
         while i < to {
             if base.load(fromByteOffset: i, as: UInt8.self) == byte { return i }
-            i += 1
+            i &+= 1
         }
         return -1
     }
@@ -263,17 +263,17 @@ public final class LogLineParser {
         let highs: UInt64 = 0x8080_8080_8080_8080
         let pa = ones &* UInt64(a), pb = ones &* UInt64(b)
         var i = from
-        while i + 8 <= to {
+        while i &+ 8 <= to {
             let word = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
             let x = word ^ pa, y = word ^ pb
             let t = ((x &- ones) & ~x | (y &- ones) & ~y) & highs
-            if t != 0 { return i + (t.trailingZeroBitCount >> 3) }
-            i += 8
+            if t != 0 { return i &+ (t.trailingZeroBitCount &>> 3) }
+            i &+= 8
         }
         while i < to {
             let c = base.load(fromByteOffset: i, as: UInt8.self)
             if c == a || c == b { return i }
-            i += 1
+            i &+= 1
         }
         return -1
     }
@@ -282,13 +282,13 @@ public final class LogLineParser {
     @inline(__always)
     static func same(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
         var i = 0
-        while i + 8 <= count {
+        while i &+ 8 <= count {
             if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
-            i += 8
+            i &+= 8
         }
         while i < count {
             if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
-            i += 1
+            i &+= 1
         }
         return true
     }
