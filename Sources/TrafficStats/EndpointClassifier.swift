@@ -147,6 +147,7 @@ public final class EndpointClassifier {
     private let slots: UnsafeMutablePointer<CacheSlot>
     private let maxEntries: Int
     private let normalized: UnsafeMutableRawPointer
+    private let lowered: UnsafeMutableRawPointer
     private let normalizedCapacity: Int
 
     /// Counters kept behind a pointer so lookups pay no exclusivity checks.
@@ -212,6 +213,7 @@ public final class EndpointClassifier {
         slots.initialize(repeating: CacheSlot(), count: size)
         normalizedCapacity = 64 * 1024 + 16
         normalized = .allocate(byteCount: normalizedCapacity, alignment: 8)
+        lowered = .allocate(byteCount: normalizedCapacity, alignment: 8)
         counters = .allocate(capacity: 1)
         counters.initialize(to: Counters())
     }
@@ -219,6 +221,7 @@ public final class EndpointClassifier {
     deinit {
         slots.deallocate()
         normalized.deallocate()
+        lowered.deallocate()
         counters.deallocate()
     }
 
@@ -295,10 +298,11 @@ public final class EndpointClassifier {
         let path = normalize(raw)
         let pathHash = ByteHash.hash(path)
         if !exact.isEmpty {
-            var lowered = [UInt8](path)
-            for i in lowered.indices { lowered[i] = CompiledRegex.lower(lowered[i]) }
-            let lowerHash = lowered.withUnsafeBytes { ByteHash.hash($0) }
-            if let candidates = exact[lowerHash], let hit = candidates.first(where: { $0.bytes == lowered }) {
+            // Exact keys ignore case: compare the lower-cased path, built in a reusable buffer.
+            for i in 0..<path.count { lowered.storeBytes(of: CompiledRegex.lower(path[i]), toByteOffset: i, as: UInt8.self) }
+            let loweredPath = UnsafeRawBufferPointer(start: lowered, count: path.count)
+            if let candidates = exact[ByteHash.hash(loweredPath)],
+               let hit = candidates.first(where: { $0.bytes.elementsEqual(loweredPath) }) {
                 return Classification(endpoint: hit.endpoint, pathHash: pathHash)
             }
         }
