@@ -243,6 +243,16 @@ struct Harness {
             try await Task.sleep(nanoseconds: 2_000_000)
         }
         #expect(seen == 1)
+        // A configuration change from the UI side is applied by the background task.
+        live.setConfiguredPercent(100, endpoint: "book", at: 1_799_999_000)
+        var mismatch: Bool?
+        for _ in 0..<2000 {
+            mismatch = live.snapshot(.all)?.endpoint("book")?.stats.splitMismatch
+            if mismatch != nil { break }
+            try await Task.sleep(nanoseconds: 2_000_000)
+        }
+        #expect(mismatch == true)  // one request to the current service while 100% should go to the new one
+        #expect(live.error == nil)
         #expect(throws: ClassifierError.self) {
             try LiveTraffic(sources: [], start: .beginning, configuration: TrafficConfiguration(rules: [EndpointRule(endpoint: "x", key: "~(")]))
         }
