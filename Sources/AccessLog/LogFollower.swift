@@ -239,14 +239,23 @@ public final class LogFollower {
             guard let first = lineTime(after: lo - 1, fd, size: size, parser: parser) else { return size }
             offset = first.offset
         }
-        var scanned = 0
-        while offset < size, scanned < 1_000_000 {
-            scanned += 1
-            guard let probe = lineTime(after: offset, fd, size: size, parser: parser, atLineStart: true) else { return offset }
-            if let time = probe.time, time >= target { return offset }
+        // Linear scan from there, a window of lines at a time.
+        var windows = 0
+        while offset < size, windows < 100_000 {
+            windows += 1
             let n = readAt(fd, offset, min(probeWindow, Int(size - offset)))
-            guard let nl = UnsafeRawBufferPointer(start: buffer, count: n).firstIndex(of: 0x0A) else { return size }
-            offset += Int64(nl + 1)
+            let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
+            var start = 0
+            while start < n, let nl = bytes[start...].firstIndex(of: 0x0A) {
+                if parser.parse(UnsafeRawBufferPointer(rebasing: bytes[start..<nl])), let time = parser.time, time >= target {
+                    return offset + Int64(start)
+                }
+                start = nl + 1
+            }
+            // The unfinished last line waits for its newline; a window without a newline inside the file holds
+            // part of an over-long line: skip past it.
+            if start == 0, offset + Int64(n) >= size { return offset }
+            offset += Int64(start > 0 ? start : n)
         }
         return offset
     }
