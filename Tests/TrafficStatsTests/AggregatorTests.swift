@@ -258,3 +258,27 @@ struct Harness {
         }
     }
 }
+
+@Suite struct RealNginxFileTests {
+    @Test func classifiesAndCountsLinesNginxWrote() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/nginx-timed.log").path
+        let format = try LogFormat(name: "timed", template: LogFormat.combinedTemplate
+            + " $request_time $upstream_response_time $upstream_addr $request_id")
+        let rules = [EndpointRule(endpoint: "details", key: "~^/v2/content_api/book.get_chapter_details"),
+                     EndpointRule(endpoint: "cafe", key: "/café/a/c"),
+                     EndpointRule(endpoint: "up", key: "~^/up/")]
+        let engine = try TrafficEngine(sources: [LogSource(path: fixture, role: .main, format: format)], start: .beginning,
+                                       configuration: TrafficConfiguration(rules: rules, latency: .upstream))
+        engine.poll()
+        let snapshot = engine.snapshot(.all)
+        #expect(snapshot.lines == 5)
+        #expect(snapshot.unclassified == 1)  // the TLS handshake has no request path
+        #expect(snapshot.endpoint("details")?.stats.current.requests == 1)
+        #expect(snapshot.endpoint("details")?.stats.current.p50Ms == nil)  // no upstream: unknown, not zero
+        #expect(snapshot.endpoint("cafe")?.stats.current.requests == 1)
+        #expect(snapshot.endpoint("up")?.stats.current.errorRate == 1)
+        #expect(snapshot.endpoint("up")?.stats.current.p50Ms == 0)
+        #expect(snapshot.notMigrated.map(\.path) == ["/ré\u{FFFD}\"q\\"])
+        #expect(snapshot.malformedCounts == [fixture: 0])
+    }
+}
