@@ -86,6 +86,8 @@ struct Harness {
         #expect(requests(.fifteenMinutes) == 4)
         h.feed(t + 2000, "/v2/book")
         #expect(requests(.fifteenMinutes) == 1)
+        // Ending the window later (the wall clock while the log is quiet) empties it.
+        #expect(h.engine.snapshot(.oneMinute, end: t + 2100).endpoint("book")?.stats.current.requests == 0)
         #expect(requests(.all) == 5)
         // A line slightly out of order still lands in its second.
         h.feed(t + 1998, "/v2/book")
