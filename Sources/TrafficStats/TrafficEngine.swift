@@ -91,6 +91,7 @@ public final class TrafficEngine {
             entry.count += malformed[index].count
             entry.samples = Array((entry.samples + malformed[index].samples).suffix(max(1, sampleLimit)))
             snapshot.malformed[path] = entry
+            if let problem = follower.fileErrors[index] { snapshot.unreadable[path] = problem.description }
         }
         return snapshot
     }

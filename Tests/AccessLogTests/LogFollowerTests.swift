@@ -202,3 +202,18 @@ final class LineCollector {
         #expect(collector.lines.count == 13)
     }
 }
+
+@Suite struct LogFileErrorTests {
+    @Test func reportsUnopenableFilesButNotMissingOnes() throws {
+        let dir = try LogTempDirectory("follow-unopenable")
+        defer { dir.remove() }
+        try dir.write("plain.log", "x\n")
+        // A path through a regular file fails with ENOTDIR, whoever runs the test (root reads any file).
+        let follower = LogFollower(sources: [LogSource(path: dir.file("missing.log"), role: .main),
+                                             LogSource(path: dir.file("plain.log/access.log"), role: .main)], start: .beginning)
+        #expect(follower.fileErrors[0] == nil)
+        #expect(follower.fileErrors[1]?.code == ENOTDIR)
+        #expect(follower.fileErrors[1]?.description.contains("plain.log/access.log") == true)
+        #expect(LogFileError(path: "/var/log/nginx/access.log", code: EACCES).description.contains("permissions"))
+    }
+}
