@@ -29,6 +29,22 @@ public struct LogSource: Sendable, Hashable {
     }
 }
 
+/// A log file that exists but cannot be opened.
+public struct LogFileError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The file's path.
+    public let path: String
+    /// The `errno` of the failed open.
+    public let code: Int32
+
+    public var description: String {
+        let reason = String(cString: strerror(code))
+        if code == EACCES {
+            return "cannot read \(path): \(reason); run with a user in the log files' group (often adm) or adjust their permissions"
+        }
+        return "cannot open \(path): \(reason); check the path and the file"
+    }
+}
+
 /// Where following starts in each file.
 public enum LogStart: Sendable, Hashable {
     /// Read whole files from their first byte.
@@ -89,6 +105,8 @@ public final class LogFollower {
 
     /// Lines dropped for being longer than `maxLineLength`, per source index.
     public private(set) var oversizedLines: [Int]
+    /// Why a source's file cannot be opened (other than not existing yet), per source index; nil when fine.
+    public private(set) var fileErrors: [LogFileError?]
 
     /// Opens the sources and positions each at its start.
     ///
@@ -106,8 +124,9 @@ public final class LogFollower {
         files = sources.map { _ in FileState() }
         oversizedLines = Array(repeating: 0, count: sources.count)
         let now = clock()
-        for (index, source) in sources.enumerated() {
-            if let cursor = Self.open(source.path, now: now) {
+        fileErrors = Array(repeating: nil, count: sources.count)
+        for index in sources.indices {
+            if let cursor = open(index, now: now) {
                 files[index].current = cursor
             }
         }
@@ -122,9 +141,20 @@ public final class LogFollower {
         buffer.deallocate()
     }
 
-    private static func open(_ path: String, now: Double) -> Cursor? {
+    private func open(_ index: Int, now: Double) -> Cursor? {
+        let path = sources[index].path
+        #if canImport(Glibc)
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+        #else
+        let fd = Darwin.open(path, O_RDONLY | O_CLOEXEC)
+        #endif
+        guard fd >= 0 else {
+            let code = errno
+            // A missing file is normal (not yet created, or between delete and create); anything else is reported.
+            fileErrors[index] = code == ENOENT ? nil : LogFileError(path: path, code: code)
+            return nil
+        }
+        fileErrors[index] = nil
         var st = stat()
         guard fstat(fd, &st) == 0 else {
             close(fd)
@@ -239,14 +269,23 @@ public final class LogFollower {
             guard let first = lineTime(after: lo - 1, fd, size: size, parser: parser) else { return size }
             offset = first.offset
         }
-        var scanned = 0
-        while offset < size, scanned < 1_000_000 {
-            scanned += 1
-            guard let probe = lineTime(after: offset, fd, size: size, parser: parser, atLineStart: true) else { return offset }
-            if let time = probe.time, time >= target { return offset }
+        // Linear scan from there, a window of lines at a time.
+        var windows = 0
+        while offset < size, windows < 100_000 {
+            windows += 1
             let n = readAt(fd, offset, min(probeWindow, Int(size - offset)))
-            guard let nl = UnsafeRawBufferPointer(start: buffer, count: n).firstIndex(of: 0x0A) else { return size }
-            offset += Int64(nl + 1)
+            let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
+            var start = 0
+            while start < n, let nl = bytes[start...].firstIndex(of: 0x0A) {
+                if parser.parse(UnsafeRawBufferPointer(rebasing: bytes[start..<nl])), let time = parser.time, time >= target {
+                    return offset + Int64(start)
+                }
+                start = nl + 1
+            }
+            // The unfinished last line waits for its newline; a window without a newline inside the file holds
+            // part of an over-long line: skip past it.
+            if start == 0, offset + Int64(n) >= size { return offset }
+            offset += Int64(start > 0 ? start : n)
         }
         return offset
     }
@@ -290,7 +329,7 @@ public final class LogFollower {
                     file.current = current
                 }
             }
-            if file.current == nil, exists, let cursor = Self.open(path, now: now) {
+            if file.current == nil, exists, let cursor = open(index, now: now) {
                 file.current = cursor
             }
             var r = 0

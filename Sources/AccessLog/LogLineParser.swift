@@ -30,6 +30,7 @@ public final class LogLineParser {
         var status: Int?
         var requestTime: Int?
         var failure: Failure?
+        var pathEscaped = false
         // The last time text's length and value: lines written in the same second share it.
         var timeCacheCount = 0
         var timeCacheValue: Int64 = 0
@@ -169,7 +170,7 @@ public final class LogLineParser {
                             q = at + 2
                             continue
                         }
-                        if at + litCount <= n, litCount == 1 || Self.same(lineBase + at + 1, lit + 1, litCount - 1) {
+                        if at &+ litCount <= n, litCount == 1 || Self.same(lineBase + (at &+ 1), lit + 1, litCount &- 1) {
                             found = at
                             break
                         }
@@ -179,7 +180,7 @@ public final class LogLineParser {
                     while q < n {
                         let at = Self.find(first, lineBase, from: q, to: n)
                         if at < 0 { break }
-                        if at + litCount <= n, litCount == 1 || Self.same(lineBase + at + 1, lit + 1, litCount - 1) {
+                        if at &+ litCount <= n, litCount == 1 || Self.same(lineBase + (at &+ 1), lit + 1, litCount &- 1) {
                             found = at
                             break
                         }
@@ -191,7 +192,7 @@ public final class LogLineParser {
                     return false
                 }
                 valueEnd = found
-                pos = found + litCount
+                pos = found &+ litCount
             }
             let slot = fieldSlot[f]
             if slot >= 0 {
@@ -242,15 +243,15 @@ public final class LogLineParser {
         let highs: UInt64 = 0x8080_8080_8080_8080
         let pattern = ones &* UInt64(byte)
         var i = from
-        while i + 8 <= to {
+        while i &+ 8 <= to {
             let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ pattern
             let t = (x &- ones) & ~x & highs
-            if t != 0 { return i + (t.trailingZeroBitCount >> 3) }
-            i += 8
+            if t != 0 { return i &+ (t.trailingZeroBitCount &>> 3) }
+            i &+= 8
         }
         while i < to {
             if base.load(fromByteOffset: i, as: UInt8.self) == byte { return i }
-            i += 1
+            i &+= 1
         }
         return -1
     }
@@ -262,17 +263,17 @@ public final class LogLineParser {
         let highs: UInt64 = 0x8080_8080_8080_8080
         let pa = ones &* UInt64(a), pb = ones &* UInt64(b)
         var i = from
-        while i + 8 <= to {
+        while i &+ 8 <= to {
             let word = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
             let x = word ^ pa, y = word ^ pb
             let t = ((x &- ones) & ~x | (y &- ones) & ~y) & highs
-            if t != 0 { return i + (t.trailingZeroBitCount >> 3) }
-            i += 8
+            if t != 0 { return i &+ (t.trailingZeroBitCount &>> 3) }
+            i &+= 8
         }
         while i < to {
             let c = base.load(fromByteOffset: i, as: UInt8.self)
             if c == a || c == b { return i }
-            i += 1
+            i &+= 1
         }
         return -1
     }
@@ -280,11 +281,14 @@ public final class LogLineParser {
     /// Whether `count` bytes at two addresses are equal (a byte loop: literals are short).
     @inline(__always)
     static func same(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
-        if count > 16 { return memcmp(a, b, count) == 0 }
         var i = 0
+        while i &+ 8 <= count {
+            if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+            i &+= 8
+        }
         while i < count {
             if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
-            i += 1
+            i &+= 1
         }
         return true
     }
@@ -296,7 +300,7 @@ public final class LogLineParser {
 
     @inline(__always)
     private func parseTime(_ value: UnsafeRawBufferPointer) -> Int64? {
-        if value.count == state.pointee.timeCacheCount, let start = value.baseAddress, memcmp(start, timeCache, value.count) == 0 {
+        if value.count == state.pointee.timeCacheCount, let start = value.baseAddress, Self.same(start, timeCache, value.count) {
             return state.pointee.timeCacheValue
         }
         let parsed: Int64?
@@ -352,25 +356,49 @@ public final class LogLineParser {
     /// Taken from `$request_uri`, else from `$request` (between the method and the protocol), else `$uri`.
     @inline(__always)
     public func rawPath() -> UnsafeRawBufferPointer? {
-        var target: UnsafeRawBufferPointer
-        if let uri = value(.requestURI) {
-            target = uri
-        } else if let request = value(.request) {
-            guard let first = request.firstIndex(of: 0x20) else { return nil }
+        var start: UnsafeRawPointer
+        var count: Int
+        if let uri = value(.requestURI), let base = uri.baseAddress {
+            start = base
+            count = uri.count
+        } else if let request = value(.request), let base = request.baseAddress {
+            // "METHOD SP target SP protocol" (or without the protocol): the target is between the spaces.
+            let first = Self.find(0x20, base, from: 0, to: request.count)
+            guard first >= 0 else { return nil }
             var end = request.count
-            if let last = request.lastIndex(of: 0x20), last > first { end = last }
-            target = UnsafeRawBufferPointer(rebasing: request[(first + 1)..<end])
-        } else if let uri = value(.uri) {
-            target = uri
+            var k = end - 1
+            while k > first {
+                if base.load(fromByteOffset: k, as: UInt8.self) == 0x20 {
+                    end = k
+                    break
+                }
+                k -= 1
+            }
+            start = base + first + 1
+            count = end - first - 1
+        } else if let uri = value(.uri), let base = uri.baseAddress {
+            start = base
+            count = uri.count
         } else {
             return nil
         }
-        guard let start = target.baseAddress, !target.isEmpty else { return nil }
-        if let q = memchr(start, 0x3F, target.count) {
-            target = UnsafeRawBufferPointer(start: start, count: UnsafeRawPointer(q) - start)
+        state.pointee.pathEscaped = false
+        let stop = Self.find(0x3F, or: 0x5C, start, from: 0, to: count)
+        if stop >= 0 {
+            if start.load(fromByteOffset: stop, as: UInt8.self) == 0x3F {
+                count = stop
+            } else {
+                state.pointee.pathEscaped = true
+                let query = Self.find(0x3F, start, from: stop, to: count)
+                if query >= 0 { count = query }
+            }
         }
-        return target
+        guard count > 0 else { return nil }
+        return UnsafeRawBufferPointer(start: start, count: count)
     }
+
+    /// Whether the path last returned by `rawPath()` contains a backslash (an escape to remove with `unescape`).
+    public var rawPathHasEscapes: Bool { state.pointee.pathEscaped }
 
     /// Removes nginx's escaping from a value of the last line; the result is valid until the next call.
     ///

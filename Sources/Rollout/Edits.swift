@@ -234,7 +234,6 @@ public struct RolloutEditor: Sendable {
     }
 
     mutating func assign(_ endpoint: Endpoint, to assignment: String, marker: String? = nil) throws(EditError) {
-        sync()
         if let path = endpoint.groupEntryPath {
             config.modify(at: path) { d in
                 if d.args.isEmpty {
@@ -281,7 +280,6 @@ public struct RolloutEditor: Sendable {
     }
 
     mutating func setPercent(_ group: Group, _ percent: Percent, marker: String?) throws(EditError) {
-        sync()
         let newIndex = group.entries.firstIndex { $0.value == names.newLabel && $0.percent != nil }
         let labelSample = config.directive(at: group.path)?.block?.children.first?.args.first
         let newLabel = names.newLabel
@@ -318,7 +316,6 @@ public struct RolloutEditor: Sendable {
     }
 
     mutating func createGroup(_ variable: String, percent: Percent) throws(EditError) {
-        sync()
         if model.group(named: variable) != nil { throw EditError("group \(variable) already exists") }
         let key = model.groups.last?.key ?? "${request_id}"
         let last = model.groups.last.flatMap { config.directive(at: $0.path) }
@@ -345,7 +342,6 @@ public struct RolloutEditor: Sendable {
     }
 
     mutating func add(key: String, target: String, group: String) throws(EditError) {
-        sync()
         if model.endpoints.contains(where: { $0.pattern == key }) {
             throw EditError("endpoint \(key) is already in the migration list; use `cutover set` to change its group")
         }
@@ -368,7 +364,6 @@ public struct RolloutEditor: Sendable {
     }
 
     mutating func remove(_ endpoint: Endpoint) throws(EditError) {
-        sync()
         // Remove the later entry first so the earlier path stays valid when both maps share a file.
         let paths = [endpoint.targetEntryPath, endpoint.groupEntryPath].compactMap { $0 }
         for path in paths.sorted(by: { $0.indices.lexicographicallyPrecedes($1.indices) }).reversed() {
@@ -379,7 +374,6 @@ public struct RolloutEditor: Sendable {
     }
 
     mutating func rollback(_ endpoint: Endpoint) throws(EditError) {
-        sync()
         guard let assignment = endpoint.assignment else {
             throw EditError("\(endpoint.name) has no group assignment, so it already stays on the current service")
         }
@@ -389,40 +383,34 @@ public struct RolloutEditor: Sendable {
         try assign(endpoint, to: names.currentLabel, marker: "group=\(assignment)")
     }
 
+    /// Every group to 0% and every endpoint sent straight to the new service back, with markers for `resume`.
+    /// Each step edits only inside one group block or one map entry, so the addresses of the others stay valid
+    /// and the model is rediscovered once, at the end.
     mutating func rollbackAll() throws(EditError) {
-        var changed = false
-        for group in model.groups where group.percent.hundredths > 0 {
-            sync()
-            guard let fresh = model.group(named: group.variable) else { continue }
-            try setPercent(fresh, .zero, marker: "percent=\(group.percent.plain)")
-            changed = true
+        let groups = model.groups.filter { $0.percent.hundredths > 0 }
+        let direct = model.endpoints.filter { $0.assignment == names.newLabel }
+        guard !groups.isEmpty || !direct.isEmpty else { throw EditError("nothing to roll back: every group is already at 0%") }
+        for group in groups {
+            try setPercent(group, .zero, marker: "percent=\(group.percent.plain)")
         }
-        sync()
-        for endpoint in model.endpoints where endpoint.assignment == names.newLabel {
-            sync()
-            let fresh = try model.resolveEndpoint(endpoint.pattern)
-            try assign(fresh, to: names.currentLabel, marker: "group=\(names.newLabel)")
-            changed = true
+        for endpoint in direct {
+            try assign(endpoint, to: names.currentLabel, marker: "group=\(names.newLabel)")
         }
-        if !changed { throw EditError("nothing to roll back: every group is already at 0%") }
     }
 
+    /// Restores what the rollback markers remember, in one pass (see `rollbackAll`).
     mutating func resume() throws(EditError) {
-        var changed = false
-        for group in model.groups {
-            sync()
-            guard let p = group.rolledBackFrom, let fresh = model.group(named: group.variable) else { continue }
-            try setPercent(fresh, p, marker: nil)
-            changed = true
+        let groups = model.groups.filter { $0.rolledBackFrom != nil }
+        let endpoints = model.endpoints.filter { $0.rolledBackFrom != nil }
+        guard !groups.isEmpty || !endpoints.isEmpty else {
+            throw EditError("nothing to resume: no rollback markers (`# cutover:rollback`) are in the config")
         }
-        sync()
-        for endpoint in model.endpoints {
-            sync()
-            guard let g = endpoint.rolledBackFrom, let fresh = try? model.resolveEndpoint(endpoint.pattern) else { continue }
-            try assign(fresh, to: g)
-            changed = true
+        for group in groups {
+            if let p = group.rolledBackFrom { try setPercent(group, p, marker: nil) }
         }
-        if !changed { throw EditError("nothing to resume: no rollback markers (`# cutover:rollback`) are in the config") }
+        for endpoint in endpoints {
+            if let g = endpoint.rolledBackFrom { try assign(endpoint, to: g) }
+        }
     }
 }
 

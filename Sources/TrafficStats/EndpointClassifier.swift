@@ -129,6 +129,11 @@ public final class EndpointClassifier {
     public let endpoints: [String]
     private let exact: [UInt64: [(bytes: [UInt8], endpoint: Int32)]]
     private let regexes: [(regex: CompiledRegex, endpoint: Int32)]
+    /// Regexes grouped by the length and case rule of their literal prefix: the hash of a path's first bytes
+    /// picks the only regexes that can match, so a miss does not try every key.
+    private let prefixGroups: [(length: Int, caseless: Bool, table: [UInt64: [Int]])]
+    /// Regexes without a literal prefix: always tried.
+    private let unprefixed: [Int]
 
     // Cache: an open-addressing table of 64-byte slots (one cache line each) holding the raw path's hash,
     // its length, its first 40 bytes inline and the result. Keys up to 40 bytes are compared in full; longer
@@ -147,6 +152,7 @@ public final class EndpointClassifier {
     private let slots: UnsafeMutablePointer<CacheSlot>
     private let maxEntries: Int
     private let normalized: UnsafeMutableRawPointer
+    private let lowered: UnsafeMutableRawPointer
     private let normalizedCapacity: Int
 
     /// Counters kept behind a pointer so lookups pay no exclusivity checks.
@@ -204,6 +210,20 @@ public final class EndpointClassifier {
         endpoints = names
         self.exact = exact
         self.regexes = regexes
+        var groups: [String: (length: Int, caseless: Bool, table: [UInt64: [Int]])] = [:]
+        var unprefixed: [Int] = []
+        for (index, entry) in regexes.enumerated() {
+            let prefix = entry.regex.anchoredPrefix
+            guard !prefix.isEmpty else {
+                unprefixed.append(index)
+                continue
+            }
+            let name = "\(prefix.count)-\(entry.regex.caseless)"
+            let hash = prefix.withUnsafeBytes { ByteHash.hash($0) }
+            groups[name, default: (prefix.count, entry.regex.caseless, [:])].table[hash, default: []].append(index)
+        }
+        prefixGroups = groups.values.sorted { ($0.length, $0.caseless ? 1 : 0) < ($1.length, $1.caseless ? 1 : 0) }
+        self.unprefixed = unprefixed
         var size = 16
         while size < cacheEntries * 2 { size <<= 1 }
         slotCount = size
@@ -212,6 +232,7 @@ public final class EndpointClassifier {
         slots.initialize(repeating: CacheSlot(), count: size)
         normalizedCapacity = 64 * 1024 + 16
         normalized = .allocate(byteCount: normalizedCapacity, alignment: 8)
+        lowered = .allocate(byteCount: normalizedCapacity, alignment: 8)
         counters = .allocate(capacity: 1)
         counters.initialize(to: Counters())
     }
@@ -219,6 +240,7 @@ public final class EndpointClassifier {
     deinit {
         slots.deallocate()
         normalized.deallocate()
+        lowered.deallocate()
         counters.deallocate()
     }
 
@@ -294,16 +316,24 @@ public final class EndpointClassifier {
     public func classifyUncached(_ raw: UnsafeRawBufferPointer) -> Classification {
         let path = normalize(raw)
         let pathHash = ByteHash.hash(path)
+        // Exact keys and caseless prefixes ignore case: the lower-cased path, built in a reusable buffer.
+        for i in 0..<path.count { lowered.storeBytes(of: CompiledRegex.lower(path[i]), toByteOffset: i, as: UInt8.self) }
+        let loweredPath = UnsafeRawBufferPointer(start: lowered, count: path.count)
         if !exact.isEmpty {
-            var lowered = [UInt8](path)
-            for i in lowered.indices { lowered[i] = CompiledRegex.lower(lowered[i]) }
-            let lowerHash = lowered.withUnsafeBytes { ByteHash.hash($0) }
-            if let candidates = exact[lowerHash], let hit = candidates.first(where: { $0.bytes == lowered }) {
+            if let candidates = exact[ByteHash.hash(loweredPath)],
+               let hit = candidates.first(where: { $0.bytes.elementsEqual(loweredPath) }) {
                 return Classification(endpoint: hit.endpoint, pathHash: pathHash)
             }
         }
-        for (regex, endpoint) in regexes where regex.matches(path) {
-            return Classification(endpoint: endpoint, pathHash: pathHash)
+        var candidates = unprefixed
+        for group in prefixGroups where path.count >= group.length {
+            let head = UnsafeRawBufferPointer(rebasing: (group.caseless ? loweredPath : path)[0..<group.length])
+            if let list = group.table[ByteHash.hash(head)] { candidates += list }
+        }
+        if prefixGroups.count > 0 { candidates.sort() }
+        // In order of appearance; each regex still checks its prefix, so a hash collision cannot give a wrong match.
+        for index in candidates where regexes[index].regex.matches(path) {
+            return Classification(endpoint: regexes[index].endpoint, pathHash: pathHash)
         }
         return Classification(endpoint: -1, pathHash: pathHash)
     }

@@ -32,7 +32,7 @@ public struct TrafficConfiguration: Sendable, Hashable {
 
     /// Creates a configuration.
     public init(rules: [EndpointRule], latency: LatencySource = .request, newServiceUpstreams: [String] = [],
-                notMigratedCapacity: Int = 256, notMigratedReported: Int = 20, pathCacheEntries: Int = 32_768,
+                notMigratedCapacity: Int = 1024, notMigratedReported: Int = 20, pathCacheEntries: Int = 32_768,
                 malformedSamples: Int = 5, seriesSeconds: Int = 60) {
         self.rules = rules
         self.latency = latency
@@ -141,7 +141,7 @@ public final class TrafficAggregator {
             c.pointee.unclassified &+= 1
             return
         }
-        if let base = raw.baseAddress, memchr(base, 0x5C, raw.count) != nil { raw = parser.unescape(raw) }
+        if parser.rawPathHasEscapes { raw = parser.unescape(raw) }
         let result = classifier.classify(raw)
         guard result.endpoint >= 0 else {
             c.pointee.notMigrated &+= 1

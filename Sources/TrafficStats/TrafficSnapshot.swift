@@ -232,6 +232,8 @@ public struct TrafficSnapshot: Sendable, Hashable {
     public var lines: Int
     /// Lines without a usable request path (for example a format without `$request`).
     public var unclassified: Int
+    /// Files that exist but cannot be read, with what went wrong and what to do.
+    public var unreadable: [String: String] = [:]
 
     /// The figures of an endpoint by name.
     public func endpoint(_ name: String) -> EndpointTraffic? { endpoints.first { $0.endpoint == name } }

@@ -22,14 +22,7 @@ struct StatusCommand: ParsableCommand {
 
     func validate() throws {
         if let window, TrafficWindow(label: window) == nil { throw ValidationError("--window must be 1m, 5m, 15m or all") }
-        if let since, StatusCommand.seconds(since) == nil { throw ValidationError("--since \(since) is not a duration like 90s, 15m, 2h or 1d") }
-    }
-
-    /// Parses `90s`, `15m`, `2h`, `1d` (a bare number is seconds).
-    static func seconds(_ text: String) -> Int64? {
-        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        if let unit = text.last, let scale = units[unit], let n = Int64(text.dropLast()), n >= 0 { return n * scale }
-        return Int64(text).flatMap { $0 >= 0 ? $0 : nil }
+        if let since, (try? LogStart.lookBackSeconds(since)) == nil { throw ValidationError("--since \(since) is not a duration like 90s, 15m, 2h or 1d") }
     }
 
     func run() throws {
@@ -43,7 +36,7 @@ struct StatusCommand: ParsableCommand {
             if fromStart {
                 start = .beginning
             } else if let since {
-                start = .end(lookBackSeconds: StatusCommand.seconds(since))
+                start = .end(lookBackSeconds: try? LogStart.lookBackSeconds(since))
             } else if let seconds = window.seconds {
                 start = .end(lookBackSeconds: seconds)
             } else {

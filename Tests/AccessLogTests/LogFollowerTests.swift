@@ -171,3 +171,49 @@ final class LineCollector {
         #expect(collector.lines[1].contains("/item/2 "))
     }
 }
+
+@Suite struct LogLookBackTests {
+    func line(_ minute: Int, _ second: Int) -> String {
+        "10.0.0.1 - - [28/Nov/2026:01:\(String(format: "%02d", minute)):\(String(format: "%02d", second)) +0000] \"GET /m\(minute)s\(second) HTTP/1.1\" 200 1 \"-\" \"t\"\n"
+    }
+
+    @Test func binarySearchesBigFilesAndKeepsAnUnfinishedLastLine() throws {
+        let dir = try LogTempDirectory("lookback-big")
+        defer { dir.remove() }
+        var text = ""
+        // An hour of lines, slightly out of order, about 500 KB: the search must probe, not read everything.
+        for minute in 0..<60 {
+            for second in stride(from: 0, to: 60, by: 5) {
+                text += line(minute, second)
+                text += line(minute, max(0, second - 1))
+            }
+        }
+        try dir.write("access.log", text + String(line(59, 59).dropLast()))
+        let follower = LogFollower(sources: [LogSource(path: dir.file("access.log"), role: .main)], start: .end(lookBackSeconds: 30),
+                                   chunkSize: 4096)
+        let collector = LineCollector()
+        collector.poll(follower)
+        // The newest time is 01:59:59 (the unfinished line), so lines from 01:59:29 on: 12 complete ones.
+        #expect(collector.lines.first?.contains("01:59:30") == true)
+        #expect(collector.lines.count == 12)
+        try dir.append("access.log", "\n")
+        collector.poll(follower)
+        #expect(collector.lines.last?.contains("/m59s59 ") == true)
+        #expect(collector.lines.count == 13)
+    }
+}
+
+@Suite struct LogFileErrorTests {
+    @Test func reportsUnopenableFilesButNotMissingOnes() throws {
+        let dir = try LogTempDirectory("follow-unopenable")
+        defer { dir.remove() }
+        try dir.write("plain.log", "x\n")
+        // A path through a regular file fails with ENOTDIR, whoever runs the test (root reads any file).
+        let follower = LogFollower(sources: [LogSource(path: dir.file("missing.log"), role: .main),
+                                             LogSource(path: dir.file("plain.log/access.log"), role: .main)], start: .beginning)
+        #expect(follower.fileErrors[0] == nil)
+        #expect(follower.fileErrors[1]?.code == ENOTDIR)
+        #expect(follower.fileErrors[1]?.description.contains("plain.log/access.log") == true)
+        #expect(LogFileError(path: "/var/log/nginx/access.log", code: EACCES).description.contains("permissions"))
+    }
+}

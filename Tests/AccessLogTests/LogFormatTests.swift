@@ -184,3 +184,22 @@ func text(_ buffer: UnsafeRawBufferPointer?) -> String? {
         #expect(ms("1.2.3") == nil)
     }
 }
+
+@Suite struct LogWiringTests {
+    @Test func readsLookBackDurations() throws {
+        #expect(try LogStart.lookBackSeconds("15m") == 900)
+        #expect(try LogStart.lookBackSeconds("90") == 90)
+        #expect(try LogStart.lookBackSeconds("2h") == 7200)
+        #expect(try LogStart.lookBackSeconds("1d") == 86_400)
+        #expect(throws: LogWiringError.badDuration("15x")) { try LogStart.lookBackSeconds("15x") }
+        #expect(throws: LogWiringError.badDuration("")) { try LogStart.lookBackSeconds("") }
+    }
+
+    @Test func resolvesFormatNames() throws {
+        let timed = try LogFormat(name: "timed", template: "$status $request_time")
+        #expect(try LogFormat.named(nil, in: [timed]) == .combined)
+        #expect(try LogFormat.named("combined", in: [timed]) == .combined)
+        #expect(try LogFormat.named("timed", in: [timed]) == timed)
+        #expect(throws: LogWiringError.unknownFormat(name: "main", known: ["timed"])) { try LogFormat.named("main", in: [timed]) }
+    }
+}

@@ -86,6 +86,8 @@ struct Harness {
         #expect(requests(.fifteenMinutes) == 4)
         h.feed(t + 2000, "/v2/book")
         #expect(requests(.fifteenMinutes) == 1)
+        // Ending the window later (the wall clock while the log is quiet) empties it.
+        #expect(h.engine.snapshot(.oneMinute, end: t + 2100).endpoint("book")?.stats.current.requests == 0)
         #expect(requests(.all) == 5)
         // A line slightly out of order still lands in its second.
         h.feed(t + 1998, "/v2/book")
@@ -243,8 +245,42 @@ struct Harness {
             try await Task.sleep(nanoseconds: 2_000_000)
         }
         #expect(seen == 1)
+        // A configuration change from the UI side is applied by the background task.
+        live.setConfiguredPercent(100, endpoint: "book", at: 1_799_999_000)
+        var mismatch: Bool?
+        for _ in 0..<2000 {
+            mismatch = live.snapshot(.all)?.endpoint("book")?.stats.splitMismatch
+            if mismatch != nil { break }
+            try await Task.sleep(nanoseconds: 2_000_000)
+        }
+        #expect(mismatch == true)  // one request to the current service while 100% should go to the new one
+        #expect(live.error == nil)
         #expect(throws: ClassifierError.self) {
             try LiveTraffic(sources: [], start: .beginning, configuration: TrafficConfiguration(rules: [EndpointRule(endpoint: "x", key: "~(")]))
         }
+    }
+}
+
+@Suite struct RealNginxFileTests {
+    @Test func classifiesAndCountsLinesNginxWrote() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/nginx-timed.log").path
+        let format = try LogFormat(name: "timed", template: LogFormat.combinedTemplate
+            + " $request_time $upstream_response_time $upstream_addr $request_id")
+        let rules = [EndpointRule(endpoint: "details", key: "~^/v2/content_api/book.get_chapter_details"),
+                     EndpointRule(endpoint: "cafe", key: "/café/a/c"),
+                     EndpointRule(endpoint: "up", key: "~^/up/")]
+        let engine = try TrafficEngine(sources: [LogSource(path: fixture, role: .main, format: format)], start: .beginning,
+                                       configuration: TrafficConfiguration(rules: rules, latency: .upstream))
+        engine.poll()
+        let snapshot = engine.snapshot(.all)
+        #expect(snapshot.lines == 5)
+        #expect(snapshot.unclassified == 1)  // the TLS handshake has no request path
+        #expect(snapshot.endpoint("details")?.stats.current.requests == 1)
+        #expect(snapshot.endpoint("details")?.stats.current.p50Ms == nil)  // no upstream: unknown, not zero
+        #expect(snapshot.endpoint("cafe")?.stats.current.requests == 1)
+        #expect(snapshot.endpoint("up")?.stats.current.errorRate == 1)
+        #expect(snapshot.endpoint("up")?.stats.current.p50Ms == 0)
+        #expect(snapshot.notMigrated.map(\.path) == ["/ré\u{FFFD}\"q\\"])
+        #expect(snapshot.malformedCounts == [fixture: 0])
     }
 }

@@ -163,3 +163,51 @@ import Testing
         #expect(Proportions.twoProportionPValue(x1: 1, n1: 0, x2: 0, n2: 10) == nil)
     }
 }
+
+@Suite struct PrefixIndexTests {
+    @Test func groupedLookupKeepsOrderOfAppearance() throws {
+        let classifier = try EndpointClassifier(rules: [
+            EndpointRule(endpoint: "long", key: "~^/api/abc/x"),
+            EndpointRule(endpoint: "suffix", key: "~x$"),
+            EndpointRule(endpoint: "short", key: "~^/api/a"),
+            EndpointRule(endpoint: "caseless", key: "~*^/API/B"),
+        ])
+        #expect(classifier.endpoint(forPath: "/api/abc/x") == "long")
+        #expect(classifier.endpoint(forPath: "/api/abx") == "suffix")
+        #expect(classifier.endpoint(forPath: "/api/aby") == "short")
+        #expect(classifier.endpoint(forPath: "/Api/b/1") == "caseless")
+        #expect(classifier.endpoint(forPath: "/api/c") == nil)
+    }
+
+    @Test func agreesWithTryingEveryRegexInOrder() throws {
+        var rules: [EndpointRule] = []
+        for i in 0..<120 {
+            switch i % 4 {
+            case 0: rules.append(EndpointRule(endpoint: "e\(i)", key: "~^/v2/content_api/book.method_\(i)"))
+            case 1: rules.append(EndpointRule(endpoint: "e\(i)", key: "~*^/V2/Users/\(i)/"))
+            case 2: rules.append(EndpointRule(endpoint: "e\(i)", key: "~/item_\(i)$"))
+            default: rules.append(EndpointRule(endpoint: "e\(i)", key: "~^/v2/content_api/book.method_\(i / 10)"))
+            }
+        }
+        let classifier = try EndpointClassifier(rules: rules, cacheEntries: 16)
+        let compiled = try rules.map { rule -> CompiledRegex in
+            let caseless = rule.key.hasPrefix("~*")
+            return try CompiledRegex(pattern: String(rule.key.dropFirst(caseless ? 2 : 1)), caseless: caseless, key: rule.key)
+        }
+        var state: UInt64 = 7
+        for _ in 0..<3000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let n = Int(state >> 40) % 130
+            let path: String
+            switch (state >> 20) % 4 {
+            case 0: path = "/v2/content_api/book.method_\(n)"
+            case 1: path = "/v2/USERS/\(n)/x"
+            case 2: path = "/x/item_\(n)"
+            default: path = "/v2/content_api/book.method_\(n)/item_\(n % 7)"
+            }
+            let bytes = Array(path.utf8)
+            let expected = bytes.withUnsafeBytes { raw in compiled.firstIndex { $0.matches(raw) } }.map { rules[$0].endpoint }
+            #expect(classifier.endpoint(forPath: path) == expected)
+        }
+    }
+}
