@@ -98,7 +98,9 @@ public enum Overlay: Sendable, Equatable {
 
 /// A line for the status bar: information or an error.
 public struct StatusMessage: Sendable, Equatable {
+    /// The message.
     public var text: String
+    /// Whether it reports a failure (shown in the error style).
     public var isError: Bool
 
     /// Creates a message.

@@ -33,7 +33,7 @@ enum Fixtures {
     static func stateWithTraffic(readOnly: Bool = false, seconds: Int = 120, perSecond: Int = 150) throws -> AppState {
         var state = try state(readOnly: readOnly)
         if seconds == 120 && perSecond == 150 {
-            state.snapshot = try #require(standardSnapshot, "the standard traffic fixture could not be built")
+            state.snapshot = try standardSnapshot.get()
         } else {
             state.snapshot = try snapshot(seconds: seconds, perSecond: perSecond)
         }
@@ -42,7 +42,7 @@ enum Fixtures {
     }
 
     /// Two minutes of 150 req/s, built once for all tests.
-    static let standardSnapshot: TrafficSnapshot? = try? snapshot(seconds: 120, perSecond: 150)
+    static let standardSnapshot: Result<TrafficSnapshot, any Error> = Result { try snapshot(seconds: 120, perSecond: 150) }
 
     /// A snapshot from the simulator's lines, aggregated as the ingest would.
     static func snapshot(seconds: Int, perSecond: Int, window: TrafficWindow = .fiveMinutes) throws -> TrafficSnapshot {
