@@ -48,6 +48,7 @@ public final class TrafficSimulator: @unchecked Sendable {
     private let monotonic: @Sendable () -> Double
     private let sleep: @Sendable (Double) -> Void
     private let lock = NSLock()
+    private let generation = NSLock()
     private var random: SplitMix64
     private var percents: [String: Double] = [:]
     private var running = false
@@ -133,8 +134,13 @@ public final class TrafficSimulator: @unchecked Sendable {
 
     /// Makes `count` requests at `time`: the lines for the main log and for the migration log.
     public func lines(count: Int, at time: Date) -> (main: [String], migration: [String]) {
+        // The state lock is held only to copy the percents: readers on the UI thread (`error`, `requestsWritten`)
+        // must never wait for a batch to be generated. The generator lock guards the random state.
         lock.lock()
-        defer { lock.unlock() }
+        let percents = self.percents
+        lock.unlock()
+        generation.lock()
+        defer { generation.unlock() }
         var main: [String] = [], migration: [String] = []
         let stamp = TrafficSimulator.timeLocal(time)
         for _ in 0..<count {
