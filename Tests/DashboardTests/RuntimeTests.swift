@@ -212,3 +212,30 @@ func runApp(_ app: App, backend: TestBackend, until done: @escaping () -> Bool) 
         }
     }
 }
+
+@Suite struct ThemeSessionTests {
+    @Test func brokenThemeFileShowsFileAndLineInTheProblemsView() throws {
+        let dir = try TempDir(prefix: "cutover-dashboard-theme")
+        let themes = dir.path + "/themes"
+        try dir.write("themes/broken.yaml", "name: broken\nroles:\n  ok: green\n  bad: { fg: purpel }\n")
+        try dir.write("themes/light.yaml", "roles:\n  text: black\n")
+        let config = try dir.write("routing.conf", DemoScenario.standard.configText(directory: dir.path + "/logs"))
+        var settings = Settings()
+        settings.nginx = "nginx-test"
+        settings.journal = dir.path + "/journal.jsonl"
+        var options = WatchOptions(config: config, theme: "broken", readOnly: true)
+        options.themeDirectories = [URL(fileURLWithPath: themes)]
+        let session = try DashboardSession.watch(settings: settings, options: options,
+                                                 runner: ScriptedRunner([.init(["nginx-test", "-V"], exitCode: 1)]))
+        #expect(session.app.state.themeNames == ["broken", "default", "light"])
+        session.app.keyTimeout = .milliseconds(2)
+        let backend = TestBackend(width: 120, height: 30)
+        backend.enqueue(.char("5"))
+        let deadline = Date().addingTimeInterval(5)
+        session.run(backend: backend) {
+            (!session.app.state.themeProblems.isEmpty && backend.lines().contains { $0.contains("broken.yaml:4") }) || Date() > deadline
+        }
+        #expect(backend.lines().contains { $0.contains(themes + "/broken.yaml:4") }, "\(backend.lines().joined(separator: "\n"))")
+        #expect(session.app.state.theme == .default)
+    }
+}
