@@ -12,6 +12,24 @@ import Testing
         return zip(a, b).filter { $0 != $1 }.map { (old: $0, new: $1) }
     }
 
+    /// The entry lines (trimmed) of every `split_clients` block of a routing file.
+    static func splitClientsEntries(_ text: String) -> [[String]] {
+        var blocks: [[String]] = []
+        var current: [String]?
+        for line in text.components(separatedBy: "\n") {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("split_clients ") {
+                current = []
+            } else if trimmed == "}", let entries = current {
+                blocks.append(entries)
+                current = nil
+            } else if current != nil, !trimmed.isEmpty, !trimmed.hasPrefix("#") {
+                current?.append(trimmed)
+            }
+        }
+        return blocks
+    }
+
     static func json(_ text: String) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not a JSON object: \(text)")
     }
@@ -106,6 +124,8 @@ import Testing
         defer { setup.nginx.stop() }
         let before = try setup.routingText()
         let client = HTTPTestClient(port: setup.frontPort)
+        let workers = setup.workers()
+        #expect(!workers.isEmpty)
 
         // Usage errors (a percent out of range) and edits Cutover refuses (an unknown endpoint or group).
         let outOfRange = try setup.cutover(["group", "group1_routing", "--percent", "100.5", "--yes", "--config", setup.routingPath])
@@ -127,6 +147,7 @@ import Testing
         #expect(refused.stdout.contains("this_is_not_a_directive"), "nginx's complaint is shown: \(refused)")
         #expect(try setup.routingText() == invalid)
         try before.write(toFile: setup.routingPath, atomically: true, encoding: .utf8)
+        #expect(setup.workers() == workers, "nginx was not reloaded")
         #expect(try setup.newShare(client, path: "/v2/status/ping", count: 20) == 20, "group3 still sends everything to the new service")
     }
 
@@ -134,9 +155,13 @@ import Testing
         let setup = try CLIReferenceNginx(nginxSettings: ["validate: [/bin/false]"])
         defer { setup.nginx.stop() }
         let before = try setup.routingText()
+        let workers = setup.workers()
         let refused = try setup.cutover(["group", "group3_routing", "--percent", "0", "--yes", "--config", setup.routingPath])
         #expect(refused.exitCode == 3, "\(refused)")
+        #expect(refused.stdout.contains("/bin/false"), "the failing command is named: \(refused)")
         #expect(try setup.routingText() == before)
+        #expect(setup.workers() == workers, "nginx was not reloaded")
+        #expect(setup.journalLines().count == 1 && setup.journalLines().first?.contains("validation-refused") == true, "\(setup.journalLines())")
 
         let reloadFails = try CLIReferenceNginx(nginxSettings: ["reload: [/bin/false]"])
         defer { reloadFails.nginx.stop() }
@@ -198,11 +223,13 @@ import Testing
         let rollback = try setup.cutoverReloading(["rollback", "--all", "--yes", "--config", setup.routingPath], client: client)
         try #require(rollback.exitCode == 0, "\(rollback)")
         let rolledBack = try setup.routingText()
-        #expect(!rolledBack.contains("% \"new_service\";"), "no group keeps a new-service share:\n\(rolledBack)")
+        let blocks = Self.splitClientsEntries(rolledBack)
+        #expect(blocks.count == 3 && blocks.allSatisfy { $0 == [#"* "current_service";"#] }, "every group holds only `*`: \(blocks)")
         let routes = try Self.routes(setup)
         let percents = (routes["groups"] as? [[String: Any]] ?? []).map { ($0["percent"] as? Int) ?? -1 }
         #expect(percents == [0, 0, 0], "\(routes)")
-        #expect(try setup.newShare(client, path: "/v2/status/ping", count: 20) == 0)
+        let afterRollback = try setup.newShare(client, path: "/v2/status/ping", count: 20)
+        #expect(afterRollback == 0, "\(afterRollback) of 20 reached the new service after the rollback; workers \(setup.workers()), rollback output: \(rollback)")
 
         let resume = try setup.cutoverReloading(["resume", "--yes", "--config", setup.routingPath], client: client)
         try #require(resume.exitCode == 0, "\(resume)")

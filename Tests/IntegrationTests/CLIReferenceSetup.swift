@@ -114,8 +114,11 @@ final class CLIReferenceNginx: @unchecked Sendable {
     var mainLog: String { routing.mainLog }
     var migrationLog: String { routing.migrationLog }
 
-    /// Writes the configs and settings and starts nginx; `settingsExtra` lines are added under `nginx:`.
-    init(percents: [Int] = [30, 50, 100], nginxSettings: [String] = []) throws {
+    /// Writes the configs and settings and starts nginx; `nginxSettings` lines are added under `nginx:` in
+    /// cutover.yaml. With `spreadLatency`, each backend serves a file behind `limit_req` without `nodelay`
+    /// (new: 100 r/s, current: 250 r/s), so back-to-back requests wait a few milliseconds each and
+    /// `$request_time` spreads over 0-10 ms instead of sitting at 0.
+    init(percents: [Int] = [30, 50, 100], nginxSettings: [String] = [], spreadLatency: Bool = false) throws {
         nginx = try NginxHarness(binary: Self.nginxBinary)
         let ports = try FreePort.allocate(3)
         routing = ReferenceRouting(frontPort: ports[0], newPort: ports[1], currentPort: ports[2],
@@ -123,10 +126,26 @@ final class CLIReferenceNginx: @unchecked Sendable {
                                    migrationLog: nginx.directory.file("logs/migration.log"), percents: percents)
         try FileManager.default.createDirectory(atPath: nginx.directory.file("logs"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: nginx.directory.file("state"), withIntermediateDirectories: true)
-        try nginx.write("nginx.conf", nginx.standardMainConfig(extraHTTP: """
-            server { listen 127.0.0.1:\(ports[1]); location / { return 200 "new"; } }
-                server { listen 127.0.0.1:\(ports[2]); location / { return 200 "current"; } }
-            """))
+        let backends: String
+        if spreadLatency {
+            try nginx.write("www/new/index.txt", "new")
+            try nginx.write("www/current/index.txt", "current")
+            // limit_req runs in the preaccess phase, after `return` would already have answered: serve files.
+            backends = """
+                limit_req_zone $server_port zone=slow_new:1m rate=100r/s;
+                    limit_req_zone $server_port zone=slow_current:1m rate=250r/s;
+                    server { listen 127.0.0.1:\(ports[1]); root \(nginx.directory.file("www/new")); default_type text/plain;
+                             location / { limit_req zone=slow_new burst=1000; try_files /index.txt =500; } }
+                    server { listen 127.0.0.1:\(ports[2]); root \(nginx.directory.file("www/current")); default_type text/plain;
+                             location / { limit_req zone=slow_current burst=1000; try_files /index.txt =500; } }
+                """
+        } else {
+            backends = """
+                server { listen 127.0.0.1:\(ports[1]); location / { return 200 "new"; } }
+                    server { listen 127.0.0.1:\(ports[2]); location / { return 200 "current"; } }
+                """
+        }
+        try nginx.write("nginx.conf", nginx.standardMainConfig(extraHTTP: backends))
         routingPath = try nginx.write("conf.d/routing.conf", routing.text)
         journalPath = nginx.directory.file("state/journal.jsonl")
         settingsPath = try nginx.write("cutover.yaml", """
@@ -140,6 +159,12 @@ final class CLIReferenceNginx: @unchecked Sendable {
             """)
         do {
             try nginx.start(waitingFor: ports)
+            // The master listens before it has forked its worker: wait for it, so `workers()` is complete.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while workers().isEmpty {
+                guard ContinuousClock.now < deadline else { throw NginxHarness.Failure(description: "nginx started no worker within 10 s") }
+                usleep(2_000)
+            }
         } catch {
             nginx.stop()
             throw error
@@ -172,12 +197,13 @@ final class CLIReferenceNginx: @unchecked Sendable {
         nginx.masterPid.map { ProcessTable.children(of: $0) } ?? []
     }
 
-    /// Waits (at most five seconds) until none of `old` workers is alive, so that every request from
-    /// now on is served by the configuration the last reload loaded; returns whether they all exited.
+    /// Waits (at most five seconds) until none of `old` workers is alive and only one worker (the config
+    /// runs one) is left, so that every request from now on is served by the configuration the last of
+    /// the finished reloads loaded; returns whether that happened in time.
     @discardableResult
     func awaitExit(of old: Set<Int32>) -> Bool {
         let deadline = ContinuousClock.now + .seconds(5)
-        while old.contains(where: { ProcessTable.isAlive($0) }) {
+        while old.contains(where: { ProcessTable.isAlive($0) }) || workers().count != 1 {
             guard ContinuousClock.now < deadline else { return false }
             usleep(5_000)
         }

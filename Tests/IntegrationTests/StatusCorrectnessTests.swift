@@ -56,7 +56,7 @@ import Glibc
     ]
 
     @Test func perEndpointCountsAndPercentilesMatchTheBackendsAndTheLoggedTimes() throws {
-        let setup = try CLIReferenceNginx()
+        let setup = try CLIReferenceNginx(spreadLatency: true)
         defer { setup.nginx.stop() }
         // Interleave the probes so both halves (before and after the rotation and reload) see every one.
         var schedule: [Int] = []
@@ -120,6 +120,7 @@ import Glibc
             times["\(endpoint) \(line.migration ? "new" : "current")", default: []].append(line.requestTimeMs)
         }
 
+        var summary: [String] = []
         for entry in endpoints {
             let pattern = try #require(entry["pattern"] as? String)
             let stats = try #require(entry["stats"] as? [String: Any], "\(pattern) has no stats")
@@ -135,10 +136,12 @@ import Glibc
                     let reported = try #require(figures[key] as? Double ?? (figures[key] as? Int).map(Double.init), "\(pattern) \(side) \(key)")
                     let direct = Double(Self.nearestRank(values, percentile))
                     #expect(abs(reported - direct) <= 1, "\(pattern) \(side) \(key): Cutover \(reported) ms, the log says \(direct) ms")
+                    summary.append("\(pattern) \(side) \(key) \(reported)/\(direct)")
                 }
             }
             #expect(expected.current > 0 && expected.new > 0 || pattern == Self.ping, "\(pattern) was served by both backends: \(expected)")
         }
+        print("status vs log (Cutover/direct ms): " + summary.joined(separator: "; "))
         #expect(served[Self.ping]?.current == 0, "the 100% group sends everything to the new service")
 
         // Every legacy-only path is listed with its count, under the path nginx made of it.
