@@ -263,3 +263,21 @@ final class LockedResults: @unchecked Sendable {
     func fail(_ message: String) { lock.withLock { failures.append(message) } }
     func snapshot() -> ([CutoverBinary.Result], [String]) { lock.withLock { (results, failures) } }
 }
+
+/// The CLI against a lock another process holds.
+@Suite struct CLIConflictTests {
+    @Test func anEditWhileAnotherWriterHoldsTheLockIsAConflict() throws {
+        let setup = try CLIReferenceNginx()
+        defer { setup.nginx.stop() }
+        let before = try setup.routingText()
+        let workers = setup.workers()
+        // This test process holds the lock the child must take (it waits three seconds, then gives up).
+        let lock = try FileLock.acquire(path: ApplyConfiguration.lockFile(besideConfig: setup.nginx.mainConfig), wait: .zero)
+        defer { lock.release() }
+        let result = try setup.cutover(["group", "group1_routing", "--percent", "10", "--yes", "--config", setup.routingPath])
+        #expect(result.exitCode == 5, "\(result)")
+        #expect(result.stderr.contains("\(getpid())") || result.stdout.contains("\(getpid())"), "the holder is named: \(result)")
+        #expect(try setup.routingText() == before)
+        #expect(setup.workers() == workers, "nginx was not reloaded")
+    }
+}

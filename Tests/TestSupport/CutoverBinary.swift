@@ -1,3 +1,4 @@
+import Apply
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -82,11 +83,10 @@ public func runCutover(_ args: [String], cwd: String, env: [String: String] = [:
     process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
     let exited = DispatchSemaphore(value: 0)
     process.terminationHandler = { _ in exited.signal() }
-    let collected = PipeCollector(out: outPipe.fileHandleForReading, err: errPipe.fileHandleForReading)
     try process.run()
+    let collected = PipeCollector(out: outPipe.fileHandleForReading, err: errPipe.fileHandleForReading)
     var timedOut = false
-    if exited.wait(timeout: .now() + .milliseconds(Int(timeout.components.seconds * 1000)
-                                                  + Int(timeout.components.attoseconds / 1_000_000_000_000_000))) == .timedOut {
+    if exited.wait(timeout: .now() + .milliseconds(timeout.milliseconds)) == .timedOut {
         timedOut = true
         kill(process.processIdentifier, SIGKILL)
         _ = exited.wait(timeout: .now() + 10)
