@@ -140,6 +140,15 @@ import Glibc
                 }
             }
             #expect(expected.current > 0 && expected.new > 0 || pattern == Self.ping, "\(pattern) was served by both backends: \(expected)")
+            // The observed share is the new service's part of what the backends served.
+            let observed = try #require(stats["observed_percent"] as? Double ?? (stats["observed_percent"] as? Int).map(Double.init), "\(pattern)")
+            let share = 100 * Double(expected.new) / Double(max(1, expected.new + expected.current))
+            #expect(abs(observed - share) < 0.01, "\(pattern): observed \(observed)%, the backends saw \(share)%")
+            for side in ["current", "new"] {
+                let figures = stats[side] as? [String: Any] ?? [:]
+                let status = figures["status"] as? [String: Int] ?? [:]
+                #expect(status["2xx"] == figures["requests"] as? Int && status["5xx"] == 0, "\(pattern) \(side): \(status)")
+            }
         }
         print("status vs log (Cutover/direct ms): " + summary.joined(separator: "; "))
         #expect(served[Self.ping]?.current == 0, "the 100% group sends everything to the new service")
