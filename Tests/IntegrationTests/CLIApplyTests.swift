@@ -214,6 +214,27 @@ import Testing
         #expect(try setup.newShare(client, path: "/v2/orders/1", count: 30) == 30)
     }
 
+    @Test func addThenRemoveAnEndpoint() throws {
+        let setup = try CLIReferenceNginx()
+        defer { setup.nginx.stop() }
+        let original = try setup.routingText()
+        let client = HTTPTestClient(port: setup.frontPort)
+        #expect(try setup.newShare(client, path: "/v2/users/5", count: 10) == 0, "not migrated yet")
+
+        let add = try setup.cutoverReloading(["add", #"~^/v2/users/(\d+)$"#, "--target", "/v2/user/$1", "--group", "group3_routing",
+                                              "--yes", "--config", setup.routingPath], client: client)
+        try #require(add.exitCode == 0, "\(add)")
+        let routes = try Self.routes(setup)
+        #expect(Self.endpointPercent(routes, pattern: #"~^/v2/users/(\d+)$"#) == 100, "\(routes)")
+        #expect(try setup.newShare(client, path: "/v2/users/5", count: 20) == 20)
+        #expect(try setup.newShare(client, path: "/v2/users/5/x", count: 5) == 0)
+
+        let remove = try setup.cutoverReloading(["remove", "users", "--yes", "--config", setup.routingPath], client: client)
+        try #require(remove.exitCode == 0, "\(remove)")
+        #expect(try setup.routingText() == original, "removing what was added restores the file")
+        #expect(try setup.newShare(client, path: "/v2/users/5", count: 20) == 0)
+    }
+
     @Test func rollbackAllResumeAndUndo() throws {
         let setup = try CLIReferenceNginx()
         defer { setup.nginx.stop() }
