@@ -199,36 +199,76 @@ public enum Discovery {
         }
     }
 
-    static func shortName(for key: String) -> String {
+    /// A readable name for a map key: its last path segment (`book.get_chapter_details`), with the segment
+    /// before it when the last one is a regex pattern (`orders/(\d+)`); `segments` asks for more segments
+    /// to tell apart keys that would otherwise share a name.
+    static func shortName(for key: String, segments: Int = 1) -> String {
         var key = key
-        return key.withUTF8 { shortName(utf8: $0) } ?? key
+        return key.withUTF8 { shortName(utf8: $0, segments: max(1, segments)) } ?? key
     }
 
-    private static func shortName(utf8: UnsafeBufferPointer<UInt8>) -> String? {
+    private static func shortName(utf8: UnsafeBufferPointer<UInt8>, segments: Int) -> String? {
+        let slash: UInt8 = 0x2F, backslash: UInt8 = 0x5C
         var start = 0, end = utf8.count
-        if utf8.starts(with: [0x7E, 0x2A]) { start = 2 } else if utf8.first == 0x7E { start = 1 }
+        if utf8.count >= 2, utf8[0] == 0x7E, utf8[1] == 0x2A { start = 2 } else if utf8.first == 0x7E { start = 1 }
         if start < end, utf8[start] == 0x5E { start += 1 }
-        if end - start >= 1, utf8[end - 1] == 0x24, !(end - start >= 2 && utf8[end - 2] == 0x5C) { end -= 1 }
-        // The last non-empty segment: skip trailing slashes, then scan back to the previous unescaped slash.
-        while end > start, utf8[end - 1] == 0x2F, !(end - start >= 2 && utf8[end - 2] == 0x5C) { end -= 1 }
-        var segStart = end
-        while segStart > start {
-            let b = utf8[segStart - 1]
-            if b == 0x2F, !(segStart - 1 > start && utf8[segStart - 2] == 0x5C) { break }
-            segStart -= 1
+        if end - start >= 1, utf8[end - 1] == 0x24, !(end - start >= 2 && utf8[end - 2] == backslash) { end -= 1 }
+        func isSlash(_ i: Int) -> Bool { utf8[i] == slash && !(i > start && utf8[i - 1] == backslash) }
+        while end > start, isSlash(end - 1) { end -= 1 }
+        // Walk back over `take` segments; one more when the last is a regex pattern rather than a name.
+        var take = segments
+        var segStart = end, taken = 0, lastIsPattern = false
+        var cursor = end
+        while cursor > start && taken < take {
+            var i = cursor
+            while i > start, !isSlash(i - 1) { i -= 1 }
+            if taken == 0 {
+                lastIsPattern = utf8[i..<cursor].contains { b in b == 0x28 || b == 0x5B || b == 0x7B || b == 0x2A || b == 0x2B || b == 0x3F || b == 0x7C }
+                if lastIsPattern { take += 1 }
+            }
+            segStart = i
+            taken += 1
+            cursor = i
+            while cursor > start, isSlash(cursor - 1) { cursor -= 1 }
         }
         guard segStart < end else { return nil }
-        let segment = UnsafeBufferPointer(rebasing: utf8[segStart..<end])
-        guard segment.contains(0x5C) else { return String(decoding: segment, as: UTF8.self) }
+        let name = UnsafeBufferPointer(rebasing: utf8[segStart..<end])
+        guard name.contains(backslash) else { return String(decoding: name, as: UTF8.self) }
+        // Regex escapes of punctuation read better without the backslash (`book\.info` → `book.info`; `\d` stays).
         var out: [UInt8] = []
-        out.reserveCapacity(segment.count)
-        var escaping = false
-        for b in segment {
-            if !escaping && b == 0x5C { escaping = true; continue }
-            escaping = false
-            out.append(b)
+        out.reserveCapacity(name.count)
+        var i = 0
+        while i < name.count {
+            if name[i] == backslash, i + 1 < name.count {
+                let next = name[i + 1]
+                let alnum = (next >= 0x30 && next <= 0x39) || (next >= 0x41 && next <= 0x5A) || (next >= 0x61 && next <= 0x7A)
+                if alnum { out.append(backslash) }
+                out.append(next)
+                i += 2
+                continue
+            }
+            out.append(name[i])
+            i += 1
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Gives endpoints that share a short name longer names, one path segment at a time, until they differ.
+    static func disambiguate(_ endpoints: inout [Endpoint]) {
+        var segments = Array(repeating: 1, count: endpoints.count)
+        for _ in 0..<8 {
+            var byName: [String: [Int]] = [:]
+            for (i, e) in endpoints.enumerated() { byName[e.name, default: []].append(i) }
+            let clashes = byName.values.filter { $0.count > 1 }
+            if clashes.isEmpty { return }
+            for group in clashes {
+                for i in group {
+                    segments[i] += 1
+                    let longer = shortName(for: endpoints[i].pattern, segments: segments[i])
+                    endpoints[i].name = longer == endpoints[i].name ? endpoints[i].pattern : longer
+                }
+            }
+        }
     }
 
     static func buildEndpoints(into model: inout RolloutModel, names: RolloutNames, fallback: SourceLocation) {
@@ -287,6 +327,7 @@ public enum Discovery {
                 model.problems.append(Problem(.error, "endpoint \(e.pattern) is assigned to \(assignment), which is no split_clients group; create it (`cutover group \(assignment.dropFirst()) --percent P --create`) or pick an existing group", at: at ?? e.location))
             }
         }
+        disambiguate(&endpoints)
         model.endpoints = endpoints
     }
 

@@ -13,7 +13,17 @@ extension Settings {
         } else if let mainConfig {
             known.mainConfig = mainConfig
         }
+        // The main config's own `pid` names the master's pid file; the build default is only a fallback.
+        if let main = known.mainConfig {
+            known.pidFile = Self.pidDirective(in: config.files[main] ?? (try? ConfigParser.parse(String(contentsOfFile: main, encoding: .utf8), path: main)))
+        }
         return NginxDiscovery.discover(known: known, runner: runner)
+    }
+
+    /// The absolute path a top-level `pid` directive names, if the file has one.
+    static func pidDirective(in file: ConfigFile?) -> String? {
+        guard let value = file?.children.last(where: { $0.name.value == "pid" })?.values.first, value.hasPrefix("/") else { return nil }
+        return value
     }
 
     /// The validate, reload and verify commands: the configured argv where given, else nginx's own with matching -p/-c.

@@ -9,6 +9,12 @@ struct EditOptions: ParsableArguments {
     @Flag(name: .long, help: "Print the change as a unified diff per file and change nothing.") var dryRun = false
     @Flag(name: [.short, .long], help: "Apply without asking (a prompt appears only when stdin is a terminal).") var yes = false
     @Option(name: .long, help: ArgumentHelp("Why: recorded in the journal.", valueName: "TEXT")) var reason: String?
+
+    /// Whether `text` is a percent nginx accepts in split_clients: 0 to 100, at most two decimals.
+    static func isPercent(_ text: String) -> Bool {
+        guard let p = Percent(parsing: text) else { return false }
+        return p.hundredths <= 10000
+    }
 }
 
 /// `cutover set ENDPOINT (--group NAME | --percent P)`.
@@ -23,7 +29,7 @@ struct SetCommand: ParsableCommand {
 
     func validate() throws {
         guard (group == nil) != (percent == nil) else { throw ValidationError("give exactly one of --group NAME or --percent P") }
-        if let percent, Percent(parsing: percent) == nil { throw ValidationError("--percent \(percent) is not a percent from 0 to 100 with at most two decimals") }
+        if let percent, !EditOptions.isPercent(percent) { throw ValidationError("--percent \(percent) is not a percent from 0 to 100 with at most two decimals") }
     }
 
     func run() throws {
@@ -48,7 +54,7 @@ struct GroupCommand: ParsableCommand {
     @Flag(name: .long, help: "Create the group if it does not exist.") var create = false
 
     func validate() throws {
-        if Percent(parsing: percent) == nil { throw ValidationError("--percent \(percent) is not a percent from 0 to 100 with at most two decimals") }
+        if !EditOptions.isPercent(percent) { throw ValidationError("--percent \(percent) is not a percent from 0 to 100 with at most two decimals") }
     }
 
     func run() throws {

@@ -44,7 +44,7 @@ func changedLines(_ before: String, _ after: String) -> (removed: [String], adde
     @Test func fullNginxConfWithCustomNamesAndFormats() throws {
         let (_, model) = try loadFixture("full-nginx.conf")
         #expect(model.groups.map(\.name) == ["g_low", "g_high"])
-        #expect(model.endpoints.map(\.name) == ["users", "(\\d+)"] || model.endpoints.map(\.name) == ["users", "(d+)"])
+        #expect(model.endpoints.map(\.name) == ["users", "orders/(\\d+)"])
         #expect(model.endpoints.map(\.pattern) == ["/v1/exact/users", "~^/v2/orders/(\\d+)$"])
         #expect(model.endpoints.map(\.percent.plain) == ["5", "50"])
         #expect(model.mainLog?.path == "/var/log/nginx/api.log")
@@ -72,6 +72,28 @@ func changedLines(_ before: String, _ after: String) -> (removed: [String], adde
         #expect(has(15, "$group9_routing, which is no split_clients group"), "\(text)")
         #expect(model.problems.contains { $0.message.contains("no routing map") })
         #expect(model.endpoints.map(\.pattern) == ["~^/v2/a", "~^/v2/b", "~^/v2/c"])
+    }
+
+    @Test(arguments: [
+        ("~^/v2/content_api/book.get_chapter_details", "book.get_chapter_details"),
+        ("~^/v2/content_api/book\\.get_book_info$", "book.get_book_info"),
+        ("~*^/v2/orders/(\\d+)$", "orders/(\\d+)"),
+        ("/v1/exact/users/", "users"),
+        ("~^/v2/items/[0-9]+/detail$", "detail"),
+        ("/", "/"),
+    ])
+    func shortNames(key: String, name: String) {
+        #expect(Discovery.shortName(for: key) == name)
+    }
+
+    @Test func clashingShortNamesGetLonger() throws {
+        let text = """
+        map $uri $target_path { ~^/v2/users/(\\d+)$ "/u/$1"; ~^/v2/orders/(\\d+)$ "/o/$1"; /a/info "/1"; /b/info "/2"; }
+        split_clients "${request_id}" $g { 5% "new_service"; * "current_service"; }
+        map $uri $split_group { ~^/v2/users/(\\d+)$ "$g"; ~^/v2/orders/(\\d+)$ "$g"; /a/info "$g"; /b/info "$g"; }
+        """
+        let model = Discovery.discover(try ConfigSet.fromTexts([("/c.conf", text)]))
+        #expect(model.endpoints.map(\.name) == ["users/(\\d+)", "orders/(\\d+)", "a/info", "b/info"])
     }
 
     @Test func endpointResolution() throws {
