@@ -55,15 +55,6 @@ final class TmuxSession {
     }
 }
 
-/// The `cutover` binary that `swift test` built beside the test bundle.
-func cutoverBinary() throws -> String {
-    let bundle = Bundle.main.bundleURL
-    let candidates = [bundle.appendingPathComponent("cutover"), bundle.deletingLastPathComponent().appendingPathComponent("cutover"),
-                      Bundle.main.executableURL?.deletingLastPathComponent().appendingPathComponent("cutover")].compactMap { $0 }
-    for url in candidates where FileManager.default.isExecutableFile(atPath: url.path) { return url.path }
-    throw EndToEndError(description: "no cutover binary beside the test bundle (looked at \(candidates.map(\.path))); build it with `swift build --product cutover`")
-}
-
 /// Waits (polling every 100 ms, at most `seconds`) until `condition` holds.
 func eventually(_ what: String, seconds: Double = 15, _ condition: () throws -> Bool) throws {
     let deadline = Date().addingTimeInterval(seconds)
@@ -82,7 +73,7 @@ func eventually(_ what: String, seconds: Double = 15, _ condition: () throws -> 
         let tmux = try TmuxSession(width: 120, height: 40,
                                    environment: ["XDG_STATE_HOME": dir.path + "/state", "HOME": dir.path, "LANG": "C.UTF-8",
                                                  "LC_ALL": "C.UTF-8", "TERM": "xterm-256color"],
-                                   command: [try cutoverBinary(), "demo", "--dir", demo])
+                                   command: [try CutoverBinary.path(), "demo", "--dir", demo])
         defer { tmux.kill() }
         let config = demo + "/cutover-demo.conf"
         func model() throws -> RolloutModel { Discovery.discover(try ConfigSet.load(path: config)) }
