@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "ApplyTests", dependencies: ["Apply", "Rollout", "NginxConfig", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PreflightTests", dependencies: ["Preflight", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "TestSupport"], exclude: ["Fixtures", "__Snapshots__"]),
-        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "TerminalUI", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "TerminalUI", "Preflight", "Rollout", "TestSupport"], exclude: ["Fixtures", "__Snapshots__"]),
         .testTarget(name: "IntegrationTests", dependencies: ["NginxConfig", "Rollout", "Apply", "AccessLog", "TrafficStats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], exclude: ["Fixtures"]),
     ]

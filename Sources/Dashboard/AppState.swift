@@ -1,5 +1,6 @@
 import Apply
 import Foundation
+import Preflight
 import NginxConfig
 import Rollout
 import TrafficStats
@@ -217,8 +218,8 @@ public struct AppState: Sendable {
     public var themeProblems: [String] = []
     /// Things found at start worth knowing (missing log files, logs not found in the config).
     public var notices: [String] = []
-    /// The number of preflight findings, when a preflight ran.
-    public var preflightFindings: Int?
+    /// The preflight findings (`cutover check`'s config and log checks), when a preflight ran.
+    public var preflight: [Finding]?
     /// The wall-clock time of the last tick.
     public var now: Date
     /// The time zone times are shown in.

@@ -23,8 +23,8 @@ struct WatchCommand: ParsableCommand {
     var window: String?
     @Flag(name: .long, help: "Disable every key that changes the config.")
     var readOnly = false
-    @Flag(name: .long, help: "Run the config and log checks of `cutover check` first and show how many findings there are.")
-    var preflight = false
+    @Flag(name: .customLong("no-preflight"), help: "Skip the config and log checks of `cutover check` (their findings count shows in the header and they are listed in the problems view).")
+    var noPreflight = false
 
     func run() throws {
         try runReportingErrors {
@@ -36,12 +36,12 @@ struct WatchCommand: ParsableCommand {
             }
             var options = WatchOptions(config: global.config, prefix: global.prefix, mainLogs: mainLog,
                                        migrationLogs: migrationLog, theme: theme, window: window, readOnly: readOnly)
-            if preflight {
+            if !noPreflight {
                 let context = try Context.load(global)
                 let inputs = PreflightInputs(mainLogs: mainLog.isEmpty ? settings.mainLogs : mainLog,
                                              migrationLogs: migrationLog.isEmpty ? settings.migrationLogs : migrationLog,
                                              nginxBinary: settings.nginx, journal: settings.journalPath(), checkEnvironment: false)
-                options.preflightFindings = Preflight.run(config: context.config, model: context.model, inputs: inputs).count
+                options.preflight = Preflight.run(config: context.config, model: context.model, inputs: inputs)
             }
             let session: DashboardSession
             do {

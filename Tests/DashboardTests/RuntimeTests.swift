@@ -169,7 +169,8 @@ func runApp(_ app: App, backend: TestBackend, until done: @escaping () -> Bool) 
         #expect(session.app.state.lastApply?.succeeded == true, "\(session.app.state.lastApply?.message ?? "")")
         let onDisk = try LocalConfigReader(path: try #require(session.sandbox).configPath).load().model
         #expect(onDisk.endpoints.allSatisfy { $0.percent == .zero })
-        #expect(try Journal(path: dir.path + "/state/cutover/journal.jsonl").records().last?.change.action == "rollback-all")
+        #expect(try Journal(path: dir.path + "/demo/journal.jsonl").records().last?.change.action == "rollback-all")
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/state/cutover/journal.jsonl"))
     }
 }
 

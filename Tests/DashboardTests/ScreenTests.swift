@@ -1,3 +1,5 @@
+import Preflight
+import Rollout
 import Apply
 import Dashboard
 import Foundation
@@ -81,10 +83,15 @@ func render(_ state: AppState, width: Int, height: Int, colorMode: ColorMode = .
         assertSnapshot(render(state, width: 120, height: 40).snapshot(), name: "history-120x40")
         state.view = .problems
         state.themeProblems = ["/home/ops/.config/cutover/themes/mine.yaml:4:10: unknown colour 'purpel'"]
-        state.preflightFindings = 2
+        state.preflight = [
+            Finding("unanchored-key", .warning, "map key `~^/v2/content_api/book.get_book_info` has no end anchor", at: Rollout.SourceLocation(file: "/srv/demo/cutover-demo.conf", line: 16), fix: "anchor it with `$`"),
+            Finding("split-key-per-request", .info, "split_clients $group1_routing splits on `${request_id}`", at: Rollout.SourceLocation(file: "/srv/demo/cutover-demo.conf", line: 26)),
+        ]
         let problems = render(state, width: 120, height: 40)
         assertSnapshot(problems.snapshot(), name: "problems-120x40")
         #expect(problems.lines().contains { $0.contains("mine.yaml:4:10") })
+        #expect(problems.lines().contains { $0.contains("[unanchored-key]") })
+        #expect(problems.lines()[0].contains("check 1"))
     }
 
     @Test func overlaysAt80x24() throws {

@@ -69,7 +69,7 @@ func eventually(_ what: String, seconds: Double = 15, _ condition: () throws -> 
     @Test func demoRampsAndRollsBackInARealTerminal() throws {
         let dir = try TempDir(prefix: "cutover-e2e")
         let demo = dir.path + "/demo"
-        let journal = Journal(path: dir.path + "/state/cutover/journal.jsonl")
+        let journal = Journal(path: demo + "/journal.jsonl")  // the demo journals inside its sandbox
         let tmux = try TmuxSession(width: 120, height: 40,
                                    environment: ["XDG_STATE_HOME": dir.path + "/state", "HOME": dir.path, "LANG": "C.UTF-8",
                                                  "LC_ALL": "C.UTF-8", "TERM": "xterm-256color"],

@@ -1,6 +1,7 @@
 import AccessLog
 import Apply
 import Foundation
+import Preflight
 import NginxConfig
 import Rollout
 import Settings
@@ -23,8 +24,8 @@ public struct WatchOptions: Sendable {
     public var window: String?
     /// Disables every key that changes the config.
     public var readOnly = false
-    /// The number of preflight findings, when a preflight ran.
-    public var preflightFindings: Int?
+    /// The preflight findings, when a preflight ran.
+    public var preflight: [Finding]?
     /// Where theme files are looked for, in order.
     public var themeDirectories: [URL] = WatchOptions.defaultThemeDirectories()
 
@@ -68,7 +69,7 @@ struct SessionParts {
     var readOnly: Bool
     var ladder: [Double]
     var themeDirectories: [URL]
-    var preflightFindings: Int?
+    var preflight: [Finding]?
     var badge: String?
 }
 
@@ -118,7 +119,7 @@ public final class DashboardSession {
             mainLogs: options.mainLogs.isEmpty ? settings.mainLogs : options.mainLogs,
             migrationLogs: options.migrationLogs.isEmpty ? settings.migrationLogs : options.migrationLogs,
             theme: options.theme ?? settings.theme, window: window, readOnly: options.readOnly, ladder: settings.ladder,
-            themeDirectories: options.themeDirectories, preflightFindings: options.preflightFindings, badge: nil)
+            themeDirectories: options.themeDirectories, preflight: options.preflight, badge: nil)
         return try make(parts, clock: clock, simulator: nil, sandbox: nil)
     }
 
@@ -133,7 +134,8 @@ public final class DashboardSession {
         let control = NginxControl(validateArgv: DemoCommandRunner.validateArgv(sandbox.configPath),
                                    reloadArgv: DemoCommandRunner.reloadArgv, verify: [],
                                    validateTimeout: .seconds(10), reloadTimeout: .seconds(10))
-        let journalPath = Journal.defaultPath(environment: environment)
+        // The demo keeps its journal in its sandbox, apart from the real one.
+        let journalPath = (sandbox.directory as NSString).appendingPathComponent("journal.jsonl")
         let pipeline = ApplyPipeline(configuration: ApplyConfiguration(nginx: control, mainConfig: sandbox.configPath,
                                                                        journal: Journal(path: journalPath)),
                                      runner: DemoCommandRunner(simulator: simulator))
@@ -149,7 +151,10 @@ public final class DashboardSession {
             applier: EditApplier(pipeline: pipeline, configPath: sandbox.configPath, prefix: nil, names: reader.names),
             journalPath: journalPath, mainLogs: [], migrationLogs: [], theme: theme, window: .oneMinute, readOnly: readOnly,
             ladder: AppState.defaultLadder.map(\.value), themeDirectories: WatchOptions.defaultThemeDirectories(environment: environment),
-            preflightFindings: nil, badge: "demo")
+            preflight: Preflight.run(config: loaded.config, model: loaded.model,
+                                     inputs: PreflightInputs(mainLogs: [sandbox.mainLog], migrationLogs: [sandbox.migrationLog],
+                                                             journal: journalPath, checkEnvironment: false)),
+            badge: "demo")
         return try make(parts, clock: clock, simulator: simulator, sandbox: sandbox)
     }
 
@@ -184,7 +189,7 @@ public final class DashboardSession {
         var state = AppState(configPath: loaded.config.mainPath, loaded: loaded, window: parts.window, readOnly: parts.readOnly,
                              ladder: AppState.ladder(from: parts.ladder), now: clock.now())
         state.badge = parts.badge
-        state.preflightFindings = parts.preflightFindings
+        state.preflight = parts.preflight
         state.trafficError = trafficProblem
         state.notices = notices
         state.themeNames = ThemeLoader.availableThemes(in: directories)

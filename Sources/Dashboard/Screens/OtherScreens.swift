@@ -1,5 +1,6 @@
 import Apply
 import Foundation
+import Preflight
 import Rollout
 import TerminalUI
 import TrafficStats
@@ -129,7 +130,10 @@ enum ProblemsScreen {
         }
         if let error = state.journalError { out.append((.error, "journal: \(error)")) }
         for p in state.themeProblems { out.append((.error, "theme: \(p)")) }
-        if let findings = state.preflightFindings { out.append((findings > 0 ? .watch : .ok, "preflight: \(findings) finding(s) (run `cutover check` for details)")) }
+        for finding in state.preflight ?? [] {
+            let role: ThemeRole = finding.severity == .error ? .error : finding.severity == .warning ? .watch : .muted
+            out.append((role, "check: " + PreflightReport.line(finding)))
+        }
         return out
     }
 

@@ -103,8 +103,14 @@ enum HeaderScreen {
             lag = "-"
         }
         let malformed = state.snapshot.map { $0.malformed.values.reduce(0) { $0 + $1.count } } ?? 0
-        let right = Line([Span("window \(state.window.rawValue) · lag \(lag) · malformed \(malformed) ", style: header)],
-                         style: header)
+        var rightSpans: [Span] = []
+        if let findings = state.preflight {
+            let serious = findings.filter { $0.severity != .info }.count
+            rightSpans.append(Span("check \(serious) ", style: serious > 0 ? header.patched(with: theme[.watch]) : header))
+            rightSpans.append(Span("· ", style: header))
+        }
+        rightSpans.append(Span("window \(state.window.rawValue) · lag \(lag) · malformed \(malformed) ", style: header))
+        let right = Line(rightSpans, style: header)
         let rightWidth = min(right.width, max(0, rows[0].width - 10))
         Line(first, style: header).render(in: Rect(x: rows[0].x, y: rows[0].y, width: rows[0].width - rightWidth - 1,
                                                     height: 1), buffer: &buffer)
