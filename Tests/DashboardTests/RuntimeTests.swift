@@ -159,7 +159,7 @@ func runApp(_ app: App, backend: TestBackend, until done: @escaping () -> Bool) 
         let backend = TestBackend(width: 120, height: 40)
         backend.enqueue(.char("R"), .char("y"))
         var finished = false
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(30)  // generous: the whole suite runs in parallel on 2 cores
         session.run(backend: backend) {
             finished = session.app.state.lastApply != nil && (session.app.state.snapshot?.lines ?? 0) > 0
                 && session.app.state.model?.endpoints.allSatisfy { $0.percent == .zero } == true
