@@ -44,7 +44,7 @@ import Testing
         let sandbox = try DemoSandbox.create(in: dir.path)
         let simulator = try TrafficSimulator(configPath: sandbox.configPath, mainLog: sandbox.mainLog,
                                              migrationLog: sandbox.migrationLog, seed: 3)
-        let key = "~^/v2/content_api/book.get_chapter_details"
+        let key = "~^/v2/content_api/book\\.get_chapter_details$"
         #expect(simulator.percent(forKey: key) == 100)
         let (_, migration) = simulator.lines(count: 2000, at: Date())
         let toNew = migration.filter { $0.contains("book.get_chapter_details") }.count

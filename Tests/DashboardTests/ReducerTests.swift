@@ -89,7 +89,7 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
         let up = try #require(confirmSummary(state))
         #expect(up.summary.contains("(group3_routing → group4_routing)"))
         var effects = press(&state, .char("y"))
-        #expect(effects == [.apply(.assign(endpoint: "~^/v2/content_api/book.get_book_info", group: "group4_routing"), summary: up.summary)])
+        #expect(effects == [.apply(.assign(endpoint: "~^/v2/content_api/book\\.get_book_info$", group: "group4_routing"), summary: up.summary)])
         state.applying = nil
         press(&state, .char("["))
         let down = try #require(confirmSummary(state))
@@ -112,7 +112,7 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
         #expect(press(&state, .char("x")).isEmpty)  // any other key cancels
         #expect(state.overlay == .none)
         press(&state, .char("r"))
-        #expect(press(&state, .char("y")) == [.apply(.rollback(endpoints: ["~^/v2/content_api/search.query"]), summary: pending.summary)])
+        #expect(press(&state, .char("y")) == [.apply(.rollback(endpoints: ["~^/v2/content_api/search\\.query$"]), summary: pending.summary)])
     }
 
     @Test func rollbackAllThenY() throws {

@@ -22,7 +22,7 @@ func render(_ state: AppState, width: Int, height: Int, colorMode: ColorMode = .
         [Fixtures.record(id: "1", action: "group", groups: ["group3_routing"], before: ["group3_routing": 10],
                          after: ["group3_routing": 25], minutesAgo: 30),
          Fixtures.record(id: "2", action: "group", groups: ["group4_routing"], before: ["group4_routing": 25],
-                         after: ["group4_routing": 50], minutesAgo: 10, endpoints: ["~^/v2/content_api/search.query"]),
+                         after: ["group4_routing": 50], minutesAgo: 10, endpoints: ["~^/v2/content_api/search\\.query$"]),
          Fixtures.record(id: "3", action: "group", groups: ["group4_routing"], before: ["group4_routing": 50],
                          after: ["group4_routing": 75], outcome: .validationRefused, minutesAgo: 2)]
     }

@@ -38,8 +38,9 @@ public struct DemoEndpoint: Sendable, Equatable {
     /// How the new service answers.
     public var new: ServiceProfile
 
-    /// The whitelist and group map key: a regex anchored at the start of the URI.
-    public var key: String { "~^" + path }
+    /// The whitelist and group map key, written the way `cutover check` recommends: anchored at both ends,
+    /// dots escaped.
+    public var key: String { "~^" + path.replacingOccurrences(of: ".", with: "\\.") + "$" }
 }
 
 /// The demo's whole world: groups, endpoints and legacy-only paths.
