@@ -10,10 +10,7 @@ struct CheckCommand: ParsableCommand {
         abstract: "Preflight: find what would make a rollout lie or fail. Exit 0 none, 1 warnings only, 2 errors.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .customLong("main-log"), parsing: .upToNextOption, help: ArgumentHelp("Main log files (current service).", valueName: "PATH"))
-    var mainLogs: [String] = []
-    @Option(name: .customLong("migration-log"), parsing: .upToNextOption, help: ArgumentHelp("Migration log files (new service).", valueName: "PATH"))
-    var migrationLogs: [String] = []
+    @OptionGroup var logs: LogOptions
     @Flag(name: .long, help: "Print {\"findings\": [...]} (ids documented in the README).") var json = false
     @Flag(name: .long, help: "Check only the config and the logs, not the nginx binary, privileges and files.") var configOnly = false
 
@@ -25,8 +22,8 @@ struct CheckCommand: ParsableCommand {
             let location = settings.mainConfig(for: context.configPath, config: context.config, runner: runner)
             let control = settings.nginxControl(location: location)
             let inputs = PreflightInputs(
-                mainLogs: mainLogs.isEmpty ? settings.mainLogs : mainLogs,
-                migrationLogs: migrationLogs.isEmpty ? settings.migrationLogs : migrationLogs,
+                mainLogs: logs.mainLogs(settings),
+                migrationLogs: logs.migrationLogs(settings),
                 nginxBinary: settings.nginx, validateCommand: control.validateArgv, reloadCommand: control.reloadArgv,
                 pidFile: location.pidFile, journal: settings.journalPath(),
                 commandTimeout: .milliseconds(Int64(settings.commandTimeout * 1000)), checkEnvironment: !configOnly)

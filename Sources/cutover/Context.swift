@@ -16,6 +16,19 @@ struct GlobalOptions: ParsableArguments {
     var prefix: String?
 }
 
+/// The log files to read, per role; empty means the settings' `logs:`, else the `access_log`s in the config.
+struct LogOptions: ParsableArguments {
+    @Option(name: .customLong("main-log"), parsing: .upToNextOption, help: ArgumentHelp("Main log files (current service), oldest first.", valueName: "PATH"))
+    var main: [String] = []
+    @Option(name: .customLong("migration-log"), parsing: .upToNextOption, help: ArgumentHelp("Migration log files (new service), oldest first.", valueName: "PATH"))
+    var migration: [String] = []
+
+    /// The main logs: these flags, else the settings'.
+    func mainLogs(_ settings: Settings) -> [String] { main.isEmpty ? settings.mainLogs : main }
+    /// The migration logs: these flags, else the settings'.
+    func migrationLogs(_ settings: Settings) -> [String] { migration.isEmpty ? settings.migrationLogs : migration }
+}
+
 /// A failure the CLI reports with a message and a documented exit code.
 struct CLIError: Error, CustomStringConvertible {
     var message: String

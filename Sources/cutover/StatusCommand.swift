@@ -10,10 +10,7 @@ struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Print every endpoint's observed split, error rates and latency, from the access logs.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .customLong("main-log"), parsing: .upToNextOption, help: ArgumentHelp("Main log files (current service), oldest first.", valueName: "PATH"))
-    var mainLogs: [String] = []
-    @Option(name: .customLong("migration-log"), parsing: .upToNextOption, help: ArgumentHelp("Migration log files (new service), oldest first.", valueName: "PATH"))
-    var migrationLogs: [String] = []
+    @OptionGroup var logs: LogOptions
     @Option(name: .long, help: "The statistics window: 1m, 5m, 15m or all.") var window: String?
     @Flag(name: .long, help: "Read whole files instead of the last stretch of log time.") var fromStart = false
     @Option(name: .long, help: ArgumentHelp("Look back this far by the time in the lines (e.g. 90s, 15m, 2h; default: the window).", valueName: "DURATION"))
@@ -30,8 +27,8 @@ struct StatusCommand: ParsableCommand {
             let context = try Context.load(global)
             let window = TrafficWindow(label: window ?? context.settings.window) ?? .fiveMinutes
             let prefix = global.prefix ?? context.settings.prefix ?? (context.configPath as NSString).deletingLastPathComponent
-            let plan = LogPlan.plan(model: context.model, mainLogs: mainLogs.isEmpty ? context.settings.mainLogs : mainLogs,
-                                    migrationLogs: migrationLogs.isEmpty ? context.settings.migrationLogs : migrationLogs, prefix: prefix)
+            let plan = LogPlan.plan(model: context.model, mainLogs: logs.mainLogs(context.settings),
+                                    migrationLogs: logs.migrationLogs(context.settings), prefix: prefix)
             let start: LogStart
             if fromStart {
                 start = .beginning

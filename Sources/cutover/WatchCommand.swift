@@ -13,10 +13,7 @@ struct WatchCommand: ParsableCommand {
         discussion: "Every change goes through the same apply pipeline as the CLI; press ? in the dashboard for the keys.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .customLong("main-log"), parsing: .upToNextOption, help: ArgumentHelp("Main log files (current service).", valueName: "PATH"))
-    var mainLog: [String] = []
-    @Option(name: .customLong("migration-log"), parsing: .upToNextOption, help: ArgumentHelp("Migration log files (new service).", valueName: "PATH"))
-    var migrationLog: [String] = []
+    @OptionGroup var logs: LogOptions
     @Option(name: .long, help: ArgumentHelp("The theme (a name from themes/ or ~/.config/cutover/themes).", valueName: "NAME"))
     var theme: String?
     @Option(name: .long, help: ArgumentHelp("The statistics window: 1m, 5m, 15m or all.", valueName: "WINDOW"))
@@ -34,12 +31,12 @@ struct WatchCommand: ParsableCommand {
             } catch {
                 throw CLIError(message: "settings: \(error)", code: CLIError.general)
             }
-            var options = WatchOptions(config: global.config, prefix: global.prefix, mainLogs: mainLog,
-                                       migrationLogs: migrationLog, theme: theme, window: window, readOnly: readOnly)
+            var options = WatchOptions(config: global.config, prefix: global.prefix, mainLogs: logs.main,
+                                       migrationLogs: logs.migration, theme: theme, window: window, readOnly: readOnly)
             if !noPreflight {
                 let context = try Context.load(global)
-                let inputs = PreflightInputs(mainLogs: mainLog.isEmpty ? settings.mainLogs : mainLog,
-                                             migrationLogs: migrationLog.isEmpty ? settings.migrationLogs : migrationLog,
+                let inputs = PreflightInputs(mainLogs: logs.mainLogs(settings),
+                                             migrationLogs: logs.migrationLogs(settings),
                                              nginxBinary: settings.nginx, journal: settings.journalPath(), checkEnvironment: false)
                 options.preflight = Preflight.run(config: context.config, model: context.model, inputs: inputs)
             }

@@ -193,7 +193,7 @@ func runApp(_ app: App, backend: TestBackend, until done: @escaping () -> Bool) 
         options.themeDirectories = []
         let session = try DashboardSession.watch(settings: settings, options: options, runner: runner)
         #expect(session.app.state.window == .fifteenMinutes)
-        #expect(session.app.state.notices.contains { $0.contains("logs/migration.log (migration) does not exist yet") })
+        #expect(session.app.state.notices.contains { $0.contains("the migration log") && $0.contains("logs/migration.log does not exist (yet)") })
         session.app.keyTimeout = .milliseconds(2)
         let backend = TestBackend(width: 100, height: 30)
         backend.enqueue(.char("j"), .char("j"), .char("+"), .char("y"))

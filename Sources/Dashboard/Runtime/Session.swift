@@ -161,13 +161,12 @@ public final class DashboardSession {
     private static func make(_ parts: SessionParts, clock: DashboardClock, simulator: TrafficSimulator?,
                              sandbox: DemoSandbox?) throws -> DashboardSession {
         let loaded = parts.loaded
-        let (sources, sourceProblem) = logSources(parts, model: loaded.model)
+        let plan = LogPlan.plan(model: loaded.model, mainLogs: parts.mainLogs, migrationLogs: parts.migrationLogs,
+                                prefix: parts.reader.prefix ?? (parts.reader.path as NSString).deletingLastPathComponent)
+        let sources = plan.sources
         var traffic: LiveTraffic?
         var trafficProblem: String?
-        var notices = sourceProblem.map { [$0] } ?? []
-        for source in sources where !FileManager.default.fileExists(atPath: source.path) {
-            notices.append("log \(source.path) (\(source.role.rawValue)) does not exist yet; it is read once it appears")
-        }
+        let notices = plan.problems.map { p in p.location.line > 0 ? "\(p.location): \(p.message)" : p.message }
         if !sources.isEmpty {
             let lookBack = parts.window.seconds ?? 900
             do {
@@ -197,33 +196,6 @@ public final class DashboardSession {
         if let theme = parts.theme { runner.perform(.loadTheme(theme)) }
         runner.noteConfiguredPercents(of: loaded.model)
         return DashboardSession(app: app, runner: runner, traffic: traffic, simulator: simulator, sandbox: sandbox)
-    }
-
-    /// The logs to follow: the flags' or settings' paths, else the ones the config names, in the config's format.
-    static func logSources(_ options: SessionParts, model: RolloutModel) -> ([LogSource], String?) {
-        var sources: [LogSource] = []
-        var problems: [String] = []
-        func format(_ binding: AccessLogBinding?) -> LogFormat {
-            guard let binding, let definition = model.logFormat(named: binding.format) else { return .combined }
-            do {
-                return try LogFormat(name: definition.name, template: definition.template,
-                                     escape: LogEscape(parameter: definition.escape))
-            } catch {
-                problems.append("log_format \(definition.name) at \(definition.location): \(error); reading as combined")
-                return .combined
-            }
-        }
-        func resolve(_ path: String) -> String {
-            if path.hasPrefix("/") { return path }
-            return (options.reader.prefix ?? (options.reader.path as NSString).deletingLastPathComponent) + "/" + path
-        }
-        let mainPaths = options.mainLogs.isEmpty ? (model.mainLog.map { [$0.path] } ?? []) : options.mainLogs
-        let migrationPaths = options.migrationLogs.isEmpty ? (model.migrationLog.map { [$0.path] } ?? []) : options.migrationLogs
-        for path in mainPaths { sources.append(LogSource(path: resolve(path), role: .main, format: format(model.mainLog))) }
-        for path in migrationPaths { sources.append(LogSource(path: resolve(path), role: .migration, format: format(model.migrationLog))) }
-        if mainPaths.isEmpty { problems.append("no main access log found in the config; pass --main-log PATH") }
-        if migrationPaths.isEmpty { problems.append("no migration access log found in the config; pass --migration-log PATH") }
-        return (sources, problems.isEmpty ? nil : problems.joined(separator: "; "))
     }
 
     /// Runs the dashboard on `backend` until the operator quits: starts the ingest (and the simulator),
