@@ -16,6 +16,11 @@ public struct Settings: Sendable, Equatable {
     public var mainLogs: [String] = []
     /// Migration-log files (new service); empty means the ones discovered in the config.
     public var migrationLogs: [String] = []
+    /// Upstream addresses (`host:port` as `$upstream_addr` prints them) of the new service, for setups where
+    /// both services log to one file; empty means the log a line came from tells the backend.
+    public var newServiceUpstreams: [String] = []
+    /// Which duration the latency figures use: `request` (`$request_time`) or `upstream` (`$upstream_response_time`).
+    public var latency: String = "request"
     /// The nginx binary.
     public var nginx: String = "nginx"
     /// The argv that validates the config; empty means `nginx -t` with the matching -p/-c.
@@ -157,13 +162,19 @@ extension Settings {
                 guard !steps.isEmpty, steps == steps.sorted() else { throw SettingsError(file: file, line: at, message: "ladder must be a non-empty list of increasing percents, e.g. [1, 5, 10, 25, 50, 75, 100]") }
                 s.ladder = steps
             case "logs":
-                guard let m = value.mapping else { throw SettingsError(file: file, line: at, message: "logs must be a mapping with `main:` and `migration:` lists") }
+                guard let m = value.mapping else { throw SettingsError(file: file, line: at, message: "logs must be a mapping (main, migration, new_service_upstreams, latency)") }
                 for (k, v) in m {
                     let sub = Settings.listValue(v)
                     switch k.string {
                     case "main": s.mainLogs = sub
                     case "migration": s.migrationLogs = sub
-                    default: throw SettingsError(file: file, line: line(k), message: "unknown key logs.\(k.string ?? "?"); expected main or migration")
+                    case "new_service_upstreams": s.newServiceUpstreams = sub
+                    case "latency":
+                        guard let l = v.scalar?.string, ["request", "upstream"].contains(l) else {
+                            throw SettingsError(file: file, line: line(k), message: "logs.latency must be request or upstream")
+                        }
+                        s.latency = l
+                    default: throw SettingsError(file: file, line: line(k), message: "unknown key logs.\(k.string ?? "?"); expected main, migration, new_service_upstreams or latency")
                     }
                 }
             case "nginx":

@@ -52,6 +52,12 @@ public struct LogPlan: Sendable {
         return plan
     }
 
+    /// The traffic configuration for `rules`, with the latency source (`request` or `upstream`) and the new
+    /// service's upstream addresses from the settings.
+    public static func configuration(rules: [EndpointRule], latency: String, newServiceUpstreams: [String]) -> TrafficConfiguration {
+        TrafficConfiguration(rules: rules, latency: LatencySource(rawValue: latency) ?? .request, newServiceUpstreams: newServiceUpstreams)
+    }
+
     /// One classification rule per endpoint, named by its map key (unique, unlike short names).
     public static func rules(for model: RolloutModel) -> [EndpointRule] {
         model.endpoints.map { EndpointRule(endpoint: $0.pattern, key: $0.pattern) }

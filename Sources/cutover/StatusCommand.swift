@@ -41,7 +41,8 @@ struct StatusCommand: ParsableCommand {
             }
             let engine: TrafficEngine
             do {
-                engine = try TrafficEngine(sources: plan.sources, start: start, configuration: TrafficConfiguration(rules: LogPlan.rules(for: context.model)))
+                engine = try TrafficEngine(sources: plan.sources, start: start, configuration: LogPlan.configuration(rules: LogPlan.rules(for: context.model), latency: context.settings.latency,
+                                                                           newServiceUpstreams: context.settings.newServiceUpstreams))
             } catch {
                 throw CLIError(message: "cannot set up the log reader: \(error)", code: CLIError.general)
             }

@@ -16,6 +16,8 @@ import Testing
         logs:
           main: [/var/log/nginx/access.log]
           migration: /var/log/nginx/migration.log
+          new_service_upstreams: [127.0.0.2:9000]
+          latency: upstream
         nginx:
           validate: [docker, exec, web, nginx, -t]
           reload: [systemctl, reload, nginx]
@@ -33,6 +35,8 @@ import Testing
         #expect(s.names.newLabel == "go" && s.names.currentLabel == "django")
         #expect(s.mainLogs == ["/var/log/nginx/access.log"])
         #expect(s.migrationLogs == ["/var/log/nginx/migration.log"])
+        #expect(s.newServiceUpstreams == ["127.0.0.2:9000"])
+        #expect(s.latency == "upstream")
         #expect(s.validateCommand == ["docker", "exec", "web", "nginx", "-t"])
         #expect(s.reloadCommand == ["systemctl", "reload", "nginx"])
         #expect(s.commandTimeout == 5)

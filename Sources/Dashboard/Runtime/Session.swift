@@ -71,6 +71,10 @@ struct SessionParts {
     var themeDirectories: [URL]
     var preflight: [Finding]?
     var badge: String?
+    /// `request` or `upstream` (see `Settings.latency`).
+    var latency = "request"
+    /// The new service's upstream addresses, when both services log to one file.
+    var newServiceUpstreams: [String] = []
 }
 
 /// A ready-to-run dashboard: the app, its background ingest and (for the demo) the simulator.
@@ -119,7 +123,8 @@ public final class DashboardSession {
             mainLogs: options.mainLogs.isEmpty ? settings.mainLogs : options.mainLogs,
             migrationLogs: options.migrationLogs.isEmpty ? settings.migrationLogs : options.migrationLogs,
             theme: options.theme ?? settings.theme, window: window, readOnly: options.readOnly, ladder: settings.ladder,
-            themeDirectories: options.themeDirectories, preflight: options.preflight, badge: nil)
+            themeDirectories: options.themeDirectories, preflight: options.preflight, badge: nil,
+            latency: settings.latency, newServiceUpstreams: settings.newServiceUpstreams)
         return try make(parts, clock: clock, simulator: nil, sandbox: nil)
     }
 
@@ -171,7 +176,8 @@ public final class DashboardSession {
             let lookBack = parts.window.seconds ?? 900
             do {
                 traffic = try LiveTraffic(sources: sources, start: .end(lookBackSeconds: lookBack),
-                                          configuration: TrafficConfiguration(rules: EndpointNaming.rules(for: loaded.model)))
+                                          configuration: LogPlan.configuration(rules: EndpointNaming.rules(for: loaded.model), latency: parts.latency,
+                                                                             newServiceUpstreams: parts.newServiceUpstreams))
             } catch {
                 trafficProblem = "cannot read traffic: \(error)"
             }
