@@ -8,12 +8,14 @@ struct Cutover: ParsableCommand {
         commandName: "cutover",
         abstract: "Watch and steer an endpoint-by-endpoint migration through nginx's traffic split.",
         discussion: """
-        Exit codes: 0 success; 1 error (unreadable config, bad settings); 3 refused by validation (nothing changed); \
+        Without a subcommand Cutover opens the dashboard (`watch`). Exit codes: 0 success; 1 error (unreadable \
+        config, bad settings); 2 `check` found errors (1: warnings only); 3 refused by validation (nothing changed); \
         4 reload failed and the change was reverted; 5 conflict (another writer holds the lock, or the file changed \
-        underneath); 64 usage error.
+        underneath); 6 the revert itself failed (fix by hand); 64 usage error.
         """,
-        subcommands: [RoutesCommand.self, SetCommand.self, GroupCommand.self, AddCommand.self, RemoveCommand.self,
-                      RollbackCommand.self, ResumeCommand.self, HistoryCommand.self, UndoCommand.self, StatusCommand.self, CheckCommand.self,
-                      WatchCommand.self, DemoCommand.self], defaultSubcommand: WatchCommand.self
+        subcommands: [WatchCommand.self, DemoCommand.self, RoutesCommand.self, StatusCommand.self, CheckCommand.self,
+                      SetCommand.self, GroupCommand.self, AddCommand.self, RemoveCommand.self, RollbackCommand.self,
+                      ResumeCommand.self, UndoCommand.self, HistoryCommand.self],
+        defaultSubcommand: WatchCommand.self
     )
 }
