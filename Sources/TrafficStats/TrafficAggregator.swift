@@ -184,8 +184,9 @@ public final class TrafficAggregator {
     }
 
     /// Which log seconds the request rate of a window is computed over: the seconds whose requests the window's
-    /// counts hold, less the newest log second (still being written while following) and the first second read
-    /// (read from its middle when following started), when there are other seconds to go by.
+    /// counts hold, less the newest log second (still being written while following) and the first two seconds
+    /// read (following starts in the middle of a second, and nginx workers flush some lines of the second before
+    /// late), as long as one second is left to go by.
     struct RateSpan {
         /// Seconds the rate divides by.
         var seconds = 0
@@ -197,12 +198,10 @@ public final class TrafficAggregator {
         guard let now else { return RateSpan() }
         let coveredFrom = max(countedFrom, first)
         var span = RateSpan(seconds: Int(max(0, to - coveredFrom + 1)), excluded: [])
-        if to == now, span.seconds >= 2, WindowedStats.holdsSecond(now, now: now) {
-            span.excluded.append(now)
-            span.seconds -= 1
-        }
-        if coveredFrom == first, span.seconds >= 2, WindowedStats.holdsSecond(first, now: now) {
-            span.excluded.append(first)
+        var partial: [Int64] = to == now ? [now] : []
+        for second in [first, first + 1] where second >= coveredFrom && second <= to && second != now { partial.append(second) }
+        for second in partial where span.seconds >= 2 && WindowedStats.holdsSecond(second, now: now) {
+            span.excluded.append(second)
             span.seconds -= 1
         }
         return span

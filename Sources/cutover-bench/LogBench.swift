@@ -297,6 +297,11 @@ private func liveScenario(dir: String) throws {
         }
         tick += 1
     }
+    if let last = live.snapshot(.oneMinute) {
+        let requests = last.endpoints.reduce(0) { $0 + $1.stats.current.requests + $1.stats.new.requests }
+        print("logs live: 1m window holds \(grouped(requests)) endpoint requests of \(grouped(progress.value.migrated)) written, "
+              + "\(grouped(last.lines)) lines read of \(grouped(progress.value.written))")
+    }
     print(String(format: "logs live: worst lag %.2f s (lines not yet in the published snapshot / rate), "
                  + "worst 1m req/s error %.0f%% (from 2 s on)", worstLag, worstRpsError * 100))
 }
