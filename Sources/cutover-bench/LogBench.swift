@@ -6,15 +6,16 @@ import TrafficStats
 ///
 /// Scenarios: `throughput` (≥ 2,000,000 lines in the timed format, ~40 endpoints, two logs), `json` (the same in an
 /// `escape=json` format), `memory` (10,000,000 lines over 500 endpoints and a million distinct paths), `follow`
-/// (a writer appends 100,000 lines/s while the engine follows), `live` (the same into two logs with current timestamps
-/// while `LiveTraffic` follows as the dashboard runs it: lag of the published snapshots and their req/s). Options: `--scenario NAME|all`, `--lines N`,
-/// `--memory-lines N`, `--keep` (keep the generated files), `--reuse` (reuse files kept earlier), `--dir PATH`.
+/// (a writer appends 100,000 lines/s while the engine follows), `live` (the same into two logs with current
+/// timestamps while `LiveTraffic` follows as the dashboard runs it: lag of the published snapshots, their req/s). Options: `--scenario NAME|all`, `--lines N`,
+/// `--memory-lines N`, `--publish-all` (live: publish every window, not only the one read), `--keep` (keep the generated files), `--reuse` (reuse files kept earlier), `--dir PATH`.
 func runLogBenchmark(_ arguments: [String]) throws {
     var scenario = "all"
     var lines = 2_000_000
     var memoryLines = 10_000_000
     var keep = false
     var reuse = false
+    var publishAll = false
     var directory: String?
     var i = 0
     while i < arguments.count {
@@ -27,6 +28,7 @@ func runLogBenchmark(_ arguments: [String]) throws {
         case "--dir": directory = value; i += 1
         case "--keep": keep = true
         case "--reuse": reuse = true; keep = true
+        case "--publish-all": publishAll = true
         default: throw LogBenchError.unknownArgument(argument)
         }
         i += 1
@@ -39,7 +41,7 @@ func runLogBenchmark(_ arguments: [String]) throws {
     if all || scenario == "json" { try throughputScenario(dir: dir, lines: lines, json: true, reuse: reuse) }
     if all || scenario == "follow" { try followScenario(dir: dir) }
     if all || scenario == "memory" { try memoryScenario(dir: dir, lines: memoryLines) }
-    if all || scenario == "live" { try liveScenario(dir: dir) }
+    if all || scenario == "live" { try liveScenario(dir: dir, publishAll: publishAll) }
 }
 
 /// An error in the benchmark's arguments or files.
@@ -51,7 +53,7 @@ enum LogBenchError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .unknownArgument(let argument):
-            return "unknown argument '\(argument)'; use --scenario throughput|json|follow|memory|live|all, --lines N, --memory-lines N, --dir PATH, --keep, --reuse"
+            return "unknown argument '\(argument)'; use --scenario throughput|json|follow|memory|live|all, --lines N, --memory-lines N, --dir PATH, --keep, --reuse, --publish-all"
         case .cannotWrite(let path):
             return "cannot write '\(path)'; check the directory exists and has free space"
         case .mismatch(let message):
@@ -219,7 +221,7 @@ private final class WriterProgress: @unchecked Sendable {
     }
 }
 
-private func liveScenario(dir: String) throws {
+private func liveScenario(dir: String, publishAll: Bool) throws {
     let format = try LogFormat(name: "timed", template: timedTemplate)
     let workload = Workload(endpoints: 40, idsPerPathEndpoint: 2000, notMigratedPaths: 1000, distinctExtraPaths: 0)
     let main = dir + "/live-main.log", migration = dir + "/live-migration.log"
@@ -228,7 +230,8 @@ private func liveScenario(dir: String) throws {
                                          LogSource(path: migration, role: .migration, format: format)],
                                start: .end(lookBackSeconds: 60), configuration: TrafficConfiguration(rules: workload.rules))
     // As the dashboard starts it (Dashboard/Runtime/Session.swift).
-    live.run()
+    live.run(windows: publishAll ? TrafficWindow.allCases : [])
+    let cpuStart = processCPUSeconds()
     defer { live.stop() }
     let rate = 100_000, duration = 6.0
     let progress = WriterProgress()
@@ -302,6 +305,8 @@ private func liveScenario(dir: String) throws {
         print("logs live: 1m window holds \(grouped(requests)) endpoint requests of \(grouped(progress.value.migrated)) written, "
               + "\(grouped(last.lines)) lines read of \(grouped(progress.value.written))")
     }
+    print(String(format: "logs live: process CPU %.2f s over %.1f s (writer included), publishing %@", processCPUSeconds() - cpuStart,
+                 Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, publishAll ? "every window" : "the window read (1m)"))
     print(String(format: "logs live: worst lag %.2f s (lines not yet in the published snapshot / rate), "
                  + "worst 1m req/s error %.0f%% (from 2 s on)", worstLag, worstRpsError * 100))
 }
@@ -574,6 +579,17 @@ private func threadCPUSeconds() -> Double {
 }
 
 /// Resets the kernel's peak-RSS mark of this process (`/proc/self/clear_refs`, value 5).
+/// CPU seconds (user and system) used by the whole process so far.
+private func processCPUSeconds() -> Double {
+    var usage = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    #endif
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
 private func resetPeakRSS() {
     try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
 }
