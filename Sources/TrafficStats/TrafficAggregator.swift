@@ -183,9 +183,34 @@ public final class TrafficAggregator {
         return (pairs[endpoint * 2].counts(from: from, to: to).requests, pairs[endpoint * 2 + 1].counts(from: from, to: to).requests)
     }
 
-    private func figures(_ stats: WindowedStats, from: Int64, to: Int64?, span: Double) -> BackendFigures {
+    /// Which log seconds the request rate of a window is computed over: the seconds whose requests the window's
+    /// counts hold, less the newest log second (still being written while following) and the first two seconds
+    /// read (following starts in the middle of a second, and nginx workers flush some lines of the second before
+    /// late), as long as one second is left to go by.
+    struct RateSpan {
+        /// Seconds the rate divides by.
+        var seconds = 0
+        /// Log seconds whose requests are left out of the rate (held in the per-second ring).
+        var excluded: [Int64] = []
+    }
+
+    private func rateSpan(countedFrom: Int64, to: Int64) -> RateSpan {
+        guard let now else { return RateSpan() }
+        let coveredFrom = max(countedFrom, first)
+        var span = RateSpan(seconds: Int(max(0, to - coveredFrom + 1)), excluded: [])
+        var partial: [Int64] = to == now ? [now] : []
+        for second in [first, first + 1] where second >= coveredFrom && second <= to && second != now { partial.append(second) }
+        for second in partial where span.seconds >= 2 && WindowedStats.holdsSecond(second, now: now) {
+            span.excluded.append(second)
+            span.seconds -= 1
+        }
+        return span
+    }
+
+    private func figures(_ stats: WindowedStats, from: Int64, to: Int64?, rate: RateSpan) -> BackendFigures {
         let totals = stats.counts(from: from, to: to)
-        var figures = BackendFigures(requests: totals.requests, rps: span > 0 ? Double(totals.requests) / span : 0,
+        let rated = totals.requests - rate.excluded.reduce(0) { $0 + stats.requests(atSecond: $1) }
+        var figures = BackendFigures(requests: totals.requests, rps: rate.seconds > 0 ? Double(max(0, rated)) / Double(rate.seconds) : 0,
                                      status: StatusCounts(s2xx: totals.s2xx, s3xx: totals.s3xx, s4xx: totals.s4xx, s5xx: totals.s5xx))
         if totals.requests > 0 { figures.errorRate = Double(totals.s5xx) / Double(totals.requests) }
         if let histogram = stats.latency(from: from, to: to) {
@@ -205,11 +230,10 @@ public final class TrafficAggregator {
         endpoints.reserveCapacity(classifier.endpoints.count)
         let length = window.seconds
         let from: Int64
-        var span: Double = 0
+        var rate = RateSpan()
         if let to {
             from = length.map { to - $0 + 1 } ?? first
-            let coveredFrom = max(from, first)
-            span = Double(max(0, to - coveredFrom + 1))
+            rate = rateSpan(countedFrom: length == nil ? first : WindowedStats.countedFrom(from, to: to), to: to)
         } else {
             from = 0
         }
@@ -217,8 +241,8 @@ public final class TrafficAggregator {
             var stats = EndpointStats(window: window)
             if let to {
                 let windowEnd: Int64? = length == nil ? nil : to
-                stats.current = figures(pairs[index * 2], from: from, to: windowEnd, span: span)
-                stats.new = figures(pairs[index * 2 + 1], from: from, to: windowEnd, span: span)
+                stats.current = figures(pairs[index * 2], from: from, to: windowEnd, rate: rate)
+                stats.new = figures(pairs[index * 2 + 1], from: from, to: windowEnd, rate: rate)
                 fillComparisons(&stats, endpoint: index, from: from, to: windowEnd)
             }
             endpoints.append(EndpointTraffic(endpoint: name, stats: stats, newShareSeries: series(index, to: to)))

@@ -97,13 +97,17 @@ public final class TrafficEngine {
     }
 }
 
-/// A background ingest task that keeps the latest snapshots of every window, for a UI that must never block.
+/// A background ingest task that keeps the latest snapshots of the windows in use, for a UI that must never block.
 ///
-/// `start()` launches a detached task that polls the logs, and republishes snapshots at most every
-/// `publishInterval`; `snapshot(_:)` only takes a lock and copies a value.
+/// `run()` launches a detached task that polls the logs, and republishes snapshots at most every
+/// `publishInterval`; `snapshot(_:)` only takes a lock and copies a value. Only the windows asked for through
+/// `snapshot(_:)` in the last `askedWindowLifetime` seconds (and those passed to `run`) are computed: each one costs
+/// a pass over every endpoint's buckets and histograms.
 public final class LiveTraffic: @unchecked Sendable {
     private let lock = NSLock()
     private var latest: [TrafficWindow: TrafficSnapshot] = [:]
+    private var asked: [TrafficWindow: Double] = [:]
+    private var askedUnpublished = false
     private var pending: [(endpoint: String, percent: Double?, time: Int64)] = []
     private var task: Task<Void, Never>?
     private var failure: String?
@@ -129,12 +133,16 @@ public final class LiveTraffic: @unchecked Sendable {
         self.sleep = sleep
     }
 
+    /// Seconds a window stays published after `snapshot(_:)` last asked for it.
+    public static let askedWindowLifetime: Double = 10
+
     /// Starts the background task (once); it polls every `pollInterval` seconds when idle and publishes the
-    /// snapshots of `windows` every `publishInterval` seconds (each window of 500 endpoints takes about 25 ms).
+    /// snapshots of `windows` and of the windows asked for lately every `publishInterval` seconds (each window of
+    /// 500 endpoints takes about 25 ms); a window asked for that is not published yet is published at the next poll.
     ///
     /// With `slideWithWallClock`, windows end at the later of the newest log time and the wall clock, so quiet
     /// logs show as quiet; leave it off when reading old files.
-    public func run(pollInterval: Double = 0.2, publishInterval: Double = 0.5, windows: [TrafficWindow] = TrafficWindow.allCases,
+    public func run(pollInterval: Double = 0.2, publishInterval: Double = 0.5, windows: [TrafficWindow] = [],
                     slideWithWallClock: Bool = false) {
         lock.lock()
         defer { lock.unlock() }
@@ -156,7 +164,8 @@ public final class LiveTraffic: @unchecked Sendable {
                     engine.setConfiguredPercent(change.percent, endpoint: change.endpoint, at: change.time)
                 }
                 let now = clock()
-                if now - lastPublish >= publishInterval {
+                let due = self.windowsToPublish(now: now, always: windows)
+                if now - lastPublish >= publishInterval || due.hurry {
                     lastPublish = now
                     var snapshots: [TrafficWindow: TrafficSnapshot] = [:]
                     var end: Int64?
@@ -164,7 +173,7 @@ public final class LiveTraffic: @unchecked Sendable {
                         let wall = wallClock()
                         end = max(engine.aggregator.now ?? wall, wall)
                     }
-                    for window in windows { snapshots[window] = engine.snapshot(window, end: end) }
+                    for window in due.windows { snapshots[window] = engine.snapshot(window, end: end) }
                     self.publish(snapshots)
                 }
                 if read == 0 { await sleep(pollInterval) }
@@ -181,11 +190,33 @@ public final class LiveTraffic: @unchecked Sendable {
         running?.cancel()
     }
 
-    /// The latest published snapshot of a window, nil before the first publication or if it is not published.
+    /// The latest published snapshot of a window, nil before its first publication; asking keeps it published.
     public func snapshot(_ window: TrafficWindow) -> TrafficSnapshot? {
+        let now = clock()
         lock.lock()
         defer { lock.unlock() }
-        return latest[window]
+        asked[window] = now
+        let snapshot = latest[window]
+        if snapshot == nil { askedUnpublished = true }
+        return snapshot
+    }
+
+    /// The windows published now (asked for lately or always published, in a fixed order), and whether one of them
+    /// was asked for before it was published (so it is published without waiting for the interval).
+    private func windowsToPublish(now: Double, always: [TrafficWindow]) -> (windows: [TrafficWindow], hurry: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        asked = asked.filter { now - $0.value <= Self.askedWindowLifetime }
+        let hurry = askedUnpublished
+        askedUnpublished = false
+        return (TrafficWindow.allCases.filter { asked[$0] != nil || always.contains($0) }, hurry)
+    }
+
+    /// The windows of the latest publication (reading it does not count as asking for them).
+    public var publishedWindows: Set<TrafficWindow> {
+        lock.lock()
+        defer { lock.unlock() }
+        return Set(latest.keys)
     }
 
     /// Why the background task stopped, if it failed.

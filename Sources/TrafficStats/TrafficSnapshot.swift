@@ -52,7 +52,8 @@ public struct StatusCounts: Sendable, Hashable, Codable {
 /// The figures of one backend of one endpoint over a window; unknown values are nil.
 public struct BackendFigures: Sendable, Hashable, Codable {
     public var requests: Int
-    /// Requests per second of log time over the window's covered span.
+    /// Requests per second of log time over the window's covered span, leaving out the newest second (still being
+    /// written) and the first two seconds read (read from their middle) when other seconds are covered.
     public var rps: Double
     public var status: StatusCounts
     /// The share of 5xx responses, nil without requests.

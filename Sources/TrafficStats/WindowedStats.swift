@@ -184,6 +184,23 @@ final class WindowedStats {
         return totals
     }
 
+    /// Whether the per-second ring still holds log second `second` when the newest log second is `now`.
+    static func holdsSecond(_ second: Int64, now: Int64) -> Bool {
+        second <= now && second > now - Int64(secondSlots)
+    }
+
+    /// The requests counted in log second `second` (which `holdsSecond(_:now:)` must accept).
+    func requests(atSecond second: Int64) -> Int {
+        let bucket = seconds[Self.slot(second, Self.secondSlots)]
+        return bucket.tag == second ? Int(bucket.requests) : 0
+    }
+
+    /// The first log second whose requests `counts(from:to:)` includes for a window `from...to` (ten-second
+    /// buckets start at the boundary at or before `from`).
+    static func countedFrom(_ from: Int64, to: Int64) -> Int64 {
+        to - from < Int64(secondSlots) ? from : floorDiv(from, 10) * 10
+    }
+
     /// Per-second request counts for `from...to` (at most the last minute), oldest first.
     func perSecond(from: Int64, to: Int64) -> [Int] {
         var out = [Int](repeating: 0, count: Int(max(0, to - from + 1)))

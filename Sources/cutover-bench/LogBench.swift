@@ -6,14 +6,16 @@ import TrafficStats
 ///
 /// Scenarios: `throughput` (≥ 2,000,000 lines in the timed format, ~40 endpoints, two logs), `json` (the same in an
 /// `escape=json` format), `memory` (10,000,000 lines over 500 endpoints and a million distinct paths), `follow`
-/// (a writer appends 100,000 lines/s while the engine follows). Options: `--scenario NAME|all`, `--lines N`,
-/// `--memory-lines N`, `--keep` (keep the generated files), `--reuse` (reuse files kept earlier), `--dir PATH`.
+/// (a writer appends 100,000 lines/s while the engine follows), `live` (the same into two logs with current
+/// timestamps while `LiveTraffic` follows as the dashboard runs it: lag of the published snapshots, their req/s). Options: `--scenario NAME|all`, `--lines N`,
+/// `--memory-lines N`, `--publish-all` (live: publish every window, not only the one read), `--keep` (keep the generated files), `--reuse` (reuse files kept earlier), `--dir PATH`.
 func runLogBenchmark(_ arguments: [String]) throws {
     var scenario = "all"
     var lines = 2_000_000
     var memoryLines = 10_000_000
     var keep = false
     var reuse = false
+    var publishAll = false
     var directory: String?
     var i = 0
     while i < arguments.count {
@@ -26,6 +28,7 @@ func runLogBenchmark(_ arguments: [String]) throws {
         case "--dir": directory = value; i += 1
         case "--keep": keep = true
         case "--reuse": reuse = true; keep = true
+        case "--publish-all": publishAll = true
         default: throw LogBenchError.unknownArgument(argument)
         }
         i += 1
@@ -38,6 +41,7 @@ func runLogBenchmark(_ arguments: [String]) throws {
     if all || scenario == "json" { try throughputScenario(dir: dir, lines: lines, json: true, reuse: reuse) }
     if all || scenario == "follow" { try followScenario(dir: dir) }
     if all || scenario == "memory" { try memoryScenario(dir: dir, lines: memoryLines) }
+    if all || scenario == "live" { try liveScenario(dir: dir, publishAll: publishAll) }
 }
 
 /// An error in the benchmark's arguments or files.
@@ -49,7 +53,7 @@ enum LogBenchError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .unknownArgument(let argument):
-            return "unknown argument '\(argument)'; use --scenario throughput|json|follow|memory|all, --lines N, --memory-lines N, --dir PATH, --keep, --reuse"
+            return "unknown argument '\(argument)'; use --scenario throughput|json|follow|memory|live|all, --lines N, --memory-lines N, --dir PATH, --keep, --reuse, --publish-all"
         case .cannotWrite(let path):
             return "cannot write '\(path)'; check the directory exists and has free space"
         case .mismatch(let message):
@@ -195,6 +199,118 @@ private func followScenario(dir: String) throws {
     guard engine.aggregator.lines == target else { throw LogBenchError.mismatch("follow read \(engine.aggregator.lines) of \(target)") }
 }
 
+/// What the live scenario's writer has written so far, shared with the measuring thread.
+private final class WriterProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private var written = 0
+    private var migrated = 0
+    private var newestTime: Int64?
+
+    func add(lines: Int, migrated count: Int, newest: Int64) {
+        lock.lock()
+        written += lines
+        migrated += count
+        newestTime = max(newestTime ?? newest, newest)
+        lock.unlock()
+    }
+
+    var value: (written: Int, migrated: Int, newest: Int64?) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (written, migrated, newestTime)
+    }
+}
+
+private func liveScenario(dir: String, publishAll: Bool) throws {
+    let format = try LogFormat(name: "timed", template: timedTemplate)
+    let workload = Workload(endpoints: 40, idsPerPathEndpoint: 2000, notMigratedPaths: 1000, distinctExtraPaths: 0)
+    let main = dir + "/live-main.log", migration = dir + "/live-migration.log"
+    for path in [main, migration] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+    let live = try LiveTraffic(sources: [LogSource(path: main, role: .main, format: format),
+                                         LogSource(path: migration, role: .migration, format: format)],
+                               start: .end(lookBackSeconds: 60), configuration: TrafficConfiguration(rules: workload.rules))
+    // As the dashboard starts it (Dashboard/Runtime/Session.swift).
+    live.run(windows: publishAll ? TrafficWindow.allCases : [])
+    let cpuStart = processCPUSeconds()
+    defer { live.stop() }
+    let rate = 100_000, duration = 6.0
+    let progress = WriterProgress()
+    let writer = Thread {
+        var generator = LogGenerator(workload: workload, json: false)
+        guard let mainFile = fopen(main, "a"), let migrationFile = fopen(migration, "a") else { return }
+        defer { fclose(mainFile); fclose(migrationFile) }
+        let start = DispatchTime.now().uptimeNanoseconds
+        var written = 0
+        var mainBuffer: [UInt8] = [], migrationBuffer: [UInt8] = []
+        while Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 < duration {
+            let due = Int(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 * Double(rate))
+            if due > written {
+                let now = Int64(Date().timeIntervalSince1970)
+                generator.wallTime = now
+                mainBuffer.removeAll(keepingCapacity: true)
+                migrationBuffer.removeAll(keepingCapacity: true)
+                var migrated = 0
+                for _ in written..<due {
+                    // Each line goes to the log of the backend it picked, like nginx's two upstreams.
+                    let before = mainBuffer.count
+                    let outcome = generator.appendLine(to: &mainBuffer, newService: nil)
+                    if outcome.migrated { migrated += 1 }
+                    if outcome.newService {
+                        migrationBuffer.append(contentsOf: mainBuffer[before...])
+                        mainBuffer.removeSubrange(before...)
+                    }
+                }
+                mainBuffer.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, mainFile) }
+                migrationBuffer.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, migrationFile) }
+                fflush(mainFile)
+                fflush(migrationFile)
+                progress.add(lines: due - written, migrated: migrated, newest: now)
+                written = due
+            }
+            usleep(2000)
+        }
+    }
+    writer.start()
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    var worstLag = 0.0, worstRpsError = 0.0
+    var tick = 1
+    print("logs live: LiveTraffic.run() following two logs, writer at \(grouped(rate)) lines/s with current timestamps")
+    print("   t(s)  lines behind  lag(s)  log-time lag(s)  1m req/s (sum)  true req/s")
+    while Double(tick) * 0.5 <= duration + 1.5 {
+        let wake = t0 + UInt64(Double(tick) * 0.5e9)
+        let nowNanos = DispatchTime.now().uptimeNanoseconds
+        if wake > nowNanos { usleep(useconds_t((wake - nowNanos) / 1000)) }
+        let written = progress.value
+        guard let snapshot = live.snapshot(.oneMinute) else {
+            print(String(format: "%7.1f  (nothing published yet)", Double(tick) * 0.5))
+            tick += 1
+            continue
+        }
+        let behind = max(0, written.written - snapshot.lines)
+        let lag = Double(behind) / Double(rate)
+        let logLag = written.newest.map { w in snapshot.logTime.map { Double(w - $0) } ?? Double.nan } ?? 0
+        let rps = snapshot.endpoints.reduce(0.0) { $0 + $1.stats.current.rps + $1.stats.new.rps }
+        // The endpoints' share of the lines written, at the writer's rate (while it writes).
+        let writing = Double(tick) * 0.5 < duration
+        let trueRps = writing && written.written > 0 ? Double(rate) * Double(written.migrated) / Double(written.written) : 0
+        print(String(format: "%7.1f  %12d  %6.2f  %15.0f  %14.0f  %10.0f", Double(tick) * 0.5, behind, lag, logLag, rps, trueRps))
+        if tick >= 4 && writing {
+            worstLag = max(worstLag, lag)
+            worstRpsError = max(worstRpsError, abs(rps - trueRps) / max(1, trueRps))
+        }
+        tick += 1
+    }
+    if let last = live.snapshot(.oneMinute) {
+        let requests = last.endpoints.reduce(0) { $0 + $1.stats.current.requests + $1.stats.new.requests }
+        print("logs live: 1m window holds \(grouped(requests)) endpoint requests of \(grouped(progress.value.migrated)) written, "
+              + "\(grouped(last.lines)) lines read of \(grouped(progress.value.written))")
+    }
+    print(String(format: "logs live: process CPU %.2f s over %.1f s (writer included), publishing %@", processCPUSeconds() - cpuStart,
+                 Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, publishAll ? "every window" : "the window read (1m)"))
+    print(String(format: "logs live: worst lag %.2f s (lines not yet in the published snapshot / rate), "
+                 + "worst 1m req/s error %.0f%% (from 2 s on)", worstLag, worstRpsError * 100))
+}
+
 // MARK: Workload and generator
 
 /// The endpoints, their map keys and the paths requests use.
@@ -245,6 +361,8 @@ struct LogGenerator {
     private(set) var distinctExtraUsed = 0
     /// Log lines per second of log time.
     let linesPerSecond = 2000
+    /// When set, lines carry this second (one in 50 the second before) instead of the generated log time.
+    var wallTime: Int64?
 
     init(workload: Workload, json: Bool) {
         self.workload = workload
@@ -317,7 +435,7 @@ struct LogGenerator {
             time += 1
         }
         // Workers flush slightly out of order: one line in 50 carries the previous second.
-        let lineTime = random() % 50 == 0 ? time - 1 : time
+        let lineTime = random() % 50 == 0 ? (wallTime ?? time) - 1 : (wallTime ?? time)
         var path: [UInt8]
         var query: [UInt8] = []
         var migrated = false
@@ -461,6 +579,17 @@ private func threadCPUSeconds() -> Double {
 }
 
 /// Resets the kernel's peak-RSS mark of this process (`/proc/self/clear_refs`, value 5).
+/// CPU seconds (user and system) used by the whole process so far.
+private func processCPUSeconds() -> Double {
+    var usage = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    #endif
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
 private func resetPeakRSS() {
     try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
 }
