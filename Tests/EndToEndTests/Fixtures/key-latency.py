@@ -10,6 +10,7 @@ Usage: swift build -c release --product cutover
 It toggles the help overlay 20 times with `?` and times each change until `tmux capture-pane` shows it (the
 figure includes tmux's own delay; capture-pane alone is printed too). Kills its tmux server and temp dir.
 """
+import re
 import os, statistics, subprocess, sys, tempfile, threading, time
 
 binary, mode, rate = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -46,7 +47,8 @@ def writer(main, migration, stamp):
             for lines, f, k in ((main, fm, int(n * share)), (migration, fg, n - int(n * share))):
                 while k > 0:
                     part = lines[:min(k, len(lines))]
-                    f.write(("\n".join(part) + "\n").replace(stamp, second))
+                    # Every line gets the current second, whatever time the template line had.
+                    f.write(re.sub(r"\[[^]]*\]", "[" + second + "]", "\n".join(part) + "\n"))
                     k -= len(part)
                 f.flush()
             written[0] += n
