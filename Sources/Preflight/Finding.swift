@@ -1,4 +1,5 @@
 import Foundation
+import NginxConfig
 import Rollout
 
 /// One thing `cutover check` found: a stable id, how serious it is, where, what is wrong and how to fix it.
@@ -84,26 +85,7 @@ public enum PreflightReport {
     }
 
     /// `s` as a JSON string literal.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { jsonStringLiteral(s) }
 
     static func oneLine(_ s: String) -> String {
         s.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " ")

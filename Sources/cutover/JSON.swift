@@ -1,4 +1,5 @@
 import Foundation
+import NginxConfig
 
 /// A JSON value with ordered object keys and explicit nulls, so `--json` output is stable and complete.
 enum JSON: Equatable {
@@ -65,22 +66,6 @@ enum JSON: Equatable {
     }
 
     private static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
+        out += jsonStringLiteral(s)
     }
 }
