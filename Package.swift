@@ -37,7 +37,11 @@ let package = Package(
         .target(name: "Dashboard", dependencies: [
             "NginxConfig", "Rollout", "Settings", "AccessLog", "TrafficStats", "Apply", "Preflight", "TerminalUI",
             .product(name: "Yams", package: "Yams"),
-        ]),
+        ], plugins: ["EmbedThemes"]),
+
+        // Build tools: the built-in themes are the themes/ files, embedded into Dashboard at build time.
+        .executableTarget(name: "embed-themes"),
+        .plugin(name: "EmbedThemes", capability: .buildTool(), dependencies: ["embed-themes"]),
 
         // Executables: the one place real implementations are wired together.
         .executableTarget(name: "cutover", dependencies: [

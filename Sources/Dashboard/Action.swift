@@ -10,6 +10,12 @@ public enum Action: Sendable {
     // Commands (the key table's actions).
     /// Moves the selection by this many rows.
     case moveSelection(Int)
+    /// Moves the selection by this many pages (a page is the rows visible).
+    case movePage(Int)
+    /// Selects the first row (`false`) or the last (`true`).
+    case jump(toEnd: Bool)
+    /// Opens the detail view of the selection (the full text of a finding, a record's diff, all figures).
+    case openDetail
     /// Raises the selected endpoint's group one step on the ladder.
     case raisePercent
     /// Lowers the selected endpoint's group one step on the ladder.
@@ -68,6 +74,8 @@ public enum Action: Sendable {
     case themesListed([String])
     /// The wall clock advanced.
     case tick(Date)
+    /// The terminal has this size now.
+    case resized(width: Int, height: Int)
 }
 
 /// Work the reducer asks for; the effect runner performs it off the UI loop and answers with actions.

@@ -28,6 +28,17 @@ public enum DashboardView: String, CaseIterable, Sendable, Hashable {
         case .problems: return "Problems"
         }
     }
+
+    /// The tab title on narrow terminals.
+    public var shortTitle: String {
+        switch self {
+        case .endpoints: return "End"
+        case .groups: return "Grp"
+        case .notMigrated: return "Not"
+        case .history: return "Hist"
+        case .problems: return "Prob"
+        }
+    }
 }
 
 /// A column the endpoint table can be sorted by.
@@ -75,20 +86,39 @@ public struct PendingChange: Sendable, Equatable {
     public var summary: String
     /// Rollbacks take one confirming key (`y`); anything else asks y/n.
     public var isRollback: Bool
+    /// Endpoints the change moves that are `bad` or `watch` now, one line each, shown in the dialog.
+    public var warnings: [String]
 
     /// Creates a pending change.
-    public init(operation: Operation, summary: String, isRollback: Bool) {
+    public init(operation: Operation, summary: String, isRollback: Bool, warnings: [String] = []) {
         self.operation = operation
         self.summary = summary
         self.isRollback = isRollback
+        self.warnings = warnings
     }
+}
+
+/// What the detail view (Enter) shows in full.
+public enum DetailSubject: Sendable, Equatable {
+    /// An endpoint's full figures, by its map key.
+    case endpoint(String)
+    /// A journal record with its diff, by id.
+    case journal(String)
+    /// One kind of problem with every place it occurs and its fix, by index in the problems view.
+    case problem(Int)
+    /// A group with its members, by name.
+    case group(String)
+    /// A legacy-only path, by index in the not-migrated view.
+    case path(Int)
 }
 
 /// A modal layer over the current view that takes the keys first.
 public enum Overlay: Sendable, Equatable {
     case none
-    /// The key help, generated from the key table.
-    case help
+    /// The key help, generated from the key table, one page at a time when it does not fit.
+    case help(page: Int)
+    /// The full text of the selection: scrolled down `scroll` lines.
+    case detail(DetailSubject, scroll: Int)
     /// A change shown with what it will do, waiting for y/n.
     case confirm(PendingChange)
     /// The list of groups to move the selected endpoint into; `selected` indexes `AppState.pickableGroups`.
@@ -230,6 +260,10 @@ public struct AppState: Sendable {
     public var badge: String?
     /// Set when the operator quits; the event loop ends.
     public var quitting = false
+    /// The terminal's size in cells, as last drawn (for mouse hits and page sizes).
+    public var screenWidth = 80
+    /// The terminal's height in cells.
+    public var screenHeight = 24
 
     /// Creates a state.
     public init(configPath: String, loaded: LoadedConfig?, window: TrafficWindow = .fiveMinutes, readOnly: Bool = false,
@@ -254,4 +288,13 @@ public struct AppState: Sendable {
 
     /// The rollout model, when the config was read.
     public var model: RolloutModel? { loaded?.model }
+}
+
+extension AppState {
+    /// The group selected in the Groups view; nil on the no-group row or with no config.
+    public var selectedGroup: Group? {
+        let groups = pickableGroups
+        guard listSelection < groups.count else { return nil }
+        return groups[listSelection]
+    }
 }

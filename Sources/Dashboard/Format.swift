@@ -90,3 +90,26 @@ func formatCount(_ n: Int) -> String {
 func leftPad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
 }
+
+/// A latency in at most four cells for the table: `0.8`, `12`, `1234`, `12s`, `1.2m`.
+func formatCellMs(_ ms: Double?) -> String {
+    guard let ms else { return "-" }
+    if ms < 10 { return String(format: "%.1f", ms) }
+    if ms < 9999.5 { return String(format: "%.0f", ms) }
+    if ms < 99_500 { return String(format: "%.0fs", ms / 1000) }
+    return String(format: "%.0fm", ms / 60_000)
+}
+
+/// A signed latency difference in at most five cells: `+12`, `-3.4`, `+12s`.
+func formatCellDeltaMs(_ ms: Double?) -> String {
+    guard let ms else { return "-" }
+    let sign = ms > 0 ? "+" : ms < 0 ? "-" : ""
+    return sign + formatCellMs(abs(ms))
+}
+
+/// A log-axis fraction (0...1) of `value` between `low` and `high` (both > 0): equal ratios get equal lengths,
+/// so 10 ms and 100 ms bars differ as much as 100 ms and 1 s.
+func logFraction(_ value: Double, low: Double, high: Double) -> Double {
+    guard value > 0, high > low, low > 0 else { return 0 }
+    return min(1, max(0, (log10(max(low, value)) - log10(low)) / (log10(high) - log10(low))))
+}

@@ -47,6 +47,12 @@ public struct KeyBinding: Sendable {
         case .resize: return "resize"
         case .ctrl(let c): return "^" + String(c).uppercased()
         case .function(let n): return "F\(n)"
+        case .mouse(let event):
+            switch event.kind {
+            case .press: return "click"
+            case .wheelUp: return "wheel up"
+            case .wheelDown: return "wheel down"
+            }
         }
     }
 }
@@ -57,35 +63,47 @@ public enum KeyTable {
     public static let all: [KeyBinding] = [
         KeyBinding([.up, .char("k")], .moveSelection(-1), "select the previous row"),
         KeyBinding([.down, .char("j")], .moveSelection(1), "select the next row", hint: "select"),
-        KeyBinding([.pageUp], .moveSelection(-10), "move the selection up a page"),
-        KeyBinding([.pageDown], .moveSelection(10), "move the selection down a page"),
-        KeyBinding([.char("+"), .char("=")], .raisePercent, "raise the selected endpoint's group one step on the ladder",
+        KeyBinding([.pageUp], .movePage(-1), "move the selection up a page"),
+        KeyBinding([.pageDown], .movePage(1), "move the selection down a page"),
+        KeyBinding([.char("g"), .home], .jump(toEnd: false), "select the first row"),
+        KeyBinding([.char("G"), .end], .jump(toEnd: true), "select the last row"),
+        KeyBinding([.enter], .openDetail, "open the selection in full (figures, diff, fix); Esc closes", hint: "detail"),
+        KeyBinding([.char("+"), .char("=")], .raisePercent,
+                   "raise the selected group one step on the ladder (in Endpoints: the selected endpoint's group)",
                    hint: "ramp", changesConfig: true),
-        KeyBinding([.char("-")], .lowerPercent, "lower the selected endpoint's group one step on the ladder",
+        KeyBinding([.char("-")], .lowerPercent,
+                   "lower the selected group one step on the ladder (in Endpoints: the selected endpoint's group)",
                    changesConfig: true),
         KeyBinding([.char("]")], .nextGroup, "move the selected endpoint to the next higher group", hint: "group",
                    changesConfig: true),
         KeyBinding([.char("[")], .previousGroup, "move the selected endpoint to the next lower group", changesConfig: true),
-        KeyBinding([.char("g")], .pickGroup, "pick a group for the selected endpoint from a list", changesConfig: true),
-        KeyBinding([.char("r")], .rollbackSelected, "roll back the selected endpoint (confirm with y)", hint: "rollback",
-                   changesConfig: true),
+        KeyBinding([.char("m")], .pickGroup, "move the selected endpoint to a group picked from a list", changesConfig: true),
+        KeyBinding([.char("r")], .rollbackSelected,
+                   "roll back the selected endpoint (in Groups: every member of the selected group); confirm with y",
+                   hint: "rollback", changesConfig: true),
         KeyBinding([.char("R")], .rollbackAll, "roll back every endpoint (confirm with y)", hint: "all",
                    changesConfig: true),
-        KeyBinding([.char("u")], .undo, "undo the last applied change", hint: "undo", changesConfig: true),
+        KeyBinding([.char("u")], .undo, "undo the last applied change (confirm with y)", hint: "undo", changesConfig: true),
         KeyBinding([.char("w")], .cycleWindow, "cycle the statistics window (1m, 5m, 15m, all)", hint: "window"),
         KeyBinding([.char("s")], .cycleSort, "sort by the next column", hint: "sort"),
         KeyBinding([.char("S")], .reverseSort, "reverse the sort"),
         KeyBinding([.char("/")], .startFilter, "filter endpoints (Enter keeps, Esc clears)", hint: "filter"),
-        KeyBinding([.tab], .nextView, "next view", hint: "view"),
+        KeyBinding([.tab], .nextView, "next view (or click a tab)", hint: "view"),
         KeyBinding([.backTab], .previousView, "previous view"),
         KeyBinding([.char("1")], .showView(.endpoints), "endpoints view"),
         KeyBinding([.char("2")], .showView(.groups), "groups view"),
         KeyBinding([.char("3")], .showView(.notMigrated), "not-migrated view"),
-        KeyBinding([.char("4")], .showView(.history), "history view (the journal)"),
+        KeyBinding([.char("4")], .showView(.history), "history view (the journal, newest first)"),
         KeyBinding([.char("5")], .showView(.problems), "problems view"),
         KeyBinding([.char("t")], .cycleTheme, "cycle themes", hint: "theme"),
         KeyBinding([.char("?")], .toggleHelp, "show or hide this help", hint: "help"),
         KeyBinding([.char("q"), .ctrl("c")], .quit, "quit", hint: "quit"),
+    ]
+
+    /// What the mouse does, for the help overlay and the README (not keys of the table).
+    public static let mouseHelp: [(String, String)] = [
+        ("click", "select a row, or switch to a view by its tab"),
+        ("wheel", "move the selection three rows"),
     ]
 
     /// The bindings in effect: without the ones that change the config when `readOnly`.

@@ -12,12 +12,25 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
     case .moveSelection(let delta):
         moveSelection(&state, by: delta)
         return []
+    case .movePage(let pages):
+        moveSelection(&state, by: pages * max(1, Screen.visibleListRows(state) - 1))
+        return []
+    case .jump(let toEnd):
+        moveSelection(&state, by: toEnd ? Int.max / 2 : Int.min / 2)
+        return []
+    case .openDetail:
+        guard let subject = detailSubject(state) else {
+            state.status = StatusMessage("nothing selected to open")
+            return []
+        }
+        state.overlay = .detail(subject, scroll: 0)
+        return []
     case .raisePercent, .lowerPercent:
         return stepPercent(&state, up: { if case .raisePercent = action { return true } else { return false } }())
     case .nextGroup, .previousGroup:
         return stepGroup(&state, up: { if case .nextGroup = action { return true } else { return false } }())
     case .pickGroup:
-        guard !refuseChange(&state), let row = state.selectedRow else { return [] }
+        guard !refuseChange(&state), let row = selectedEndpointForMove(&state) else { return [] }
         let groups = state.pickableGroups
         guard !groups.isEmpty else {
             state.status = StatusMessage("the config has no split_clients groups to pick from", isError: true)
@@ -27,8 +40,26 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.overlay = .groupPicker(selected: current)
         return []
     case .rollbackSelected:
-        guard !refuseChange(&state), let row = state.selectedRow else { return [] }
-        return propose(&state, .rollback(endpoints: [row.endpoint.pattern]), isRollback: true)
+        guard !refuseChange(&state) else { return [] }
+        switch state.view {
+        case .endpoints:
+            guard let row = state.selectedRow else { return [] }
+            return propose(&state, .rollback(endpoints: [row.endpoint.pattern]), isRollback: true)
+        case .groups:
+            guard let group = state.selectedGroup, let model = state.model else {
+                state.status = StatusMessage("select a group to roll back its members (the no-group row has none on the new service)")
+                return []
+            }
+            let members = model.members(of: group).map(\.pattern)
+            guard !members.isEmpty else {
+                state.status = StatusMessage("\(group.name) has no members to roll back")
+                return []
+            }
+            return propose(&state, .rollback(endpoints: members), isRollback: true)
+        default:
+            state.status = StatusMessage("r rolls back the selection of Endpoints (1) or Groups (2); R rolls back every endpoint")
+            return []
+        }
     case .rollbackAll:
         guard !refuseChange(&state) else { return [] }
         return propose(&state, .rollbackAll, isRollback: true)
@@ -40,7 +71,8 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         }
         let summary = "undo \(target.change.action) of \(formatTime(target.time, zone: state.timeZone)): "
             + describeChange(target.change, reversed: true)
-        state.overlay = .confirm(PendingChange(operation: .undo, summary: summary, isRollback: false))
+        state.overlay = .confirm(PendingChange(operation: .undo, summary: summary, isRollback: false,
+                                               warnings: warnings(state, endpoints: target.change.endpoints, groups: target.change.groups)))
         return []
     case .cycleWindow:
         let all = TrafficWindow.allCases
@@ -63,7 +95,7 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         let next = names[((names.firstIndex(of: state.themeName) ?? -1) + 1) % names.count]
         return [.loadTheme(next)]
     case .toggleHelp:
-        state.overlay = state.overlay == .help ? .none : .help
+        if case .help = state.overlay { state.overlay = .none } else { state.overlay = .help(page: 0) }
         return []
     case .startFilter:
         state.view = .endpoints
@@ -129,6 +161,10 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
     case .tick(let date):
         state.now = date
         return []
+    case .resized(let width, let height):
+        state.screenWidth = max(0, width)
+        state.screenHeight = max(0, height)
+        return []
     }
 }
 
@@ -136,13 +172,54 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
 
 private func reduceKey(_ state: inout AppState, _ key: Key) -> [Effect] {
     switch state.overlay {
-    case .help:
+    case .help(let page):
         if key == .char("q") || key == .ctrl("c") { return reduce(&state, .quit) }
-        state.overlay = .none
+        let pages = Overlays.helpPageCount(state)
+        switch key {
+        case .char(" "), .pageDown, .down, .char("j"), .right:
+            state.overlay = .help(page: min(pages - 1, page + 1))
+        case .pageUp, .up, .char("k"), .left:
+            state.overlay = .help(page: max(0, page - 1))
+        case .mouse(let event) where event.kind != .press:
+            state.overlay = .help(page: event.kind == .wheelDown ? min(pages - 1, page + 1) : max(0, page - 1))
+        default:
+            state.overlay = .none
+        }
+        return []
+    case .detail(let subject, let scroll):
+        let page = max(1, Screen.bodyHeight(state) - 4)
+        let limit = max(0, Overlays.detailLines(subject, state: state, theme: state.theme, width: Overlays.detailWidth(state)).count - page)
+        var next = scroll
+        switch key {
+        case .up, .char("k"): next -= 1
+        case .down, .char("j"): next += 1
+        case .pageUp: next -= page
+        case .pageDown, .char(" "): next += page
+        case .home, .char("g"): next = 0
+        case .end, .char("G"): next = limit
+        case .mouse(let event):
+            switch event.kind {
+            case .wheelUp: next -= 3
+            case .wheelDown: next += 3
+            case .press: return []
+            }
+        case .ctrl("c"):
+            return reduce(&state, .quit)
+        default:
+            state.overlay = .none
+            return []
+        }
+        state.overlay = .detail(subject, scroll: min(limit, max(0, next)))
         return []
     case .confirm(let pending):
+        if case .mouse = key { return [] }
+        if key == .enter {
+            // One confirming key per dialog: the one it names. Enter leaves the dialog open.
+            state.status = StatusMessage("Enter does not confirm: press y to \(pending.isRollback ? "roll back" : "apply"), n or Esc to cancel")
+            return []
+        }
         state.overlay = .none
-        if key == .char("y") || key == .char("Y") || (!pending.isRollback && key == .enter) {
+        if key == .char("y") || key == .char("Y") {
             state.applying = pending.summary
             state.status = StatusMessage("applying: \(pending.summary)")
             switch pending.operation {
@@ -167,7 +244,7 @@ private func reduceKey(_ state: inout AppState, _ key: Key) -> [Effect] {
                 return []
             }
             return propose(&state, .assign(endpoint: row.endpoint.pattern, group: groups[selected].name), isRollback: false)
-        case .escape, .char("q"), .char("g"):
+        case .escape, .char("q"), .char("m"):
             state.overlay = .none
         default:
             break
@@ -196,6 +273,7 @@ private func reduceKey(_ state: inout AppState, _ key: Key) -> [Effect] {
         }
         return []
     case .none:
+        if case .mouse(let event) = key { return reduceMouse(&state, event) }
         if key == .escape, !state.filter.isEmpty {
             state.filter = ""
             state.status = StatusMessage("filter cleared")
@@ -209,6 +287,28 @@ private func reduceKey(_ state: inout AppState, _ key: Key) -> [Effect] {
         }
         return reduce(&state, binding.action)
     }
+}
+
+// MARK: - Mouse
+
+private func reduceMouse(_ state: inout AppState, _ event: MouseEvent) -> [Effect] {
+    switch event.kind {
+    case .wheelUp:
+        moveSelection(&state, by: -3)
+    case .wheelDown:
+        moveSelection(&state, by: 3)
+    case .press:
+        switch Screen.hit(state, x: event.x, y: event.y) {
+        case .tab(let view)?:
+            return reduce(&state, .showView(view))
+        case .row(let index)?:
+            let current = state.view == .endpoints ? state.selectedIndex : state.listSelection
+            moveSelection(&state, by: index - current)
+        case nil:
+            break
+        }
+    }
+    return []
 }
 
 // MARK: - Selection
@@ -233,7 +333,7 @@ func listCount(_ state: AppState) -> Int {
         return (state.model?.groups.count ?? 0) + (unassigned ? 1 : 0)
     case .notMigrated: return state.snapshot?.notMigrated.count ?? 0
     case .history: return state.journal.count
-    case .problems: return ProblemsScreen.lines(state).count
+    case .problems: return ProblemsScreen.groups(state).count
     }
 }
 
@@ -253,10 +353,52 @@ private func refuseChange(_ state: inout AppState) -> Bool {
         state.status = StatusMessage("the config could not be read, so nothing can be changed; see the problems view", isError: true)
         return true
     }
-    if state.view != .endpoints {
-        state.view = .endpoints
-    }
     return false
+}
+
+/// The endpoint `]`, `[` and `m` move: the selected row of the Endpoints view; elsewhere nil, with a status.
+private func selectedEndpointForMove(_ state: inout AppState) -> EndpointRow? {
+    guard state.view == .endpoints else {
+        state.status = StatusMessage("], [ and m move the endpoint selected in Endpoints (1); in Groups, + and - change the selected group")
+        return nil
+    }
+    return state.selectedRow
+}
+
+/// The detail view's subject for the selection of the visible view.
+private func detailSubject(_ state: AppState) -> DetailSubject? {
+    switch state.view {
+    case .endpoints: return state.selectedRow.map { .endpoint($0.endpoint.pattern) }
+    case .groups: return state.selectedGroup.map { .group($0.name) }
+    case .notMigrated: return (state.snapshot?.notMigrated.isEmpty ?? true) ? nil : .path(state.listSelection)
+    case .history:
+        let records = state.journal.reversed() as ReversedCollection<[JournalRecord]>
+        guard !records.isEmpty else { return nil }
+        return .journal(Array(records)[min(state.listSelection, records.count - 1)].id)
+    case .problems: return ProblemsScreen.groups(state).isEmpty ? nil : .problem(state.listSelection)
+    }
+}
+
+/// One line per endpoint that `endpoints` (names or keys) or `groups` touch and whose verdict is `bad` or `watch`.
+func warnings(_ state: AppState, endpoints: [String], groups: [String]) -> [String] {
+    var unfiltered = state
+    unfiltered.filter = ""
+    return unfiltered.rows.compactMap { row in
+        let touched = endpoints.contains(row.endpoint.name) || endpoints.contains(row.endpoint.pattern)
+            || (row.endpoint.groupName.map { groups.contains($0) } ?? false)
+        guard touched, row.health == .bad || row.health == .watch else { return nil }
+        return "\(row.endpoint.name) is \(row.health.label) now" + healthReason(row)
+    }
+}
+
+/// The figures behind a verdict, for a warning: ` (5xx +5.81 points, p99 +1106 ms)`.
+func healthReason(_ row: EndpointRow) -> String {
+    guard let s = row.traffic?.stats else { return "" }
+    var parts: [String] = []
+    if let d = s.errorRateDelta, d > 0 { parts.append("5xx \(formatErrorDelta(d)) points") }
+    if let d = s.p99DeltaMs, d > 0 { parts.append("p99 \(formatDeltaMs(d)) ms") }
+    if s.splitMismatch == true { parts.append("split differs from the config") }
+    return parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")"
 }
 
 /// Previews an edit on the loaded tree and asks for confirmation; a refused edit only sets the status.
@@ -274,16 +416,34 @@ private func propose(_ state: inout AppState, _ edit: RolloutEdit, isRollback: B
         return []
     }
     let summary = result.summary
-    state.overlay = .confirm(PendingChange(operation: .edit(edit), summary: summary, isRollback: isRollback))
+    let moved = warnings(state, endpoints: result.shifts.map(\.endpoint), groups: [])
+    state.overlay = .confirm(PendingChange(operation: .edit(edit), summary: summary, isRollback: isRollback, warnings: moved))
     if let note { state.status = StatusMessage(note) }
     return []
 }
 
 private func stepPercent(_ state: inout AppState, up: Bool) -> [Effect] {
-    guard !refuseChange(&state), let row = state.selectedRow, let model = state.model else { return [] }
-    guard let variable = row.endpoint.group, let group = model.group(named: variable) else {
-        state.status = StatusMessage("\(row.endpoint.name) is in no group (\(row.endpoint.assignment ?? "unassigned")); "
-            + "put it in one with ] or g", isError: true)
+    guard !refuseChange(&state), let model = state.model else { return [] }
+    let group: Group
+    var selectedName: String?
+    switch state.view {
+    case .endpoints:
+        guard let row = state.selectedRow else { return [] }
+        guard let variable = row.endpoint.group, let found = model.group(named: variable) else {
+            state.status = StatusMessage("\(row.endpoint.name) is in no group (\(row.endpoint.assignment ?? "unassigned")); "
+                + "put it in one with ] or m", isError: true)
+            return []
+        }
+        group = found
+        selectedName = row.endpoint.pattern
+    case .groups:
+        guard let found = state.selectedGroup else {
+            state.status = StatusMessage("the no-group row has no percent: move its endpoints into a group with ] or m in Endpoints (1)")
+            return []
+        }
+        group = found
+    default:
+        state.status = StatusMessage("+ and - change the group selected in Endpoints (1) or Groups (2)")
         return []
     }
     let current = group.percent
@@ -298,16 +458,22 @@ private func stepPercent(_ state: inout AppState, up: Bool) -> [Effect] {
         return []
     }
     let members = model.members(of: group)
-    let others = members.filter { $0.pattern != row.endpoint.pattern }.map(\.name)
-    let note = members.count > 1
-        ? "\(members.count) endpoints share \(group.name): this also moves " + others.prefix(4).joined(separator: ", ")
+    let others = members.filter { $0.pattern != selectedName }.map(\.name)
+    let note: String
+    if selectedName == nil {
+        note = "\(group.name) has \(members.count) endpoint(s): " + others.prefix(4).joined(separator: ", ")
             + (others.count > 4 ? " and \(others.count - 4) more" : "")
-        : "\(row.endpoint.name) is the only endpoint in \(group.name)"
+    } else if members.count > 1 {
+        note = "\(members.count) endpoints share \(group.name): this also moves " + others.prefix(4).joined(separator: ", ")
+            + (others.count > 4 ? " and \(others.count - 4) more" : "")
+    } else {
+        note = "\(members.first?.name ?? group.name) is the only endpoint in \(group.name)"
+    }
     return propose(&state, .setGroupPercent(group: group.name, percent: target, create: false), isRollback: false, note: note)
 }
 
 private func stepGroup(_ state: inout AppState, up: Bool) -> [Effect] {
-    guard !refuseChange(&state), let row = state.selectedRow else { return [] }
+    guard !refuseChange(&state), let row = selectedEndpointForMove(&state) else { return [] }
     let groups = state.pickableGroups
     guard !groups.isEmpty else {
         state.status = StatusMessage("the config has no split_clients groups", isError: true)
@@ -351,9 +517,12 @@ public func describeChange(_ change: ChangeDescription, reversed: Bool = false) 
     let after = reversed ? change.percentsBefore : change.percentsAfter
     var parts: [String] = []
     for group in change.groups {
-        let b = before[group].map { formatPercent($0) } ?? "?"
-        let a = after[group].map { formatPercent($0) } ?? "?"
-        parts.append(b == a ? group : "\(group) \(b) → \(a)")
+        switch (before[group].map { formatPercent($0) }, after[group].map { formatPercent($0) }) {
+        case let (b?, a?): parts.append(b == a ? group : "\(group) \(b) → \(a)")
+        case let (nil, a?): parts.append("\(group) new at \(a)")
+        case let (b?, nil): parts.append("\(group) removed (was \(b))")
+        case (nil, nil): parts.append(group)
+        }
     }
     if parts.isEmpty { parts = change.endpoints.prefix(3).map { $0 } }
     if parts.isEmpty { return change.action }

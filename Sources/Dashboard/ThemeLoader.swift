@@ -203,7 +203,10 @@ public enum ThemeLoader {
     ///
     /// `default` with no file found is the built-in theme, without diagnostics. Any other name not found, or a
     /// name that is not a plain file name, gives the built-in theme and a diagnostic listing what exists.
-    public static func load(named name: String, searchDirectories: [URL]) -> ThemeLoadResult {
+    /// After the directories come the themes built into the binary (`builtIn`, the source tree's `themes/` files
+    /// embedded at build time), so an installed binary finds `light` wherever it runs.
+    public static func load(named name: String, searchDirectories: [URL],
+                            builtIn: [(name: String, file: String, text: String)] = BuiltInThemeFiles.all) -> ThemeLoadResult {
         guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
             let d = ThemeDiagnostic(file: name, line: nil, message: "'\(name)' is not a theme name; give a name like `light` (no path, no extension)")
             return ThemeLoadResult(theme: .default, diagnostics: [d], source: nil)
@@ -212,18 +215,23 @@ public enum ThemeLoader {
             let url = directory.appendingPathComponent(name).appendingPathExtension(fileExtension)
             if FileManager.default.fileExists(atPath: url.path) { return load(contentsOf: url) }
         }
+        if let embedded = builtIn.first(where: { $0.name == name }) {
+            return parse(yaml: embedded.text, name: name, file: "(built in) " + embedded.file)
+        }
         if name == Theme.default.name { return ThemeLoadResult(theme: .default, diagnostics: [], source: nil) }
-        let available = availableThemes(in: searchDirectories)
-        let looked = searchDirectories.map(\.path).joined(separator: ", ")
+        let available = availableThemes(in: searchDirectories, builtIn: builtIn)
+        let looked = (searchDirectories.map(\.path) + (builtIn.isEmpty ? [] : ["the built-in themes"])).joined(separator: ", ")
         let d = ThemeDiagnostic(
             file: name + "." + fileExtension, line: nil,
             message: "theme '\(name)' not found (looked in: \(looked.isEmpty ? "no directories" : looked)); available: \(available.joined(separator: ", "))")
         return ThemeLoadResult(theme: .default, diagnostics: [d], source: nil)
     }
 
-    /// The names of the themes in the directories (plus `default`), sorted, without duplicates.
-    public static func availableThemes(in directories: [URL]) -> [String] {
-        var names: Set<String> = [Theme.default.name]
+    /// The names of the themes in the directories and built into the binary (plus `default`), sorted, without
+    /// duplicates.
+    public static func availableThemes(in directories: [URL],
+                                       builtIn: [(name: String, file: String, text: String)] = BuiltInThemeFiles.all) -> [String] {
+        var names: Set<String> = Set([Theme.default.name] + builtIn.map(\.name))
         for directory in directories {
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
             for entry in entries where entry.hasSuffix("." + fileExtension) {

@@ -54,6 +54,7 @@ public final class CursesBackend: Backend {
         intrflush(win, false)
         keypad(win, true)
         set_escdelay(25)
+        cutover_mouse_start()
         curs_set(0)
         var colors = 0
         if has_colors() {
@@ -162,6 +163,14 @@ public final class CursesBackend: Backend {
         case KEY_DC: return .delete
         case KEY_BTAB: return .backTab
         case KEY_RESIZE: return .resize
+        case cutover_key_mouse():
+            var x: Int32 = 0, y: Int32 = 0
+            switch cutover_read_mouse(&x, &y) {
+            case 1: return .mouse(MouseEvent(.press, x: Int(x), y: Int(y)))
+            case 4: return .mouse(MouseEvent(.wheelUp, x: Int(x), y: Int(y)))
+            case 5: return .mouse(MouseEvent(.wheelDown, x: Int(x), y: Int(y)))
+            default: return nil
+            }
         default:
             for n in 1...12 where code == cutover_key_f(Int32(n)) { return .function(n) }
             return nil

@@ -11,6 +11,35 @@ public enum Key: Hashable, Sendable {
     case ctrl(Character)
     /// A function key F1...F12 (n is 1-based).
     case function(Int)
+    /// A mouse click or wheel turn at a cell.
+    case mouse(MouseEvent)
+}
+
+/// What the mouse did, and at which cell (column `x`, row `y`, from the top left).
+public struct MouseEvent: Hashable, Sendable {
+    /// The kinds of mouse event the app uses.
+    public enum Kind: Hashable, Sendable {
+        /// The left button went down (or clicked).
+        case press
+        /// The wheel turned away from the user.
+        case wheelUp
+        /// The wheel turned toward the user.
+        case wheelDown
+    }
+
+    /// What happened.
+    public var kind: Kind
+    /// The column.
+    public var x: Int
+    /// The row.
+    public var y: Int
+
+    /// Creates an event.
+    public init(_ kind: Kind, x: Int, y: Int) {
+        self.kind = kind
+        self.x = x
+        self.y = y
+    }
 }
 
 /// The terminal a `Terminal` draws on: ncurses in the app, memory in tests.

@@ -92,6 +92,26 @@ extension Color {
     }
 }
 
+extension Color {
+    /// Whether the colour is a grey between black and white (bright black, the grey ramp, an RGB or cube grey):
+    /// the colours eight-colour terminals cannot show.
+    public var isMidGrey: Bool {
+        let rgb: (Int, Int, Int)
+        switch self {
+        case .default: return false
+        case .rgb(let r, let g, let b): rgb = (Int(r), Int(g), Int(b))
+        default:
+            guard let index = paletteIndex else { return false }
+            if index == 8 { return true }
+            if index < 16 { return false }
+            rgb = Color.rgb(ofPaletteIndex: index)
+        }
+        let spread = max(rgb.0, rgb.1, rgb.2) - min(rgb.0, rgb.1, rgb.2)
+        let level = (rgb.0 + rgb.1 + rgb.2) / 3
+        return spread <= 24 && level >= 48 && level <= 215
+    }
+}
+
 extension Style {
     /// The style as the best one available in `mode` (see `Color.degraded(to:)`).
     ///
@@ -99,7 +119,22 @@ extension Style {
     /// gets `reverse` instead, and bold/underline/reverse/dim are always kept, so highlights stay visible.
     /// When both colours degrade to the same basic colour, the foreground falls back to default so text
     /// stays readable.
+    ///
+    /// On eight colours a grey (bright black, the grey ramp, an RGB grey) has no basic colour of its own: the nearest
+    /// one is black or white, which vanishes on a dark or a light background. A grey foreground becomes the
+    /// terminal's own text colour, dimmed; a grey background becomes the terminal's own colours reversed. So
+    /// separators, hints and bars stay visible on either background.
     public func degraded(to mode: ColorMode) -> Style {
+        if mode == .ansi8, fg.isMidGrey || bg.isMidGrey {
+            var out = Style(fg: fg.isMidGrey ? .default : fg.degraded(to: mode), bg: bg.isMidGrey ? .default : bg.degraded(to: mode),
+                            modifiers: modifiers)
+            if fg.isMidGrey && !bg.isMidGrey { out.modifiers.insert(.dim) }
+            if bg.isMidGrey {
+                out.fg = .default
+                out.modifiers.insert(.reverse)
+            }
+            return out
+        }
         var out = Style(fg: fg.degraded(to: mode), bg: bg.degraded(to: mode), modifiers: modifiers)
         if mode == .monochrome && bg != .default && !modifiers.contains(.reverse) {
             out.modifiers.insert(.reverse)

@@ -245,7 +245,8 @@ public final class TrafficAggregator {
                 stats.new = figures(pairs[index * 2 + 1], from: from, to: windowEnd, rate: rate)
                 fillComparisons(&stats, endpoint: index, from: from, to: windowEnd)
             }
-            endpoints.append(EndpointTraffic(endpoint: name, stats: stats, newShareSeries: series(index, to: to)))
+            endpoints.append(EndpointTraffic(endpoint: name, stats: stats, newShareSeries: series(index, to: to),
+                                             timeline: to.map { timeline(index, window: window, to: $0) }))
         }
         let top = heavyHitters.top(configuration.notMigratedReported).map { PathCount(path: $0.label, requests: Int($0.count)) }
         return TrafficSnapshot(window: window, logTime: to, endpoints: endpoints, notMigrated: top, malformed: [:],
@@ -290,6 +291,10 @@ public final class TrafficAggregator {
         let current = pairs[endpoint * 2].perSecond(from: from, to: to)
         let new = pairs[endpoint * 2 + 1].perSecond(from: from, to: to)
         return zip(current, new).map { c, n in c + n > 0 ? Double(n) / Double(c + n) : nil }
+    }
+
+    private func timeline(_ endpoint: Int, window: TrafficWindow, to: Int64) -> EndpointTimeline {
+        EndpointTimeline.make(window: window, to: to, current: pairs[endpoint * 2], new: pairs[endpoint * 2 + 1])
     }
 
     /// Approximate bytes held by the per-endpoint statistics.

@@ -194,6 +194,16 @@ public struct EndpointTraffic: Sendable, Hashable {
     /// The new service's share (0...1) for each of the last seconds of log time, oldest first; nil for a second
     /// without requests. Meant for a sparkline.
     public var newShareSeries: [Double?]
+    /// The window's figures over time, bucket by bucket; nil when not computed (no log time yet).
+    public var timeline: EndpointTimeline?
+
+    /// Creates an entry.
+    public init(endpoint: String, stats: EndpointStats, newShareSeries: [Double?] = [], timeline: EndpointTimeline? = nil) {
+        self.endpoint = endpoint
+        self.stats = stats
+        self.newShareSeries = newShareSeries
+        self.timeline = timeline
+    }
 }
 
 /// A not-migrated path with its (approximate, heavy-hitter) request count.
@@ -235,6 +245,19 @@ public struct TrafficSnapshot: Sendable, Hashable {
     public var unclassified: Int
     /// Files that exist but cannot be read, with what went wrong and what to do.
     public var unreadable: [String: String] = [:]
+
+    /// Creates a snapshot (the aggregator makes them; tests and fixtures write them out).
+    public init(window: TrafficWindow, logTime: Int64?, endpoints: [EndpointTraffic], notMigrated: [PathCount] = [],
+                malformed: [String: MalformedLines] = [:], lines: Int = 0, unclassified: Int = 0, unreadable: [String: String] = [:]) {
+        self.window = window
+        self.logTime = logTime
+        self.endpoints = endpoints
+        self.notMigrated = notMigrated
+        self.malformed = malformed
+        self.lines = lines
+        self.unclassified = unclassified
+        self.unreadable = unreadable
+    }
 
     /// The figures of an endpoint by name.
     public func endpoint(_ name: String) -> EndpointTraffic? { endpoints.first { $0.endpoint == name } }

@@ -210,6 +210,36 @@ final class WindowedStats {
         return out
     }
 
+    /// Requests and 5xx per bucket of `bucketSeconds` (1: the per-second ring, 10: the ten-second ring) for the
+    /// buckets starting at `from` (a multiple of `bucketSeconds`), `count` of them, oldest first.
+    func buckets(from: Int64, count: Int, bucketSeconds: Int64) -> [(requests: Int, errors: Int)] {
+        var out = [(requests: Int, errors: Int)](repeating: (0, 0), count: max(0, count))
+        let ring = bucketSeconds == 1 ? seconds : tens
+        let slots = bucketSeconds == 1 ? Self.secondSlots : Self.tenSecondSlots
+        let first = Self.floorDiv(from, bucketSeconds)
+        for i in 0..<slots {
+            guard ring[i].tag != .min, ring[i].tag >= first, ring[i].tag - first < Int64(count) else { continue }
+            out[Int(ring[i].tag - first)] = (Int(ring[i].requests), Int(ring[i].s5xx))
+        }
+        return out
+    }
+
+    /// The 99th-percentile latency of each latency slice (`sliceSeconds`: 15 for the fine ring, 60 for the
+    /// coarse one) starting at `from` (a multiple of `sliceSeconds`), `count` of them, oldest first; nil where
+    /// nothing was recorded.
+    func p99Slices(from: Int64, count: Int, sliceSeconds: Int64) -> [Double?] {
+        var out = [Double?](repeating: nil, count: max(0, count))
+        let ring = sliceSeconds == Self.fineSliceSeconds ? fine : coarse
+        let slots = sliceSeconds == Self.fineSliceSeconds ? Self.fineSlices : Self.coarseSlices
+        let first = Self.floorDiv(from, sliceSeconds)
+        for i in 0..<slots {
+            guard ring[i].tag != .min, ring[i].tag >= first, ring[i].tag - first < Int64(count),
+                  let histogram = ring[i].histogram, histogram.totalCount > 0 else { continue }
+            out[Int(ring[i].tag - first)] = Double(histogram.valueAtPercentile(99))
+        }
+        return out
+    }
+
     /// The latency histogram over `from...to` (merged slices: 15-second slices for up to a minute, one-minute
     /// slices beyond), or all time when `to` is nil; nil when no latency was recorded there.
     func latency(from: Int64, to: Int64?) -> Histogram<UInt32>? {

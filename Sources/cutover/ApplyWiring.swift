@@ -25,7 +25,9 @@ struct ApplyWiring {
     static func describe(_ report: ApplyReport) -> String {
         let t = report.timings
         func ms(_ d: Duration) -> String { String(format: "%.1f ms", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15) }
-        var lines = ["\(report.outcome.rawValue): \(report.message)"]
+        // The pipeline's message often starts with the outcome already ("applied: ..."): say it once.
+        let said = report.message.hasPrefix(report.outcome.rawValue + ":") ? report.message : "\(report.outcome.rawValue): \(report.message)"
+        var lines = [said]
         lines.append("validate \(ms(t.validate)), reload \(ms(t.reload)), verify \(ms(t.verify)), write \(ms(t.write)), total \(ms(t.total))")
         if let id = report.record?.id { lines.append("journal: \(id)") }
         return lines.joined(separator: "\n")

@@ -13,6 +13,7 @@ struct Cutover: ParsableCommand {
         4 reload failed and the change was reverted; 5 conflict (another writer holds the lock, or the file changed \
         underneath); 6 the revert itself failed (fix by hand); 64 usage error.
         """,
+        version: CutoverVersion.string,
         subcommands: [WatchCommand.self, DemoCommand.self, RoutesCommand.self, StatusCommand.self, CheckCommand.self,
                       SetCommand.self, GroupCommand.self, AddCommand.self, RemoveCommand.self, RollbackCommand.self,
                       ResumeCommand.self, UndoCommand.self, HistoryCommand.self],

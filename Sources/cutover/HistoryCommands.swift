@@ -3,7 +3,8 @@ import ArgumentParser
 import Foundation
 import Settings
 
-/// `cutover history [--json]`: the journal of attempted changes, oldest first.
+/// `cutover history [--json]`: the journal of attempted changes, newest first (the dashboard's order); `--json`
+/// keeps the journal's own order, oldest first.
 struct HistoryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "history", abstract: "List the journaled changes (applied, refused, reverted).")
 
@@ -36,12 +37,8 @@ struct HistoryCommand: ParsableCommand {
                 return
             }
             let formatter = ISO8601DateFormatter()
-            for r in records {
-                let groups = r.change.groups.map { g in
-                    let before = r.change.percentsBefore[g].map { "\(HistoryCommand.trim($0))%" } ?? "-"
-                    let after = r.change.percentsAfter[g].map { "\(HistoryCommand.trim($0))%" } ?? "-"
-                    return "\(g) \(before)→\(after)"
-                }
+            for r in records.reversed() {
+                let groups = r.change.groups.map { g in HistoryCommand.groupChange(g, before: r.change.percentsBefore[g], after: r.change.percentsAfter[g]) }
                 var line = "\(formatter.string(from: r.time))  \(r.outcome.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0)) \(r.change.action)"
                 if !r.change.endpoints.isEmpty { line += "  endpoints: " + r.change.endpoints.prefix(5).joined(separator: ", ") + (r.change.endpoints.count > 5 ? " (+\(r.change.endpoints.count - 5))" : "") }
                 if !groups.isEmpty { line += "  groups: " + groups.joined(separator: ", ") }
@@ -51,6 +48,17 @@ struct HistoryCommand: ParsableCommand {
                 if let rl = r.reload { line += String(format: "  reload %.0f ms", rl.durationMs) }
                 print(line)
             }
+        }
+    }
+
+    /// One group's change as the history line shows it: `g 10%→25%`, `g new at 10%` for a group the change
+    /// created, `g removed (was 10%)` for one it removed.
+    static func groupChange(_ group: String, before: Double?, after: Double?) -> String {
+        switch (before, after) {
+        case let (b?, a?): return "\(group) \(trim(b))%→\(trim(a))%"
+        case let (nil, a?): return "\(group) new at \(trim(a))%"
+        case let (b?, nil): return "\(group) removed (was \(trim(b))%)"
+        case (nil, nil): return group
         }
     }
 

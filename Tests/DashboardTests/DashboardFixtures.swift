@@ -29,14 +29,18 @@ enum Fixtures {
         return state
     }
 
-    /// A state with `seconds` of simulated traffic ending at `now` (fixed seed, so always the same figures).
-    static func stateWithTraffic(readOnly: Bool = false, seconds: Int = 120, perSecond: Int = 150) throws -> AppState {
+    /// A state with the plain-value traffic of `PlainFixtures` ending at `now`.
+    static func stateWithTraffic(readOnly: Bool = false) throws -> AppState {
         var state = try state(readOnly: readOnly)
-        if seconds == 120 && perSecond == 150 {
-            state.snapshot = try standardSnapshot.get()
-        } else {
-            state.snapshot = try snapshot(seconds: seconds, perSecond: perSecond)
-        }
+        state.snapshot = PlainFixtures.snapshot(logTime: epoch)
+        state.now = Date(timeIntervalSince1970: TimeInterval(epoch + 1))
+        return state
+    }
+
+    /// A state with `seconds` of simulated traffic ending at `now` (fixed seed, so always the same figures).
+    static func stateWithSimulatedTraffic(seconds: Int = 120, perSecond: Int = 150) throws -> AppState {
+        var state = try state()
+        state.snapshot = seconds == 120 && perSecond == 150 ? try standardSnapshot.get() : try snapshot(seconds: seconds, perSecond: perSecond)
         state.now = Date(timeIntervalSince1970: TimeInterval(epoch + 1))
         return state
     }

@@ -32,7 +32,7 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
         #expect(state.selectedIndex == 2)
         press(&state, .char("k"), .up, .up, .up)
         #expect(state.selectedIndex == 0)
-        press(&state, .pageDown, .pageDown)
+        press(&state, .pageDown, .pageDown, .pageDown)
         #expect(state.selectedIndex == 9)
     }
 
@@ -147,7 +147,7 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
 
     @Test func readOnlyRemovesChangingKeys() throws {
         var state = try Fixtures.state(readOnly: true)
-        for key: Key in [.char("+"), .char("-"), .char("]"), .char("["), .char("g"), .char("r"), .char("R"), .char("u")] {
+        for key: Key in [.char("+"), .char("-"), .char("]"), .char("["), .char("m"), .char("r"), .char("R"), .char("u")] {
             #expect(press(&state, key).isEmpty)
             #expect(state.overlay == .none)
         }
@@ -159,7 +159,7 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
     @Test func groupPickerAssigns() throws {
         var state = try Fixtures.state()
         try select(&state, name: "user.get_bookmarks")  // group1, the first of the pickable groups
-        press(&state, .char("g"))
+        press(&state, .char("m"))
         #expect(state.overlay == .groupPicker(selected: 0))
         press(&state, .down, .down, .enter)
         let pending = try #require(confirmSummary(state))
@@ -227,7 +227,7 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
         press(&state, .backTab)
         #expect(state.view == .history)
         press(&state, .char("?"))
-        #expect(state.overlay == .help)
+        #expect(state.overlay == .help(page: 0))
         press(&state, .char("x"))
         #expect(state.overlay == .none)
         press(&state, .char("q"))

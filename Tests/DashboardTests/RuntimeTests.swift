@@ -49,29 +49,35 @@ struct FixedConfig: ConfigReading {
     func load() throws -> LoadedConfig { loaded }
 }
 
-/// Runs the app on a test backend until `done` holds or 5 s pass; returns whether `done` held.
-func runApp(_ app: App, backend: TestBackend, until done: @escaping () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(5)
-    var finished = false
-    app.run(backend: backend) {
-        if done() { finished = true }
-        return finished || Date() > deadline
+/// Steps the app on a test backend (its effects run inline) until `done` holds, at most `turns` turns; each turn
+/// advances the app's time by 100 ms. Returns whether `done` held. Nothing waits on the wall clock.
+@discardableResult
+func stepApp(_ app: App, backend: TestBackend, turns: Int = 50, until done: () -> Bool) -> Bool {
+    app.keyTimeout = .zero
+    app.attach(backend)
+    defer { app.detach() }
+    for turn in 0..<turns {
+        app.step(now: .milliseconds(100 * (turn + 1)))
+        if done() { return true }
+        if app.state.quitting { return false }
     }
-    return finished
+    return false
+}
+
+/// A runner whose effects run on the calling thread, for stepped tests.
+func inlineRunner(_ applier: ChangeApplying, journal: [JournalRecord] = [], loaded: LoadedConfig) -> EffectRunner {
+    EffectRunner(applier: applier, journal: FixedJournal(list: journal), config: FixedConfig(loaded: loaded), traffic: nil,
+                 themes: { _ in (.default, []) }, inline: true)
 }
 
 @Suite struct RuntimeTests {
     @Test func keysGoThroughTheRunnerAndTheScreenShowsTheOutcome() throws {
         let state = try Fixtures.state()
         let applier = RecordingApplier()
-        let loaded = try Fixtures.loaded()
-        let runner = EffectRunner(applier: applier, journal: FixedJournal(list: []), config: FixedConfig(loaded: loaded),
-                                  traffic: nil, themes: { _ in (.default, []) })
-        let app = App(state: state, runner: runner, traffic: nil)
-        app.keyTimeout = .milliseconds(1)
+        let app = App(state: state, runner: inlineRunner(applier, loaded: try Fixtures.loaded()), traffic: nil)
         let backend = TestBackend(width: 120, height: 40)
         backend.enqueue(.char("j"), .char("j"), .char("+"), .char("y"))
-        let finished = runApp(app, backend: backend) {
+        let finished = stepApp(app, backend: backend) {
             app.state.lastApply != nil && backend.lines()[2].contains("validated, reloaded")
         }
         #expect(finished)
@@ -83,36 +89,54 @@ func runApp(_ app: App, backend: TestBackend, until done: @escaping () -> Bool) 
     @Test func quitEndsTheLoopAndReadOnlyChangesNothing() throws {
         let state = try Fixtures.state(readOnly: true)
         let applier = RecordingApplier()
-        let runner = EffectRunner(applier: applier, journal: FixedJournal(list: []), config: FixedConfig(loaded: try Fixtures.loaded()),
-                                  traffic: nil, themes: { _ in (.default, []) })
-        let app = App(state: state, runner: runner, traffic: nil)
-        app.keyTimeout = .milliseconds(1)
+        let app = App(state: state, runner: inlineRunner(applier, loaded: try Fixtures.loaded()), traffic: nil)
         let backend = TestBackend(width: 80, height: 24)
         backend.enqueue(.char("R"), .char("y"), .char("+"), .char("y"), .char("q"))
-        let quit = runApp(app, backend: backend) { false }
-        #expect(!quit)  // ended by q, not by the condition or the deadline
+        let done = stepApp(app, backend: backend) { false }
+        #expect(!done)  // ended by q, not by the condition or the turn limit
         #expect(app.state.quitting)
         #expect(applier.edits.isEmpty)
         #expect(backend.lines()[0].contains("READ-ONLY"))
     }
 
     @Test func resizeRedrawsAtTheNewSize() throws {
-        let runner = EffectRunner(applier: RecordingApplier(), journal: FixedJournal(list: []),
-                                  config: FixedConfig(loaded: try Fixtures.loaded()), traffic: nil, themes: { _ in (.default, []) })
-        let app = App(state: try Fixtures.state(), runner: runner, traffic: nil)
-        app.keyTimeout = .milliseconds(1)
+        let app = App(state: try Fixtures.state(), runner: inlineRunner(RecordingApplier(), loaded: try Fixtures.loaded()), traffic: nil)
         let backend = TestBackend(width: 120, height: 40)
-        var resized = false
-        _ = runApp(app, backend: backend) {
-            if !resized && app.framesDrawn > 0 {
-                backend.resize(width: 60, height: 15)
-                resized = true
-                return false
-            }
-            return resized && backend.lines().count == 15 && backend.lines().last?.contains("select") == true
-        }
+        app.keyTimeout = .zero
+        app.attach(backend)
+        app.step(now: .milliseconds(100))
+        #expect(backend.lines().count == 40)
+        backend.resize(width: 60, height: 15)
+        app.step(now: .milliseconds(200))
         #expect(backend.lines().count == 15)
         #expect(backend.lines()[0].contains("cutover"))
+        #expect(backend.lines().last?.contains("? help") == true)
+        #expect(app.state.screenWidth == 60 && app.state.screenHeight == 15)
+        app.detach()
+    }
+
+    @Test func refreshAndConfigReadFollowTheSteppedTime() throws {
+        final class CountingConfig: ConfigReading, @unchecked Sendable {
+            let loaded: LoadedConfig
+            var reads = 0
+            init(_ loaded: LoadedConfig) { self.loaded = loaded }
+            func load() throws -> LoadedConfig { reads += 1; return loaded }
+        }
+        let config = CountingConfig(try Fixtures.loaded())
+        let runner = EffectRunner(applier: RecordingApplier(), journal: FixedJournal(list: []), config: config, traffic: nil,
+                                  themes: { _ in (.default, []) }, inline: true)
+        let app = App(state: try Fixtures.state(), runner: runner, traffic: nil, clock: DashboardClock(now: { Fixtures.now }, monotonic: { .zero }))
+        app.keyTimeout = .zero
+        app.attach(TestBackend(width: 80, height: 24))
+        app.step(now: .seconds(1))
+        #expect(config.reads == 0, "the config is re-read every 5 s, not every turn")
+        app.step(now: .seconds(5))
+        #expect(config.reads == 1)
+        app.step(now: .milliseconds(5500))
+        #expect(config.reads == 1)
+        app.step(now: .seconds(10))
+        #expect(config.reads == 2)
+        app.detach()
     }
 
     @Test func pipelineApplierChangesTheFileJournalsAndUndoes() throws {
@@ -228,7 +252,8 @@ func runApp(_ app: App, backend: TestBackend, until done: @escaping () -> Bool) 
         options.themeDirectories = [URL(fileURLWithPath: themes)]
         let session = try DashboardSession.watch(settings: settings, options: options,
                                                  runner: ScriptedRunner([.init(["nginx-test", "-V"], exitCode: 1)]))
-        #expect(session.app.state.themeNames == ["broken", "default", "light"])
+        // The directory's themes and the ones built into the binary.
+        #expect(session.app.state.themeNames == ["broken", "colorblind", "default", "high-contrast", "light"])
         session.app.keyTimeout = .milliseconds(2)
         let backend = TestBackend(width: 120, height: 30)
         backend.enqueue(.char("5"))

@@ -1,7 +1,7 @@
 import Preflight
 import Rollout
 import Apply
-import Dashboard
+@testable import Dashboard
 import Foundation
 import TerminalUI
 import TestSupport
@@ -22,9 +22,9 @@ func render(_ state: AppState, width: Int, height: Int, colorMode: ColorMode = .
         [Fixtures.record(id: "1", action: "group", groups: ["group3_routing"], before: ["group3_routing": 10],
                          after: ["group3_routing": 25], minutesAgo: 30),
          Fixtures.record(id: "2", action: "group", groups: ["group4_routing"], before: ["group4_routing": 25],
-                         after: ["group4_routing": 50], minutesAgo: 10, endpoints: ["~^/v2/content_api/search\\.query$"]),
+                         after: ["group4_routing": 50], minutesAgo: 2, endpoints: ["~^/v2/content_api/search\\.query$"]),
          Fixtures.record(id: "3", action: "group", groups: ["group4_routing"], before: ["group4_routing": 50],
-                         after: ["group4_routing": 75], outcome: .validationRefused, minutesAgo: 2)]
+                         after: ["group4_routing": 75], outcome: .validationRefused, minutesAgo: 1)]
     }
 
     static func state() throws -> AppState {
@@ -32,7 +32,7 @@ func render(_ state: AppState, width: Int, height: Int, colorMode: ColorMode = .
         state.journal = journal()
         try select(&state, name: "search.query")
         state.lastApply = ApplyStatus(action: "group", summary: "group: search.query 25% → 50%", outcome: .applied,
-                                      message: "applied", elapsed: .milliseconds(38), finishedAt: Fixtures.now.addingTimeInterval(-600))
+                                      message: "applied", elapsed: .milliseconds(38), finishedAt: Fixtures.now.addingTimeInterval(-120))
         return state
     }
 
@@ -60,7 +60,7 @@ func render(_ state: AppState, width: Int, height: Int, colorMode: ColorMode = .
         for (w, h) in [(40, 10), (1, 1), (0, 0), (10, 3), (200, 60), (79, 23)] {
             for view in DashboardView.allCases {
                 state.view = view
-                for overlay: Overlay in [.none, .help, .groupPicker(selected: 2),
+                for overlay: Overlay in [.none, .help(page: 0), .help(page: 9), .detail(.endpoint("~^/v2/content_api/search\\.query$"), scroll: 3), .detail(.journal("2"), scroll: 0), .detail(.problem(0), scroll: 0), .groupPicker(selected: 2),
                                          .confirm(PendingChange(operation: .undo, summary: "undo group of 02:00:00: group3_routing 25% → 10%",
                                                                 isRollback: false))] {
                     state.overlay = overlay
@@ -90,29 +90,51 @@ func render(_ state: AppState, width: Int, height: Int, colorMode: ColorMode = .
         let problems = render(state, width: 120, height: 40)
         assertSnapshot(problems.snapshot(), name: "problems-120x40")
         #expect(problems.lines().contains { $0.contains("mine.yaml:4:10") })
-        #expect(problems.lines().contains { $0.contains("[unanchored-key]") })
+        #expect(problems.lines().contains { $0.contains("[check unanchored-key]") && $0.contains("fix: anchor it with `$`") })
         #expect(problems.lines()[0].contains("check 1"))
     }
 
     @Test func overlaysAt80x24() throws {
         var state = try Self.state()
-        state.overlay = .help
+        state.overlay = .help(page: 0)
         let help = render(state, width: 80, height: 24)
         assertSnapshot(help.snapshot(), name: "help-80x24")
-        for binding in KeyTable.all where binding.description.count <= 25 {
-            #expect(help.lines().contains { $0.contains(binding.description) }, "help lacks \(binding.description)")
+        // Every key is on some page, its description whole (wrapped, never cut), at 80 and at 60 columns.
+        for (w, h) in [(80, 24), (60, 20)] {
+            state.screenWidth = w
+            state.screenHeight = h
+            let body = Screen.layout(state).body
+            let g = Overlays.helpGeometry(state, area: body)
+            let all = Overlays.helpLines(state, theme: state.theme, width: g.width)
+            let words = all.map(\.plainText).joined(separator: " ").split(separator: " ").joined(separator: " ")
+            for binding in KeyTable.all {
+                let description = binding.description.split(separator: " ").joined(separator: " ")
+                #expect(words.contains(description), "help at \(w)x\(h) lacks \(binding.description)")
+            }
+            let pages = Overlays.helpPageCount(state)
+            #expect(pages == (all.count + g.rows - 1) / g.rows)
+            for page in 0..<pages {
+                state.overlay = .help(page: page)
+                let screen = render(state, width: w, height: h).lines().joined(separator: "\n")
+                for line in all.dropFirst(page * g.rows).prefix(g.rows) {
+                    let text = line.plainText.trimmingCharacters(in: .whitespaces)
+                    #expect(screen.contains(text), "page \(page + 1) at \(w)x\(h) lacks or cuts: \(text)")
+                }
+            }
         }
+        state.screenWidth = 80
+        state.screenHeight = 24
         state.overlay = .none
         _ = press(&state, .char("+"))
         assertSnapshot(render(state, width: 80, height: 24).snapshot(), name: "confirm-80x24")
         state.overlay = .none
-        _ = press(&state, .char("g"))
+        _ = press(&state, .char("m"))
         assertSnapshot(render(state, width: 80, height: 24).snapshot(), name: "group-picker-80x24")
     }
 
     @Test func readOnlyHeaderAndHelp() throws {
         var state = try Fixtures.stateWithTraffic(readOnly: true)
-        state.overlay = .help
+        state.overlay = .help(page: 0)
         let backend = render(state, width: 120, height: 40)
         let text = backend.lines().joined(separator: "\n")
         #expect(text.contains("READ-ONLY"))

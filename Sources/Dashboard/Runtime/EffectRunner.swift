@@ -19,15 +19,18 @@ public final class EffectRunner: @unchecked Sendable {
     private let lock = NSLock()
     private var inbox: [Action] = []
     private let onResult: (@Sendable () -> Void)?
+    private let inline: Bool
 
     /// Creates a runner.
     ///
     /// - Parameters:
     ///   - themes: loads a theme by name, returning it and its problems (file:line: message).
     ///   - onResult: called (on the background queue) whenever an action is waiting, to wake the loop early.
+    ///   - inline: runs every effect on the calling thread before `perform` returns (tests that step the loop).
     public init(applier: ChangeApplying, journal: JournalReading, config: ConfigReading, traffic: TrafficSource?,
                 themes: @escaping @Sendable (String) -> (Theme, [String]), clock: DashboardClock = .system,
-                onResult: (@Sendable () -> Void)? = nil) {
+                onResult: (@Sendable () -> Void)? = nil, inline: Bool = false) {
+        self.inline = inline
         self.applier = applier
         self.journal = journal
         self.config = config
@@ -117,6 +120,10 @@ public final class EffectRunner: @unchecked Sendable {
     }
 
     private func background(_ work: @escaping @Sendable () -> Void) {
+        if inline {
+            work()
+            return
+        }
         group.enter()
         queue.async { [group] in
             work()

@@ -5,43 +5,69 @@ import TrafficStats
 
 /// The endpoint table and, when there is room, the detail pane of the selected endpoint.
 enum EndpointsScreen {
-    /// One column of the endpoint table: title, width, the order it is dropped in on narrow screens, and its cell.
+    /// One column of the endpoint table: titles, width, the order it is dropped in on narrow screens, and its cell.
     struct ColumnSpec {
+        /// The label over the column (a unit or the figure's name), on the first header row.
+        var group: String
         var title: String
         var width: Int
         var alignment: Alignment
         /// Lower is kept longer.
         var priority: Int
         var sort: SortColumn?
-        var cell: (EndpointRow, Theme, Bool) -> Line
+        /// Whether the column takes the room left over (the trend chart).
+        var grows = false
+        var cell: (EndpointRow, Theme, Bool, Int) -> Line
     }
 
-    static func columns(state: AppState) -> [ColumnSpec] {
-        func triple(_ a: String, _ b: String, _ c: String?, theme: Theme, deltaRole: ThemeRole?) -> Line {
-            var spans = [Span(a, style: theme[.currentService]), Span("|", style: theme[.muted]), Span(b, style: theme[.newService])]
-            if let c {
-                spans.append(Span("|", style: theme[.muted]))
-                spans.append(Span(c, style: deltaRole.map { theme[$0] } ?? theme[.text]))
-            }
-            return Line(spans)
+    /// The widest the name column gets; longer names are cut with `…` (Enter shows them in full).
+    static let nameWidthCap = 28
+    /// The narrowest the name column gets before other columns are dropped.
+    static let nameWidthMin = 12
+    /// The widths of a current / new / delta cell's three parts.
+    static let tripleWidths = (4, 4, 5)
+
+    /// Three figures right-aligned in fixed parts, so they line up down the column: current, new, delta.
+    static func triple(_ a: String, _ b: String, _ c: String?, theme: Theme, deltaRole: ThemeRole?) -> Line {
+        var spans = [Span(leftPad(a, tripleWidths.0), style: theme[.currentService]), Span(" "),
+                     Span(leftPad(b, tripleWidths.1), style: theme[.newService])]
+        if let c {
+            spans.append(Span(" "))
+            spans.append(Span(leftPad(c, tripleWidths.2), style: deltaRole.map { theme[$0] } ?? theme[.text]))
         }
+        return Line(spans)
+    }
+
+    /// The sub-header of a triple column: `cur  new     Δ`.
+    static let tripleTitle = leftPad("cur", tripleWidths.0) + " " + leftPad("new", tripleWidths.1) + " " + leftPad("Δ", tripleWidths.2)
+    static let pairTitle = leftPad("cur", 5) + " " + leftPad("new", 5)
+
+    static func columns(state: AppState) -> [ColumnSpec] {
         func deltaRole(_ value: Double?, worseAt: Double, row: EndpointRow) -> ThemeRole? {
             guard let value, row.health != .noData else { return nil }
             if value >= worseAt { return row.health == .bad ? .bad : .watch }
             if value < 0 { return .ok }
             return nil
         }
+        func latency(_ title: String, _ sort: SortColumn, _ priority: Int, _ pick: @escaping (BackendFigures) -> Double?,
+                     _ delta: @escaping (EndpointStats) -> Double?) -> ColumnSpec {
+            ColumnSpec(group: "\(title) ms", title: tripleTitle, width: 15, alignment: .right, priority: priority, sort: sort) { row, theme, _, _ in
+                guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
+                return triple(formatCellMs(pick(s.current)), formatCellMs(pick(s.new)), formatCellDeltaMs(delta(s)), theme: theme,
+                              deltaRole: deltaRole(delta(s), worseAt: max(5, (pick(s.current) ?? 0) * 0.2), row: row))
+            }
+        }
         return [
-            ColumnSpec(title: "Endpoint", width: 22, alignment: .left, priority: 0, sort: .endpoint) { row, theme, _ in
+            ColumnSpec(group: "", title: "Endpoint", width: nameWidthMin, alignment: .left, priority: 0, sort: .endpoint) { row, theme, _, _ in
                 Line([Span(row.endpoint.name, style: theme[.text])])
             },
-            ColumnSpec(title: "Group", width: 8, alignment: .left, priority: 4, sort: .group) { row, theme, _ in
+            ColumnSpec(group: "", title: "Group", width: 8, alignment: .left, priority: 5, sort: .group) { row, theme, _, _ in
                 Line([Span(row.groupLabel, style: theme[.muted])])
             },
-            ColumnSpec(title: "Cfg%", width: 5, alignment: .right, priority: 0, sort: .configured) { row, theme, _ in
+            ColumnSpec(group: "", title: "Cfg%", width: 4, alignment: .right, priority: 0, sort: .configured) { row, theme, _, _ in
                 Line([Span(row.endpoint.percent.nginxText, style: theme[.accent])])
             },
-            ColumnSpec(title: "Obs% ±CI", width: 10, alignment: .right, priority: 1, sort: .observed) { row, theme, _ in
+            ColumnSpec(group: "observed", title: "% ±CI", width: 10, alignment: .right, priority: 3, sort: .observed) { row, theme, _, _ in
                 guard let s = row.traffic?.stats, let observed = s.observedPercent else { return Line([Span("-", style: theme[.noData])]) }
                 var text = String(format: "%.1f", observed)
                 if let ci = s.observedPercentCI, ci.count == 2 {
@@ -50,63 +76,86 @@ enum EndpointsScreen {
                 }
                 return Line([Span(text, style: s.splitMismatch == true ? theme[.watch] : theme[.text])])
             },
-            ColumnSpec(title: "req/s c|n", width: 10, alignment: .right, priority: 2, sort: .rps) { row, theme, _ in
+            ColumnSpec(group: "req/s", title: pairTitle, width: 11, alignment: .right, priority: 4, sort: .rps) { row, theme, _, _ in
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
-                return triple(formatRate(s.current.rps), formatRate(s.new.rps), nil, theme: theme, deltaRole: nil)
+                return Line([Span(leftPad(formatRate(s.current.rps), 5), style: theme[.currentService]), Span(" "),
+                             Span(leftPad(formatRate(s.new.rps), 5), style: theme[.newService])])
             },
-            ColumnSpec(title: "5xx% c|n|Δ", width: 15, alignment: .right, priority: 1, sort: .errors) { row, theme, _ in
+            ColumnSpec(group: "5xx %", title: tripleTitle, width: 15, alignment: .right, priority: 1, sort: .errors) { row, theme, _, _ in
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
                 return triple(formatErrorRate(s.current.errorRate), formatErrorRate(s.new.errorRate),
                               formatErrorDelta(s.errorRateDelta), theme: theme,
                               deltaRole: deltaRole(s.errorRateDelta, worseAt: AppState.healthRules.watchErrorDelta, row: row))
             },
-            ColumnSpec(title: "p50 c|n|Δ", width: 11, alignment: .right, priority: 5, sort: .p50) { row, theme, _ in
-                guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
-                return triple(formatMs(s.current.p50Ms), formatMs(s.new.p50Ms), formatDeltaMs(s.p50DeltaMs), theme: theme,
-                              deltaRole: deltaRole(s.p50DeltaMs, worseAt: max(5, (s.current.p50Ms ?? 0) * 0.2), row: row))
+            latency("p50", .p50, 6, { $0.p50Ms }, { $0.p50DeltaMs }),
+            latency("p95", .p95, 4, { $0.p95Ms }, { $0.p95DeltaMs }),
+            latency("p99", .p99, 1, { $0.p99Ms }, { $0.p99DeltaMs }),
+            ColumnSpec(group: "new share", title: "over \(state.window.rawValue)", width: 10, alignment: .left, priority: 2, sort: nil,
+                       grows: true) { row, theme, unicode, width in
+                Trend.line(row.traffic, width: width, theme: theme, unicode: unicode)
             },
-            ColumnSpec(title: "p95 c|n|Δ", width: 12, alignment: .right, priority: 3, sort: .p95) { row, theme, _ in
-                guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
-                return triple(formatMs(s.current.p95Ms), formatMs(s.new.p95Ms), formatDeltaMs(s.p95DeltaMs), theme: theme,
-                              deltaRole: deltaRole(s.p95DeltaMs, worseAt: max(5, (s.current.p95Ms ?? 0) * 0.2), row: row))
-            },
-            ColumnSpec(title: "p99 c|n|Δ", width: 14, alignment: .right, priority: 1, sort: .p99) { row, theme, _ in
-                guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
-                return triple(formatMs(s.current.p99Ms), formatMs(s.new.p99Ms), formatDeltaMs(s.p99DeltaMs), theme: theme,
-                              deltaRole: deltaRole(s.p99DeltaMs, worseAt: max(5, (s.current.p99Ms ?? 0) * 0.2), row: row))
-            },
-            ColumnSpec(title: "New share", width: 10, alignment: .left, priority: 2, sort: nil) { row, theme, unicode in
-                let series = row.traffic?.newShareSeries ?? []
-                let bars = unicode ? Sparkline.unicodeBars : Sparkline.asciiBars
-                let spark = Sparkline(series, bars: bars)
-                let text = series.suffix(10).map { value in value.map { spark.symbol(for: $0) } ?? " " }.joined()
-                return Line([Span(text, style: theme[.newService])])
-            },
-            ColumnSpec(title: "State", width: 5, alignment: .left, priority: 0, sort: .state) { row, theme, _ in
+            ColumnSpec(group: "", title: "State", width: 5, alignment: .left, priority: 0, sort: .state) { row, theme, _, _ in
                 Line([Span(row.health.label, style: theme[row.health.role])])
             },
         ]
     }
 
-    /// The columns that fit in `width`, in display order, dropping the highest priorities first.
-    static func fittingColumns(_ all: [ColumnSpec], width: Int) -> [ColumnSpec] {
+    /// The columns that fit in `width` with their widths, in display order: the highest priorities are dropped
+    /// first, the name column gets up to `nameWidthCap` (its longest name), and what is left goes to the trend.
+    static func fittingColumns(_ all: [ColumnSpec], width: Int, longestName: Int = nameWidthCap) -> [ColumnSpec] {
         var kept = Array(all.indices)
-        func needed(_ indices: [Int]) -> Int { indices.reduce(0) { $0 + all[$1].width } + max(0, indices.count - 1) + 2 }
-        while needed(kept) > width, let drop = kept.max(by: { (all[$0].priority, $0) < (all[$1].priority, $1) }),
-              all[drop].priority > 0 {
-            kept.removeAll { $0 == drop }
+        let nameIndex = all.firstIndex { $0.sort == .endpoint }
+        let target = max(nameWidthMin, min(nameWidthCap, longestName))
+        // The highlight symbol takes one column; the name column counts as `name` wide.
+        func needed(_ indices: [Int], name: Int) -> Int {
+            indices.reduce(0) { $0 + ($1 == nameIndex ? name : all[$1].width) } + max(0, indices.count - 1) + 1
         }
-        return kept.map { all[$0] }
+        func dropOne(minimumPriority: Int) -> Bool {
+            guard let drop = kept.filter({ all[$0].priority >= minimumPriority })
+                .max(by: { (all[$0].priority, $0) < (all[$1].priority, $1) }) else { return false }
+            kept.removeAll { $0 == drop }
+            return true
+        }
+        // First the extras give way to a readable name; then, at its narrowest, the figures by priority.
+        while needed(kept, name: target) > width, dropOne(minimumPriority: 3) {}
+        while needed(kept, name: nameWidthMin) > width, dropOne(minimumPriority: 1) {}
+        var out = kept.map { all[$0] }
+        if let name = out.firstIndex(where: { $0.sort == .endpoint }) {
+            out[name].width = max(nameWidthMin, min(target, width - needed(kept, name: 0)))
+        }
+        let spare = max(0, width - (out.reduce(0) { $0 + $1.width } + max(0, out.count - 1) + 1))
+        if let trend = out.firstIndex(where: \.grows) {
+            out[trend].width += spare
+        }
+        return out
+    }
+
+    /// The table's and the detail pane's areas in the view's area.
+    static func split(_ state: AppState, area: Rect) -> (table: Rect, detail: Rect?) {
+        guard area.height >= 18 else { return (area, nil) }
+        // The table takes what its rows need (border and two header rows), at most what leaves the pane 9 rows.
+        let needed = state.rows.count + 4
+        let table = min(needed, area.height - 9)
+        let parts = area.rows([.length(max(6, table)), .fill(1)])
+        return (parts[0], parts[1])
     }
 
     static func render(_ state: AppState, theme: Theme, area: Rect, buffer: inout Buffer) {
         guard !area.isEmpty else { return }
-        let showDetail = area.height >= 18
-        let parts = showDetail ? area.rows([.fill(1), .length(min(12, area.height / 2))]) : [area]
-        renderTable(state, theme: theme, area: parts[0], buffer: &buffer)
-        if showDetail, let row = state.selectedRow {
-            DetailPane.render(row, state: state, theme: theme, area: parts[1], buffer: &buffer)
+        let (table, detail) = split(state, area: area)
+        renderTable(state, theme: theme, area: table, buffer: &buffer)
+        if let detail, let row = state.selectedRow {
+            DetailPane.render(row, state: state, theme: theme, area: detail, buffer: &buffer)
         }
+    }
+
+    /// Where the data rows are: the first row's y, how many fit, and the first row shown.
+    static func rowGeometry(_ state: AppState, area: Rect) -> (top: Int, x: Int, width: Int, visible: Int, offset: Int) {
+        let inner = area.inset(horizontal: 1, vertical: 1)
+        let visible = max(0, inner.height - 2)
+        var scroll = ScrollState(selected: state.selectedIndex)
+        scroll.scrollToSelection(rowCount: state.rows.count, visibleRows: visible)
+        return (inner.y + 2, inner.x, inner.width, visible, scroll.offset)
     }
 
     static func renderTable(_ state: AppState, theme: Theme, area: Rect, buffer: inout Buffer) {
@@ -132,22 +181,89 @@ enum EndpointsScreen {
             Paragraph(Text(message, style: theme[.muted]), wrap: .word).render(in: inner, buffer: &buffer)
             return
         }
-        let specs = fittingColumns(columns(state: state), width: inner.width)
+        let longest = rows.map { DisplayWidth.of($0.endpoint.name) }.max() ?? nameWidthMin
+        let specs = fittingColumns(columns(state: state), width: inner.width, longestName: longest)
+        // First header row: what each column measures, with its unit.
+        var x = inner.x + 1
+        for spec in specs {
+            if !spec.group.isEmpty {
+                Line([Span(spec.group, style: theme[.muted])], alignment: spec.alignment == .right ? .right : .left)
+                    .render(in: Rect(x: x, y: inner.y, width: spec.width, height: 1), buffer: &buffer)
+            }
+            x += spec.width + 1
+        }
         let header = Row(specs.map { spec in
             let marked = spec.sort == state.sort ? spec.title + sortMark : spec.title
             return Line([Span(marked, style: theme[.title])])
         })
-        let tableRows = rows.map { row in Row(specs.map { $0.cell(row, theme, state.unicode) }) }
-        var columns = specs.map { Column(.length($0.width), alignment: $0.alignment) }
-        columns[0] = Column(.min(specs[0].width), alignment: .left)
+        let tableRows = rows.map { row in Row(specs.map { $0.cell(row, theme, state.unicode, $0.width) }) }
+        let columns = specs.map { Column(.length($0.width), alignment: $0.alignment) }
         let table = Table(columns: columns, header: header, rows: tableRows, highlightStyle: theme[.selection],
                           highlightSymbol: state.unicode ? "▶" : ">")
         var scroll = ScrollState(selected: state.selectedIndex)
-        table.render(in: inner, buffer: &buffer, state: &scroll)
+        table.render(in: Rect(x: inner.x, y: inner.y + 1, width: inner.width, height: max(0, inner.height - 1)), buffer: &buffer,
+                     state: &scroll)
+        renderScrollMarks(state, rows: rows, area: area, theme: theme, buffer: &buffer)
+    }
+
+    /// On the bottom border: which rows are shown ("8–15 of 40") and how many bad rows are out of view.
+    static func renderScrollMarks(_ state: AppState, rows: [EndpointRow], area: Rect, theme: Theme, buffer: inout Buffer) {
+        let g = rowGeometry(state, area: area)
+        guard area.height >= 3, g.visible > 0 else { return }
+        let y = area.bottom - 1
+        let last = min(rows.count, g.offset + g.visible)
+        if rows.count > g.visible {
+            let position = " rows \(g.offset + 1)–\(last) of \(rows.count) "
+            let w = DisplayWidth.of(position)
+            if w + 4 < area.width {
+                buffer.set(string: position, at: area.right - 2 - w, y, style: theme[.title], clipWidth: w)
+            }
+        }
+        let above = rows[..<min(g.offset, rows.count)].filter { $0.health == .bad }.count
+        let below = rows[min(last, rows.count)...].filter { $0.health == .bad }.count
+        var marks: [Span] = []
+        if above > 0 { marks.append(Span(" \(state.unicode ? "▲" : "^") \(above) BAD above ", style: theme[.bad])) }
+        if below > 0 { marks.append(Span(" \(state.unicode ? "▼" : "v") \(below) BAD below ", style: theme[.bad])) }
+        if !marks.isEmpty {
+            Line(marks).render(in: Rect(x: area.x + 2, y: y, width: max(0, area.width / 2 - 2), height: 1), buffer: &buffer)
+        }
     }
 }
 
-/// The selected endpoint's latency distributions, status mix and recent changes.
+/// The per-row trend: the new service's share over the whole window, one cell per time slice.
+enum Trend {
+    /// The new-share values of `width` slices covering the window: each slice sums its buckets' requests (so
+    /// it is smooth), and a slice without requests repeats the one before (so there are no gaps).
+    static func shares(_ traffic: EndpointTraffic?, width: Int) -> [Double?] {
+        guard width > 0, let timeline = traffic?.timeline, !timeline.currentRequests.isEmpty else {
+            return Array((traffic?.newShareSeries ?? []).suffix(max(0, width)))
+        }
+        let count = timeline.currentRequests.count
+        var out: [Double?] = []
+        var last: Double?
+        // Each of the `width` cells covers its share of the buckets (several when the window has more buckets
+        // than cells, one stretched over several cells when it has fewer).
+        for slice in 0..<width {
+            let from = slice * count / width, to = max(from + 1, (slice + 1) * count / width)
+            var current = 0, new = 0
+            for i in from..<to where i < count {
+                current += timeline.currentRequests[i]
+                new += timeline.newRequests[i]
+            }
+            if current + new > 0 { last = Double(new) / Double(current + new) }
+            out.append(last)
+        }
+        return out
+    }
+
+    static func line(_ traffic: EndpointTraffic?, width: Int, theme: Theme, unicode: Bool) -> Line {
+        let values = shares(traffic, width: width)
+        let spark = Sparkline(values, bars: unicode ? Sparkline.unicodeBars : Sparkline.asciiBars)
+        return Line([Span(values.map { $0.map { spark.symbol(for: $0) } ?? " " }.joined(), style: theme[.newService])])
+    }
+}
+
+/// The selected endpoint's charts over the window, latency distributions and status mix.
 enum DetailPane {
     static func render(_ row: EndpointRow, state: AppState, theme: Theme, area: Rect, buffer: inout Buffer) {
         let border = BorderSet.choose(.plain, unicode: state.unicode)
@@ -158,19 +274,29 @@ enum DetailPane {
         block.render(in: area, buffer: &buffer)
         let inner = block.inner(area)
         guard !inner.isEmpty else { return }
-        let wide = inner.width >= 100
-        let parts = wide ? inner.columns([.percentage(45), .length(27), .fill(1)], spacing: 1)
-            : inner.columns([.fill(3), .length(27)], spacing: 1)
-        renderLatency(row, state: state, theme: theme, area: parts[0], buffer: &buffer)
-        renderStatusMix(row, theme: theme, area: parts[1], buffer: &buffer)
-        if wide { renderChanges(row, state: state, theme: theme, area: parts[2], buffer: &buffer) }
+        if inner.width >= 150 {
+            let parts = inner.columns([.fill(1), .length(46), .length(27)], spacing: 2)
+            Timeline.render(row, state: state, theme: theme, area: parts[0], buffer: &buffer)
+            renderLatency(row, state: state, theme: theme, area: parts[1], buffer: &buffer)
+            renderStatusMix(row, theme: theme, area: parts[2], buffer: &buffer)
+        } else if inner.width >= 70 {
+            let parts = inner.columns([.fill(1), .length(36)], spacing: 2)
+            Timeline.render(row, state: state, theme: theme, area: parts[0], buffer: &buffer)
+            renderLatency(row, state: state, theme: theme, area: parts[1], buffer: &buffer)
+        } else {
+            Timeline.render(row, state: state, theme: theme, area: inner, buffer: &buffer)
+        }
     }
 
-    /// The two latency distributions side by side: one bar per percentile for each service.
+    /// The lowest latency the log axis shows: one millisecond.
+    static let latencyAxisLow = 1.0
+
+    /// The two latency distributions side by side, one bar per percentile on a logarithmic axis from 1 ms to the
+    /// next power of ten above the slowest, so p50 is as readable as max.
     static func renderLatency(_ row: EndpointRow, state: AppState, theme: Theme, area: Rect, buffer: inout Buffer) {
         guard !area.isEmpty else { return }
         guard let s = row.traffic?.stats, s.current.requests + s.new.requests > 0 else {
-            Line([Span("latency: no requests in the \(state.window.rawValue) window yet", style: theme[.noData])])
+            Paragraph(Text("latency: no requests in the \(state.window.rawValue) window yet", style: theme[.noData]), wrap: .word)
                 .render(in: area, buffer: &buffer)
             return
         }
@@ -179,11 +305,12 @@ enum DetailPane {
             ("p95", s.current.p95Ms, s.new.p95Ms), ("p99", s.current.p99Ms, s.new.p99Ms),
             ("max", s.current.maxMs, s.new.maxMs),
         ]
-        let scale = percentiles.flatMap { [$0.1, $0.2] }.compactMap { $0 }.max() ?? 1
+        let top = percentiles.flatMap { [$0.1, $0.2] }.compactMap { $0 }.max() ?? 1
+        let high = pow(10, (log10(max(10, top))).rounded(.up))
         let halves = area.columns([.fill(1), .fill(1)], spacing: 1)
         let labels: [(String, ThemeRole, KeyPath<(String, Double?, Double?), Double?>, Int)] = [
-            ("current (\(formatCount(s.current.requests)) req)", .currentService, \.1, 0),
-            ("new (\(formatCount(s.new.requests)) req)", .newService, \.2, 1),
+            ("current \(formatCount(s.current.requests)) req", .currentService, \.1, 0),
+            ("new \(formatCount(s.new.requests)) req", .newService, \.2, 1),
         ]
         for (label, role, path, index) in labels {
             let half = halves[index]
@@ -193,16 +320,18 @@ enum DetailPane {
                 let y = half.y + 1 + i
                 let value = entry[keyPath: path]
                 buffer.set(string: entry.0, at: half.x, y, style: theme[.muted], clipWidth: half.width)
-                let number = formatMs(value)
-                let barWidth = max(0, half.width - 4 - 7)
+                let barWidth = max(0, half.width - 4 - 6)
                 if let value, barWidth > 0 {
-                    HorizontalBar.draw(fraction: scale > 0 ? value / scale : 0, x: half.x + 4, y: y, width: barWidth,
-                                       style: theme[role], unicode: state.unicode, buffer: &buffer)
+                    HorizontalBar.draw(fraction: logFraction(value, low: latencyAxisLow, high: high), x: half.x + 4, y: y,
+                                       width: barWidth, style: theme[role], unicode: state.unicode, buffer: &buffer)
                 }
-                let text = number + (value == nil ? "" : "ms")
-                Line([Span(text, style: theme[.text])], alignment: .right)
-                    .render(in: Rect(x: half.right - 7, y: y, width: 7, height: 1), buffer: &buffer)
+                Line([Span(formatCellMs(value), style: theme[.text])], alignment: .right)
+                    .render(in: Rect(x: half.right - 5, y: y, width: 5, height: 1), buffer: &buffer)
             }
+        }
+        if area.height > 6 {
+            let axis = "ms, log axis 1 … \(formatCellMs(high))"
+            Line([Span(axis, style: theme[.muted])]).render(in: Rect(x: area.x, y: area.y + 6, width: area.width, height: 1), buffer: &buffer)
         }
     }
 

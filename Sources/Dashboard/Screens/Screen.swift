@@ -4,25 +4,100 @@ import TrafficStats
 
 /// The whole dashboard frame: header, the current view, status line, footer, and any overlay.
 public enum Screen {
+    /// Where the frame's parts go in an area.
+    struct Layout {
+        var header: Rect
+        var body: Rect
+        var status: Rect
+        var footer: Rect
+    }
+
+    /// The parts of the frame for `state` in `area`: the status line and the footer take two rows each when
+    /// their text needs it and the terminal is tall enough, so nothing is cut.
+    static func layout(_ state: AppState, area: Rect) -> Layout {
+        let headerHeight = area.height >= 8 ? 3 : min(1, area.height)
+        let roomy = area.height >= 16
+        let footerHeight = roomy ? min(2, footerLines(state, theme: state.theme, width: area.width).count) : 1
+        let statusHeight = roomy ? min(3, statusLines(state, theme: state.theme, width: area.width).count) : 1
+        let parts = area.rows([.length(headerHeight), .fill(1), .length(statusHeight), .length(footerHeight)])
+        return Layout(header: parts[0], body: parts[1], status: parts[2], footer: parts[3])
+    }
+
+    /// The layout on the terminal size the state last saw.
+    static func layout(_ state: AppState) -> Layout {
+        layout(state, area: Rect(x: 0, y: 0, width: state.screenWidth, height: state.screenHeight))
+    }
+
+    /// The height of the view area on the current terminal.
+    static func bodyHeight(_ state: AppState) -> Int { layout(state).body.height }
+
+    /// The number of list rows the current view shows (a page for PgUp/PgDn).
+    static func visibleListRows(_ state: AppState) -> Int {
+        let body = layout(state).body
+        if state.view == .endpoints { return EndpointsScreen.rowGeometry(state, area: EndpointsScreen.split(state, area: body).table).visible }
+        return max(1, body.height - 3)
+    }
+
+    /// What a click at a cell lands on.
+    enum Hit: Equatable {
+        /// A view's tab in the header.
+        case tab(DashboardView)
+        /// A row of the current view's list, by index.
+        case row(Int)
+    }
+
+    /// What is at cell (`x`, `y`) of the frame the state draws, if anything clickable.
+    static func hit(_ state: AppState, x: Int, y: Int) -> Hit? {
+        let layout = layout(state)
+        for tab in HeaderScreen.tabs(state, area: layout.header) where y == tab.y && x >= tab.x && x < tab.x + tab.width {
+            return .tab(tab.view)
+        }
+        guard layout.body.contains(x: x, y: y) else { return nil }
+        let top: Int, visible: Int, offset: Int, count: Int
+        if state.view == .endpoints {
+            let g = EndpointsScreen.rowGeometry(state, area: EndpointsScreen.split(state, area: layout.body).table)
+            (top, visible, offset, count) = (g.top, g.visible, g.offset, state.rows.count)
+        } else {
+            let g = listGeometry(state, area: layout.body)
+            (top, visible, offset, count) = (g.top, g.visible, g.offset, listCount(state))
+        }
+        let index = offset + (y - top)
+        guard y >= top, y < top + visible, index < count else { return nil }
+        return .row(index)
+    }
+
+    /// Where the rows of a list view (groups, not migrated, history, problems) are drawn in `area`.
+    static func listGeometry(_ state: AppState, area: Rect) -> (top: Int, visible: Int, offset: Int) {
+        var inner = area.inset(horizontal: 1, vertical: 1)
+        if state.view == .history, inner.height >= 8 { inner = inner.rows([.fill(1), .length(3)])[0] }
+        let headerRows = state.view == .problems ? 0 : 1
+        let visible = max(0, inner.height - headerRows)
+        let count = listCount(state)
+        var scroll = ScrollState(selected: count == 0 ? nil : min(state.listSelection, count - 1))
+        scroll.scrollToSelection(rowCount: count, visibleRows: visible)
+        return (inner.y + headerRows, visible, scroll.offset)
+    }
+
     /// Renders the frame for `state` into `area` of `buffer`; only writes cells.
     public static func render(_ state: AppState, theme: Theme, area: Rect, buffer: inout Buffer) {
         guard !area.isEmpty else { return }
         buffer.fill(area, with: Cell(" ", style: theme[.text]))
-        let headerHeight = area.height >= 8 ? 3 : min(1, area.height)
-        let parts = area.rows([.length(headerHeight), .fill(1), .length(1), .length(1)])
-        HeaderScreen.render(state, theme: theme, area: parts[0], buffer: &buffer)
+        let layout = layout(state, area: area)
+        HeaderScreen.render(state, theme: theme, area: layout.header, buffer: &buffer)
         switch state.view {
-        case .endpoints: EndpointsScreen.render(state, theme: theme, area: parts[1], buffer: &buffer)
-        case .groups: GroupsScreen.render(state, theme: theme, area: parts[1], buffer: &buffer)
-        case .notMigrated: NotMigratedScreen.render(state, theme: theme, area: parts[1], buffer: &buffer)
-        case .history: HistoryScreen.render(state, theme: theme, area: parts[1], buffer: &buffer)
-        case .problems: ProblemsScreen.render(state, theme: theme, area: parts[1], buffer: &buffer)
+        case .endpoints: EndpointsScreen.render(state, theme: theme, area: layout.body, buffer: &buffer)
+        case .groups: GroupsScreen.render(state, theme: theme, area: layout.body, buffer: &buffer)
+        case .notMigrated: NotMigratedScreen.render(state, theme: theme, area: layout.body, buffer: &buffer)
+        case .history: HistoryScreen.render(state, theme: theme, area: layout.body, buffer: &buffer)
+        case .problems: ProblemsScreen.render(state, theme: theme, area: layout.body, buffer: &buffer)
         }
-        renderStatus(state, theme: theme, area: parts[2], buffer: &buffer)
-        renderFooter(state, theme: theme, area: parts[3], buffer: &buffer)
+        renderStatus(state, theme: theme, area: layout.status, buffer: &buffer)
+        renderFooter(state, theme: theme, area: layout.footer, buffer: &buffer)
         switch state.overlay {
         case .none, .filter: break
-        case .help: Overlays.help(state, theme: theme, area: parts[1], buffer: &buffer)
+        case .help(let page): Overlays.help(state, page: page, theme: theme, area: layout.body, buffer: &buffer)
+        case .detail(let subject, let scroll):
+            Overlays.detail(subject, scroll: scroll, state: state, theme: theme, area: layout.body, buffer: &buffer)
         case .confirm(let pending): Overlays.confirm(pending, state: state, theme: theme, area: area, buffer: &buffer)
         case .groupPicker(let selected): Overlays.groupPicker(state, selected: selected, theme: theme, area: area, buffer: &buffer)
         }
@@ -49,10 +124,8 @@ public enum Screen {
         }
     }
 
-    /// The status line: the filter being typed, the change in flight, or the last message.
-    static func renderStatus(_ state: AppState, theme: Theme, area: Rect, buffer: inout Buffer) {
-        guard !area.isEmpty else { return }
-        buffer.fill(area, with: Cell(" ", style: theme[.status]))
+    /// The status line's text, wrapped to `width` (long messages take more rows instead of being cut).
+    static func statusLines(_ state: AppState, theme: Theme, width: Int) -> [Line] {
         let line: Line
         if case .filter(let text) = state.overlay {
             line = Line([Span(" filter: ", style: theme[.key]), Span(text + "▏", style: theme[.status]),
@@ -67,25 +140,103 @@ public enum Screen {
         } else {
             line = Line([Span(" ready", style: theme[.muted])])
         }
-        line.render(in: area, buffer: &buffer)
+        guard width > 2, line.width > width else { return [line] }
+        return Paragraph.wrap(line, width: width - 1).map { wrapped in
+            Line([Span(" ")] + wrapped.spans, style: wrapped.style)
+        }
     }
 
-    /// The footer: the key table's hints.
+    /// The status line: the filter being typed, the change in flight, or the last message (wrapped; the last
+    /// row ends in `…` when even the rows it has are too few).
+    static func renderStatus(_ state: AppState, theme: Theme, area: Rect, buffer: inout Buffer) {
+        guard !area.isEmpty else { return }
+        buffer.fill(area, with: Cell(" ", style: theme[.status]))
+        let lines = statusLines(state, theme: theme, width: area.width)
+        for (i, line) in lines.prefix(area.height).enumerated() {
+            var shown = line
+            if i == area.height - 1, lines.count > area.height {
+                shown = Line(line.spans + [Span(" …")]).truncated(toWidth: area.width)
+                if shown.width < area.width - 1 { shown.spans.append(Span("…")) }
+            }
+            shown.render(in: Rect(x: area.x, y: area.y + i, width: area.width, height: 1), buffer: &buffer)
+        }
+    }
+
+    /// The footer's key hints laid out in rows of `width`: as many rows as they need, `? help` and `q quit`
+    /// always on the first (so the way to every key is never cut).
+    static func footerLines(_ state: AppState, theme: Theme, width: Int) -> [Line] {
+        var hints: [[Span]] = []
+        var always: [[Span]] = []
+        for binding in KeyTable.bindings(readOnly: state.readOnly) {
+            guard let hint = binding.hint, let key = binding.keys.first else { continue }
+            let spans = [Span(" " + KeyBinding.label(key), style: theme[.footer].patched(with: theme[.key])),
+                         Span(" " + hint + " ", style: theme[.footer])]
+            if binding.action.isHelpOrQuit { always.append(spans) } else { hints.append(spans) }
+        }
+        func spanWidth(_ spans: [[Span]]) -> Int { spans.reduce(0) { $0 + $1.reduce(0) { $0 + $1.width } } }
+        let reserved = spanWidth(always)
+        var rows: [[[Span]]] = [[]]
+        for hint in hints {
+            let limit = rows.count == 1 ? width - reserved : width
+            if spanWidth(rows[rows.count - 1] + [hint]) > limit, !rows[rows.count - 1].isEmpty { rows.append([]) }
+            rows[rows.count - 1].append(hint)
+        }
+        rows[0] += always
+        return rows.map { Line($0.flatMap { $0 }, style: theme[.footer]) }
+    }
+
+    /// The footer: the key table's hints, on one or two rows; on one row the hints that do not fit give way
+    /// to `? help`, which lists every key.
     static func renderFooter(_ state: AppState, theme: Theme, area: Rect, buffer: inout Buffer) {
         guard !area.isEmpty else { return }
         buffer.fill(area, with: Cell(" ", style: theme[.footer]))
-        var spans: [Span] = []
-        for binding in KeyTable.bindings(readOnly: state.readOnly) {
-            guard let hint = binding.hint, let key = binding.keys.first else { continue }
-            spans.append(Span(" " + KeyBinding.label(key), style: theme[.footer].patched(with: theme[.key])))
-            spans.append(Span(" " + hint + " ", style: theme[.footer]))
+        let lines = footerLines(state, theme: theme, width: area.width)
+        for (i, line) in lines.prefix(area.height).enumerated() {
+            line.render(in: Rect(x: area.x, y: area.y + i, width: area.width, height: 1), buffer: &buffer)
         }
-        Line(spans, style: theme[.footer]).render(in: area, buffer: &buffer)
+    }
+}
+
+extension Action {
+    /// Whether this is the help or the quit command (always shown in the footer).
+    var isHelpOrQuit: Bool {
+        switch self {
+        case .toggleHelp, .quit: return true
+        default: return false
+        }
     }
 }
 
 /// The three header rows: where, when, how much, and the last change.
 enum HeaderScreen {
+    /// One view tab in the header: where it is drawn and its label.
+    struct Tab {
+        var view: DashboardView
+        var label: String
+        var x: Int
+        var y: Int
+        var width: Int
+    }
+
+    /// The view tabs on the header's second row, right-aligned: full titles when they fit in half the width,
+    /// else short ones (`1 End`), else numbers with the current view's title, so every tab is always there.
+    static func tabs(_ state: AppState, area: Rect) -> [Tab] {
+        guard area.height >= 2, area.width > 0 else { return [] }
+        let views = DashboardView.allCases
+        let full = views.enumerated().map { " \($0.offset + 1) \($0.element.title) " }
+        let short = views.enumerated().map { " \($0.offset + 1) \($0.element.shortTitle) " }
+        let numbers = views.enumerated().map { $0.element == state.view ? " \($0.offset + 1) \($0.element.title) " : " \($0.offset + 1) " }
+        let room = area.width >= 110 ? area.width / 2 + 10 : area.width / 2
+        let labels = [full, short, numbers].first { $0.reduce(0) { $0 + DisplayWidth.of($1) } <= max(20, room) } ?? numbers
+        var x = area.right - labels.reduce(0) { $0 + DisplayWidth.of($1) }
+        var out: [Tab] = []
+        for (view, label) in zip(views, labels) {
+            out.append(Tab(view: view, label: label, x: max(area.x, x), y: area.y + 1, width: DisplayWidth.of(label)))
+            x += DisplayWidth.of(label)
+        }
+        return out
+    }
+
     static func render(_ state: AppState, theme: Theme, area: Rect, buffer: inout Buffer) {
         guard !area.isEmpty else { return }
         let header = theme[.header]
@@ -128,17 +279,12 @@ enum HeaderScreen {
         if let lines = state.snapshot?.lines { second.append(Span(" · \(formatCount(lines)) lines", style: theme[.muted])) }
         if state.trafficError != nil { second.append(Span(" · log reader stopped (see 5)", style: theme[.error])) }
         let secondLine = Line(second)
-        var tabs: [Span] = []
-        for (i, view) in DashboardView.allCases.enumerated() {
-            let style = view == state.view ? theme[.selection] : theme[.muted]
-            tabs.append(Span(" \(i + 1) \(view.title) ", style: style))
-        }
-        let tabLine = Line(tabs)
-        let roomForTabs = rows[1].width - secondLine.width - 2 >= tabLine.width
-        secondLine.render(in: Rect(x: rows[1].x, y: rows[1].y, width: roomForTabs ? rows[1].width - tabLine.width : rows[1].width, height: 1),
-                          buffer: &buffer)
-        if roomForTabs {
-            tabLine.render(in: Rect(x: rows[1].right - tabLine.width, y: rows[1].y, width: tabLine.width, height: 1), buffer: &buffer)
+        let tabs = HeaderScreen.tabs(state, area: area)
+        let tabsWidth = tabs.reduce(0) { $0 + $1.width }
+        secondLine.render(in: Rect(x: rows[1].x, y: rows[1].y, width: max(0, rows[1].width - tabsWidth - 1), height: 1), buffer: &buffer)
+        for tab in tabs {
+            let style = tab.view == state.view ? theme[.selection] : theme[.muted]
+            buffer.set(string: tab.label, at: tab.x, tab.y, style: style, clipWidth: tab.width)
         }
 
         // Row 3: the last change and how it ended.
