@@ -30,7 +30,8 @@ struct DemoCommand: ParsableCommand {
         try runReportingErrors {
             let session: DashboardSession
             do {
-                session = try DashboardSession.demo(directory: dir, theme: theme, readOnly: readOnly, rate: rate)
+                // The one clock of the dashboard, the simulator, the ingest and the pipeline.
+                session = try DashboardSession.demo(directory: dir, theme: theme, readOnly: readOnly, rate: rate, clock: .system)
             } catch {
                 throw CLIError(message: "\(error)", code: CLIError.general)
             }

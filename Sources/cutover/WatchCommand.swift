@@ -42,7 +42,8 @@ struct WatchCommand: ParsableCommand {
             }
             let session: DashboardSession
             do {
-                session = try DashboardSession.watch(settings: settings, options: options)
+                // The one clock of the dashboard, its ingest and its pipeline runs.
+                session = try DashboardSession.watch(settings: settings, options: options, clock: .system)
             } catch {
                 throw CLIError(message: "\(error)", code: CLIError.general)
             }

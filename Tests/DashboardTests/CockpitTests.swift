@@ -298,3 +298,24 @@ extension CockpitTests {
         assertSnapshot(render(try Self.state(width: 200, height: 60), width: 200, height: 60).snapshot(), name: "endpoints-200x60")
     }
 }
+
+extension CockpitTests {
+    /// The README's key table documents every key of the key table.
+    @Test func readmeDocumentsEveryKey() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        let start = try #require(text.range(of: "## The dashboard"))
+        let section = String(text[start.upperBound...])
+        for binding in KeyTable.all {
+            for key in binding.keys {
+                var label = "`" + KeyBinding.label(key) + "`"
+                if case .char(let c) = key, c.isNumber { label = "`1`–`5`" }
+                if key == .ctrl("c") { label = "`Ctrl-C`" }
+                #expect(section.contains(label), "README's dashboard section lacks \(label)")
+            }
+        }
+        #expect(section.contains("mouse click") && section.contains("mouse wheel"))
+        for state in ["`ok`", "`watch`", "`BAD`", "`n/a`"] { #expect(section.contains(state)) }
+    }
+}

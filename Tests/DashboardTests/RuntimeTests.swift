@@ -125,7 +125,7 @@ func inlineRunner(_ applier: ChangeApplying, journal: [JournalRecord] = [], load
         let config = CountingConfig(try Fixtures.loaded())
         let runner = EffectRunner(applier: RecordingApplier(), journal: FixedJournal(list: []), config: config, traffic: nil,
                                   themes: { _ in (.default, []) }, inline: true)
-        let app = App(state: try Fixtures.state(), runner: runner, traffic: nil, clock: DashboardClock(now: { Fixtures.now }, monotonic: { .zero }))
+        let app = App(state: try Fixtures.state(), runner: runner, traffic: nil, clock: ApplyClock(now: { Fixtures.now }, monotonic: { .zero }, sleep: { _ in }))
         app.keyTimeout = .zero
         app.attach(TestBackend(width: 80, height: 24))
         app.step(now: .seconds(1))

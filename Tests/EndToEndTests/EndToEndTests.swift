@@ -15,11 +15,12 @@ final class TmuxSession {
     let socket: String
     let runner = ProcessRunner()
 
-    init(width: Int, height: Int, environment: [String: String], command: [String]) throws {
+    init(width: Int, height: Int, environment: [String: String], command: [String], directory: String? = nil) throws {
         socket = "cutover-e2e-" + UUID().uuidString.prefix(8).lowercased()
         let env = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        let result = try runner.run(["tmux", "-L", socket, "-f", "/dev/null", "new-session", "-d", "-x", "\(width)", "-y", "\(height)",
-                                     "env"] + env + command, timeout: .seconds(10))
+        let cwd = directory.map { ["-c", $0] } ?? []
+        let result = try runner.run(["tmux", "-L", socket, "-f", "/dev/null", "new-session", "-d", "-x", "\(width)", "-y", "\(height)"]
+                                     + cwd + ["env"] + env + command, timeout: .seconds(10))
         guard result.succeeded else { throw EndToEndError(description: "tmux new-session failed: \(result.summary): \(result.message)") }
     }
 
@@ -32,6 +33,18 @@ final class TmuxSession {
     func send(_ keys: String...) throws {
         let result = try runner.run(["tmux", "-L", socket, "send-keys"] + keys, timeout: .seconds(5))
         guard result.succeeded else { throw EndToEndError(description: "tmux send-keys failed: \(result.message)") }
+    }
+
+    /// Types `text` into the pane byte for byte (escape sequences such as a mouse report included).
+    func type(_ text: String) throws {
+        let result = try runner.run(["tmux", "-L", socket, "send-keys", "-l", text], timeout: .seconds(5))
+        guard result.succeeded else { throw EndToEndError(description: "tmux send-keys -l failed: \(result.message)") }
+    }
+
+    /// Resizes the window (and the pane in it).
+    func resize(width: Int, height: Int) throws {
+        let result = try runner.run(["tmux", "-L", socket, "resize-window", "-x", "\(width)", "-y", "\(height)"], timeout: .seconds(5))
+        guard result.succeeded else { throw EndToEndError(description: "tmux resize-window failed: \(result.message)") }
     }
 
     /// The pane's text now.
@@ -119,5 +132,71 @@ func eventually(_ what: String, seconds: Double = 15, _ condition: () throws -> 
             let result = try tmux.runner.run(["tmux", "-L", tmux.socket, "has-session"], timeout: .seconds(5))
             return !result.succeeded
         }
+    }
+
+    /// The environment of a dashboard in tmux: its own HOME and state, UTF-8, xterm's terminfo (SGR mouse).
+    static func environment(_ dir: TempDir) -> [String: String] {
+        ["XDG_STATE_HOME": dir.path + "/state", "XDG_CONFIG_HOME": dir.path + "/config", "HOME": dir.path, "LANG": "C.UTF-8",
+         "LC_ALL": "C.UTF-8", "TERM": "xterm-256color"]
+    }
+
+    /// An xterm SGR mouse report (1-based cells): `button` 0 is the left button, 64/65 the wheel up/down.
+    static func mouse(_ button: Int, x: Int, y: Int, release: Bool = false) -> String {
+        "\u{1b}[<\(button);\(x + 1);\(y + 1)\(release ? "m" : "M")"
+    }
+
+    @Test func mouseSelectsScrollsAndSwitchesTabs() throws {
+        let dir = try TempDir(prefix: "cutover-e2e-mouse")
+        let tmux = try TmuxSession(width: 120, height: 40, environment: Self.environment(dir),
+                                   command: [try CutoverBinary.path(), "demo", "--dir", dir.path + "/demo"])
+        defer { tmux.kill() }
+        let pane = try tmux.waitFor("the endpoint table") { $0.contains("Endpoints (10)") && $0.contains("book.list_reviews") }
+        let lines = pane.components(separatedBy: "\n")
+        let row = try #require(lines.firstIndex { $0.contains("book.list_reviews") })
+        try tmux.type(Self.mouse(0, x: 10, y: row) + Self.mouse(0, x: 10, y: row, release: true))
+        try tmux.waitFor("the clicked row selected") { $0.contains("▶book.list_reviews") }
+        try tmux.type(Self.mouse(65, x: 10, y: row))
+        try tmux.waitFor("the wheel moving the selection down three rows") { $0.contains("▶book.get_recommendations") }
+        let tabs = try #require(lines.indices.first { lines[$0].contains("4 History") })
+        let x = try #require(lines[tabs].range(of: "History").map { lines[tabs].distance(from: lines[tabs].startIndex, to: $0.lowerBound) })
+        try tmux.type(Self.mouse(0, x: x, y: tabs) + Self.mouse(0, x: x, y: tabs, release: true))
+        try tmux.waitFor("the History view after a click on its tab") { $0.contains("History: the journal") }
+    }
+
+    @Test func resizeRedrawsAndEveryWidthKeepsHelpAndQuit() throws {
+        let dir = try TempDir(prefix: "cutover-e2e-resize")
+        let tmux = try TmuxSession(width: 120, height: 40, environment: Self.environment(dir),
+                                   command: [try CutoverBinary.path(), "demo", "--dir", dir.path + "/demo"])
+        defer { tmux.kill() }
+        try tmux.waitFor("the endpoint table") { $0.contains("Endpoints (10)") }
+        for (w, h) in [(60, 20), (80, 24), (200, 60)] {
+            try tmux.resize(width: w, height: h)
+            let pane = try tmux.waitFor("the frame at \(w)x\(h)") { pane in
+                let lines = pane.components(separatedBy: "\n").filter { !$0.isEmpty }
+                return lines.count == h && lines.suffix(2).joined().contains("? help") && lines.suffix(2).joined().contains("q quit")
+                    && lines.allSatisfy { $0.count <= w }
+            }
+            #expect(pane.contains("5xx %") && pane.contains("p99 ms"))
+        }
+    }
+
+    @Test func installedBinaryFindsTheBuiltInThemes() throws {
+        // The binary copied outside the source tree, started from an empty directory with an empty HOME.
+        let dir = try TempDir(prefix: "cutover-e2e-theme")
+        let bin = dir.path + "/bin/cutover"
+        try FileManager.default.createDirectory(atPath: dir.path + "/bin", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: try CutoverBinary.path(), toPath: bin)
+        try FileManager.default.createDirectory(atPath: dir.path + "/work", withIntermediateDirectories: true)
+        let version = try ProcessRunner().run([bin, "--version"], timeout: .seconds(10))
+        #expect(version.succeeded && version.stdout.trimmingCharacters(in: .whitespacesAndNewlines).range(of: #"^\d+\.\d+\.\d+$"#, options: .regularExpression) != nil,
+                "\(version.stdout)")
+        let tmux = try TmuxSession(width: 120, height: 40, environment: Self.environment(dir),
+                                   command: [bin, "demo", "--dir", dir.path + "/demo", "--theme", "light"], directory: dir.path + "/work")
+        defer { tmux.kill() }
+        let pane = try tmux.waitFor("the light theme loaded") { $0.contains("theme: light") || $0.contains("not found") }
+        #expect(!pane.contains("not found"), "\(pane)")
+        try tmux.send("t")
+        let next = try tmux.waitFor("t moving to the next theme") { !$0.contains("theme: light") && $0.contains("theme: ") }
+        #expect(!next.contains("not found") && !next.contains("problem"), "\(next)")
     }
 }

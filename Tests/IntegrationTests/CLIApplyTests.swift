@@ -66,6 +66,7 @@ import Testing
         let result = try setup.cutoverReloading(["set", "orders", "--percent", "100", "--yes", "--reason", "itest", "--config", setup.routingPath],
                                                 client: client)
         try #require(result.exitCode == 0, "\(result)")
+        #expect(!result.stdout.contains("applied: applied:"), "the outcome is said once: \(result.stdout)")
         let after = try setup.routingText()
         let changed = Self.changedLines(before, after)
         #expect(changed.count == 1, "changed lines: \(changed)")

@@ -23,7 +23,7 @@ public struct DemoCommandRunner: CommandRunner {
 
     /// Creates a runner for a simulator.
     public init(simulator: TrafficSimulator, names: RolloutNames = RolloutNames(),
-                monotonic: @escaping @Sendable () -> Duration = DashboardClock.system.monotonic) {
+                monotonic: @escaping @Sendable () -> Duration = ApplyClock.system.monotonic) {
         self.simulator = simulator
         self.names = names
         self.monotonic = monotonic

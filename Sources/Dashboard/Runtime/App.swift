@@ -1,3 +1,4 @@
+import Apply
 import Foundation
 import TerminalUI
 import TrafficStats
@@ -11,7 +12,7 @@ public final class App {
     public private(set) var state: AppState
     private let runner: EffectRunner
     private let traffic: TrafficSource?
-    private let clock: DashboardClock
+    private let clock: ApplyClock
     /// How long one key poll waits.
     public var keyTimeout: Duration = .milliseconds(50)
     /// How often traffic and the clock are refreshed (and the screen redrawn without input).
@@ -22,7 +23,7 @@ public final class App {
     public private(set) var framesDrawn = 0
 
     /// Creates an app on an initial state.
-    public init(state: AppState, runner: EffectRunner, traffic: TrafficSource?, clock: DashboardClock = .system) {
+    public init(state: AppState, runner: EffectRunner, traffic: TrafficSource?, clock: ApplyClock = .system) {
         self.state = state
         self.runner = runner
         self.traffic = traffic

@@ -13,7 +13,7 @@ public final class EffectRunner: @unchecked Sendable {
     private let config: ConfigReading
     private let traffic: TrafficSource?
     private let themes: @Sendable (String) -> (Theme, [String])
-    private let clock: DashboardClock
+    private let clock: ApplyClock
     private let queue = DispatchQueue(label: "cutover.dashboard.effects")
     private let group = DispatchGroup()
     private let lock = NSLock()
@@ -28,7 +28,7 @@ public final class EffectRunner: @unchecked Sendable {
     ///   - onResult: called (on the background queue) whenever an action is waiting, to wake the loop early.
     ///   - inline: runs every effect on the calling thread before `perform` returns (tests that step the loop).
     public init(applier: ChangeApplying, journal: JournalReading, config: ConfigReading, traffic: TrafficSource?,
-                themes: @escaping @Sendable (String) -> (Theme, [String]), clock: DashboardClock = .system,
+                themes: @escaping @Sendable (String) -> (Theme, [String]), clock: ApplyClock = .system,
                 onResult: (@Sendable () -> Void)? = nil, inline: Bool = false) {
         self.inline = inline
         self.applier = applier

@@ -60,24 +60,21 @@ extension LiveTraffic: TrafficSource {}
 
 extension Journal: JournalReading {}
 
-/// The dashboard's time source: wall time for display and a monotonic reading for durations.
-public struct DashboardClock: Sendable {
-    /// The current wall-clock time.
-    public var now: @Sendable () -> Date
-    /// A monotonic reading from an arbitrary origin.
-    public var monotonic: @Sendable () -> Duration
-
-    /// Creates a clock from its two functions.
-    public init(now: @escaping @Sendable () -> Date, monotonic: @escaping @Sendable () -> Duration) {
-        self.now = now
-        self.monotonic = monotonic
+extension ApplyClock {
+    /// The clock's monotonic reading in seconds, the form the log follower and the simulator pace with.
+    public var monotonicSeconds: @Sendable () -> Double {
+        let monotonic = self.monotonic
+        return {
+            let (seconds, attoseconds) = monotonic().components
+            return Double(seconds) + Double(attoseconds) / 1e18
+        }
     }
 
-    /// The system clock.
-    public static let system: DashboardClock = {
-        let origin = ContinuousClock.now
-        return DashboardClock(now: { Date() }, monotonic: { ContinuousClock.now - origin })
-    }()
+    /// The clock's wall time in whole Unix seconds, the form log times take.
+    public var unixSeconds: @Sendable () -> Int64 {
+        let now = self.now
+        return { Int64(now().timeIntervalSince1970) }
+    }
 }
 
 /// Reads a config file (with its includes) and discovers the rollout in it.

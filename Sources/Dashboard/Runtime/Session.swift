@@ -100,7 +100,7 @@ public final class DashboardSession {
     /// Prepares the dashboard on a real nginx config: reads it, finds its logs, and wires the same
     /// `EditApplier` the CLI uses (from the settings).
     public static func watch(settings: Settings, options: WatchOptions, runner: CommandRunner = ProcessRunner(),
-                             clock: DashboardClock = .system) throws -> DashboardSession {
+                             clock: ApplyClock = .system) throws -> DashboardSession {
         guard let path = options.config ?? settings.config else {
             throw DashboardError("no nginx config given: pass --config FILE or set `config:` in cutover.yaml")
         }
@@ -132,10 +132,11 @@ public final class DashboardSession {
     /// its "nginx" is `DemoCommandRunner`, everything else is the real path (the journal included).
     public static func demo(directory: String?, theme: String? = nil, readOnly: Bool = false, rate: Double = 300,
                             environment: [String: String] = ProcessInfo.processInfo.environment,
-                            clock: DashboardClock = .system) throws -> DashboardSession {
+                            clock: ApplyClock = .system) throws -> DashboardSession {
         let sandbox = try DemoSandbox.create(in: directory)
         let simulator = try TrafficSimulator(configPath: sandbox.configPath, mainLog: sandbox.mainLog,
-                                             migrationLog: sandbox.migrationLog, rate: rate, clock: clock.now)
+                                             migrationLog: sandbox.migrationLog, rate: rate, clock: clock.now,
+                                             monotonic: clock.monotonicSeconds)
         let control = NginxControl(validateArgv: DemoCommandRunner.validateArgv(sandbox.configPath),
                                    reloadArgv: DemoCommandRunner.reloadArgv, verify: [],
                                    validateTimeout: .seconds(10), reloadTimeout: .seconds(10))
@@ -143,7 +144,7 @@ public final class DashboardSession {
         let journalPath = (sandbox.directory as NSString).appendingPathComponent("journal.jsonl")
         let pipeline = ApplyPipeline(configuration: ApplyConfiguration(nginx: control, mainConfig: sandbox.configPath,
                                                                        journal: Journal(path: journalPath)),
-                                     runner: DemoCommandRunner(simulator: simulator))
+                                     runner: DemoCommandRunner(simulator: simulator, monotonic: clock.monotonic), clock: clock)
         let reader = LocalConfigReader(path: sandbox.configPath)
         let loaded: LoadedConfig
         do {
@@ -163,7 +164,7 @@ public final class DashboardSession {
         return try make(parts, clock: clock, simulator: simulator, sandbox: sandbox)
     }
 
-    private static func make(_ parts: SessionParts, clock: DashboardClock, simulator: TrafficSimulator?,
+    private static func make(_ parts: SessionParts, clock: ApplyClock, simulator: TrafficSimulator?,
                              sandbox: DemoSandbox?) throws -> DashboardSession {
         let loaded = parts.loaded
         let plan = LogPlan.plan(model: loaded.model, mainLogs: parts.mainLogs, migrationLogs: parts.migrationLogs,
@@ -177,7 +178,8 @@ public final class DashboardSession {
             do {
                 traffic = try LiveTraffic(sources: sources, start: .end(lookBackSeconds: lookBack),
                                           configuration: LogPlan.configuration(rules: EndpointNaming.rules(for: loaded.model), latency: parts.latency,
-                                                                             newServiceUpstreams: parts.newServiceUpstreams))
+                                                                             newServiceUpstreams: parts.newServiceUpstreams),
+                                          clock: clock.monotonicSeconds, wallClock: clock.unixSeconds)
             } catch {
                 trafficProblem = "cannot read traffic: \(error)"
             }
