@@ -304,6 +304,9 @@ private func reduceMouse(_ state: inout AppState, _ event: MouseEvent) -> [Effec
         case .row(let index)?:
             let current = state.view == .endpoints ? state.selectedIndex : state.listSelection
             moveSelection(&state, by: index - current)
+        case .lastChange?:
+            // The last change in full: its journal record (nginx's whole message, the diff).
+            if let newest = state.journal.last { state.overlay = .detail(.journal(newest.id), scroll: 0) }
         case nil:
             break
         }

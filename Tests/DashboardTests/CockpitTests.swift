@@ -270,6 +270,9 @@ import TrafficStats
         #expect(state.view == .history)
         press(&state, .mouse(MouseEvent(.press, x: 5, y: 0)))
         #expect(state.view == .history, "a click on nothing does nothing")
+        press(&state, .mouse(MouseEvent(.press, x: 5, y: 2)))
+        #expect(state.overlay == .detail(.journal("3"), scroll: 0), "a click on the last change opens it in full")
+        #expect(Self.text(render(state, width: 120, height: 40)).contains("nginx: [emerg] invalid percent"))
     }
 
     @Test func describeChangeNamesNewGroups() {

@@ -47,6 +47,13 @@ final class TmuxSession {
         guard result.succeeded else { throw EndToEndError(description: "tmux resize-window failed: \(result.message)") }
     }
 
+    /// The pane's text now with its colours and attributes as SGR escape sequences.
+    func paneWithColours() throws -> String {
+        let result = try runner.run(["tmux", "-L", socket, "capture-pane", "-e", "-p"], timeout: .seconds(5))
+        guard result.succeeded else { throw EndToEndError(description: "tmux capture-pane -e failed: \(result.message)") }
+        return result.stdout
+    }
+
     /// The pane's text now.
     func pane() throws -> String {
         let result = try runner.run(["tmux", "-L", socket, "capture-pane", "-p"], timeout: .seconds(5))
@@ -198,5 +205,21 @@ func eventually(_ what: String, seconds: Double = 15, _ condition: () throws -> 
         try tmux.send("t")
         let next = try tmux.waitFor("t moving to the next theme") { !$0.contains("theme: light") && $0.contains("theme: ") }
         #expect(!next.contains("not found") && !next.contains("problem"), "\(next)")
+    }
+
+    @Test func eightColourTerminalKeepsGreysVisible() throws {
+        let dir = try TempDir(prefix: "cutover-e2e-xterm")
+        var environment = Self.environment(dir)
+        environment["TERM"] = "xterm"
+        let tmux = try TmuxSession(width: 100, height: 30, environment: environment,
+                                   command: [try CutoverBinary.path(), "demo", "--dir", dir.path + "/demo"])
+        defer { tmux.kill() }
+        try tmux.waitFor("the endpoint table") { $0.contains("Endpoints (10)") }
+        let coloured = try tmux.paneWithColours()
+        // Borders, tabs and hints are grey in the default theme: on 8 colours they must not turn black.
+        #expect(!coloured.contains("\u{1b}[30m─") && !coloured.contains("\u{1b}[30m│"), "a border drawn black on black")
+        #expect(!coloured.contains("\u{1b}[30m 2 Groups"), "a tab drawn black")
+        #expect(coloured.contains("\u{1b}[2m"), "greys become the terminal's own colour, dimmed")
+        #expect(!coloured.contains("\u{1b}[90m"), "no bright colours on an 8-colour terminal")
     }
 }

@@ -44,6 +44,8 @@ public enum Screen {
         case tab(DashboardView)
         /// A row of the current view's list, by index.
         case row(Int)
+        /// The header's "last change" row.
+        case lastChange
     }
 
     /// What is at cell (`x`, `y`) of the frame the state draws, if anything clickable.
@@ -52,6 +54,7 @@ public enum Screen {
         for tab in HeaderScreen.tabs(state, area: layout.header) where y == tab.y && x >= tab.x && x < tab.x + tab.width {
             return .tab(tab.view)
         }
+        if layout.header.height >= 3, y == layout.header.y + 2, layout.header.contains(x: x, y: y) { return .lastChange }
         guard layout.body.contains(x: x, y: y) else { return nil }
         let top: Int, visible: Int, offset: Int, count: Int
         if state.view == .endpoints {
@@ -107,7 +110,7 @@ public enum Screen {
     /// ASCII stand-ins for the few non-ASCII symbols the screens write besides box drawing and bars.
     static let asciiStandIns: [String: String] = [
         "·": ".", "→": ">", "±": "~", "Δ": "d", "…": "~", "▲": "^", "▼": "v", "▶": ">", "⟳": "*", "▏": "|",
-        "↑": "^", "↓": "v", "←": "<", "█": "#", "─": "-", "│": "|",
+        "↑": "^", "↓": "v", "←": "<", "█": "#", "─": "-", "│": "|", "–": "-", "×": "x", "⚠": "!",
     ]
 
     /// Replaces every non-ASCII symbol in `area` (a terminal without UTF-8 would show garbage).
