@@ -1,3 +1,4 @@
+import Apply
 import Foundation
 import NginxConfig
 import Rollout
@@ -61,23 +62,21 @@ public final class TrafficSimulator: @unchecked Sendable {
     /// Creates a simulator (reading the config once); `start()` begins writing.
     ///
     /// - Parameters:
-    ///   - clock: the wall time written into the lines.
-    ///   - monotonic: seconds from an arbitrary origin, for pacing.
-    ///   - sleep: waits the given seconds between batches.
+    ///   - clock: the app's clock: the wall time written into the lines, the monotonic reading that paces them,
+    ///     and the sleep between batches.
     public init(scenario: DemoScenario = .standard, configPath: String, mainLog: String, migrationLog: String,
                 rate: Double = 300, names: RolloutNames = RolloutNames(), seed: UInt64 = UInt64.random(in: 0...UInt64.max),
-                clock: @escaping @Sendable () -> Date = { Date() },
-                monotonic: @escaping @Sendable () -> Double = { ProcessInfo.processInfo.systemUptime },
-                sleep: @escaping @Sendable (Double) -> Void = { Thread.sleep(forTimeInterval: $0) }) throws {
+                clock: ApplyClock = .system) throws {
+        let sleep = clock.sleep
         self.scenario = scenario
         self.configPath = configPath
         self.mainLog = mainLog
         self.migrationLog = migrationLog
         self.rate = rate
         self.names = names
-        self.clock = clock
-        self.monotonic = monotonic
-        self.sleep = sleep
+        self.clock = clock.now
+        self.monotonic = clock.monotonicSeconds
+        self.sleep = { sleep(.seconds($0)) }
         random = SplitMix64(seed: seed)
         // Endpoints are indices 0..<n, legacy paths n..<n+m.
         var running = 0.0

@@ -135,8 +135,7 @@ public final class DashboardSession {
                             clock: ApplyClock = .system) throws -> DashboardSession {
         let sandbox = try DemoSandbox.create(in: directory)
         let simulator = try TrafficSimulator(configPath: sandbox.configPath, mainLog: sandbox.mainLog,
-                                             migrationLog: sandbox.migrationLog, rate: rate, clock: clock.now,
-                                             monotonic: clock.monotonicSeconds)
+                                             migrationLog: sandbox.migrationLog, rate: rate, clock: clock)
         let control = NginxControl(validateArgv: DemoCommandRunner.validateArgv(sandbox.configPath),
                                    reloadArgv: DemoCommandRunner.reloadArgv, verify: [],
                                    validateTimeout: .seconds(10), reloadTimeout: .seconds(10))
