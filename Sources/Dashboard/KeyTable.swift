@@ -102,7 +102,7 @@ public enum KeyTable {
 
     /// What the mouse does, for the help overlay and the README (not keys of the table).
     public static let mouseHelp: [(String, String)] = [
-        ("click", "select a row, switch to a view by its tab, or open the last change in full (header)"),
+        ("click", "select a row (a second click opens it), switch to a view by its tab, or open the last change in full (header)"),
         ("wheel", "move the selection three rows"),
     ]
 

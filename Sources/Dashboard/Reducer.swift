@@ -303,6 +303,8 @@ private func reduceMouse(_ state: inout AppState, _ event: MouseEvent) -> [Effec
             return reduce(&state, .showView(view))
         case .row(let index)?:
             let current = state.view == .endpoints ? state.selectedIndex : state.listSelection
+            // A click on the row already selected opens it, as Enter does.
+            if index == current { return reduce(&state, .openDetail) }
             moveSelection(&state, by: index - current)
         case .lastChange?:
             // The last change in full: its journal record (nginx's whole message, the diff).

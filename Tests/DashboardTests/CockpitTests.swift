@@ -262,6 +262,10 @@ import TrafficStats
         let row = try #require(lines.firstIndex { $0.contains("book.list_reviews") })
         press(&state, .mouse(MouseEvent(.press, x: 10, y: row)))
         #expect(state.selectedRow?.endpoint.name == "book.list_reviews")
+        #expect(state.overlay == .none)
+        press(&state, .mouse(MouseEvent(.press, x: 10, y: row)))
+        #expect(state.overlay == .detail(.endpoint("~^/v2/content_api/book\\.list_reviews$"), scroll: 0), "a second click opens the row")
+        state.overlay = .none
         press(&state, .mouse(MouseEvent(.wheelUp, x: 10, y: row)))
         #expect(state.selectedRow?.endpoint.name == "user.get_bookmarks")
         let tabLine = lines[1]
