@@ -17,21 +17,23 @@ import Testing
         return text[start.upperBound..<end.lowerBound].split(separator: "\n").map(String.init).filter { $0.contains("apt-get install") }
     }
 
-    /// Runs `command` with bash in a directory of stand-ins; returns the calls they logged, one per line.
+    /// Runs `command` with bash, `apt-get`, `swift`, `id` (and `sudo` when `withSudo`) replaced by shell functions
+    /// that log their calls (functions, not files: nothing is executed that a parallel fork could hold open);
+    /// returns the exit status and the calls, one per line. PATH holds no sudo.
     static func run(_ command: String, uid: Int, withSudo: Bool) throws -> (code: Int32, calls: [String]) {
         let dir = try TempDir(prefix: "cutover-readme-setup")
-        let bin = dir.path + "/bin", log = dir.path + "/calls.log"
-        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-        func tool(_ name: String, _ body: String) throws {
-            let path = bin + "/" + name
-            try Data("#!/bin/bash\n\(body)\n".utf8).write(to: URL(fileURLWithPath: path))
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
-        }
-        try tool("apt-get", "echo \"apt-get $*\" >> \(log)")
-        try tool("swift", "echo \"swift $*\" >> \(log)")
-        try tool("id", "[ \"$1\" = -u ] && echo \(uid) || /usr/bin/id \"$@\"")
-        if withSudo { try tool("sudo", "echo \"sudo $*\" >> \(log); \"$@\"") }
-        let result = try ProcessRunner().run(["/usr/bin/env", "-i", "PATH=\(bin):/usr/bin:/bin", "HOME=\(dir.path)", "/bin/bash", "-c", command],
+        let log = dir.path + "/calls.log"
+        var prelude = """
+            apt-get() { echo "apt-get $*" >> \(log); }
+            swift() { echo "swift $*" >> \(log); }
+            id() { if [ "$1" = -u ]; then echo \(uid); else command id "$@"; fi; }
+            sudo() { echo "no sudo here" >&2; return 127; }
+
+            """
+        if withSudo { prelude += "sudo() { echo \"sudo $*\" >> \(log); \"$@\"; }\n" }
+        let empty = dir.path + "/bin"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let result = try ProcessRunner().run(["/usr/bin/env", "-i", "PATH=\(empty)", "HOME=\(dir.path)", "/bin/bash", "-c", prelude + command],
                                              timeout: .seconds(20))
         let calls = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
         return (result.exitCode, calls)
