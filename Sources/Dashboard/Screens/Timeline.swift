@@ -26,7 +26,8 @@ enum Timeline {
             let other = c.groups.first { $0 != group }
             let before = named ? (other.flatMap { c.percentsBefore[$0] } ?? group.flatMap { c.percentsBefore[$0] })
                 : group.flatMap { c.percentsBefore[$0] }
-            return (record.time.timeIntervalSince1970, before ?? (c.action.hasPrefix("rollback") ? nil : 0))
+            // Unknown (the record does not name the group's percent): a gap in the line, not a guess.
+            return (record.time.timeIntervalSince1970, before)
         }.sorted { $0.time < $1.time }
         let now = row.endpoint.percent.value
         return (0..<timeline.currentRequests.count).map { i in
