@@ -1,4 +1,5 @@
 import Foundation
+import NginxConfig
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -10,7 +11,7 @@ import Darwin
 ///
 /// Temp and backup names start with a dot so an nginx `include dir/*;` glob never picks them up.
 enum AtomicFiles {
-    /// Reads the file as UTF-8 text.
+    /// Reads the file as lossless text (`ConfigText`: UTF-8, other bytes kept as they are).
     static func readText(_ path: String) throws -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ApplyError.io(operation: "read", path: path, errno: errno) }
@@ -26,10 +27,8 @@ enum AtomicFiles {
             if n == 0 { break }
             bytes += buffer[0..<n]
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw ApplyError.invalidChange("\(path) is not UTF-8 text")
-        }
-        return text
+        // The config is bytes: a Latin-1 comment is kept byte for byte (`ConfigText`).
+        return ConfigText.decode(bytes)
     }
 
     /// The directory part of `path`.
@@ -58,7 +57,7 @@ enum AtomicFiles {
             close(fd)
             if !ok { unlink(temp) }
         }
-        let bytes = Array(text.utf8)
+        let bytes = ConfigText.encode(text)
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + offset }, $0.count - offset) }

@@ -124,6 +124,17 @@ public struct ConfigSet: Sendable {
     public private(set) var originals: [String: String]
     /// The files each include directive expanded to, keyed by the include's address.
     public private(set) var includes: [DirectivePath: [String]]
+    /// nginx's own prefix (`-p`, else the compiled-in `--prefix` of `nginx -V`), which relative paths such as
+    /// `access_log logs/api.log` resolve against; nil when unknown (such paths then stay relative).
+    public var nginxPrefix: String?
+
+    /// `path` as nginx opens it: absolute paths as they are, relative ones under `nginxPrefix`
+    /// (`ngx_conf_full_name`); nil when it is relative and the prefix is unknown.
+    public func resolvedPath(_ path: String) -> String? {
+        if path.hasPrefix("/") { return path }
+        guard let base = nginxPrefix else { return nil }
+        return ConfigSet.normalize(ConfigSet.absolute(base) + "/" + path)
+    }
 
     /// Loads `path` and, recursively, what it includes; relative includes resolve against `prefix`
     /// (by default the directory of `path`, which is nginx's conf prefix when `path` is nginx.conf).

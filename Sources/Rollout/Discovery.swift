@@ -134,6 +134,11 @@ public enum Discovery {
         model.definedVariables = defined
 
         findLocations(locations, accessLogs: accessLogs, names: names, into: &model)
+        // Relative log paths are opened by nginx under its prefix, not under Cutover's working directory.
+        for log in [\RolloutModel.mainLog, \RolloutModel.migrationLog] {
+            guard let binding = model[keyPath: log], !binding.isSpecial, let resolved = config.resolvedPath(binding.path) else { continue }
+            model[keyPath: log]?.path = resolved
+        }
         buildEndpoints(into: &model, names: names, fallback: mainLocation)
         checkStructure(&model, names: names, fallback: mainLocation)
         return model

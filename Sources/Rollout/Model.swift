@@ -293,6 +293,12 @@ public struct AccessLogBinding: Sendable, Equatable {
     /// The parameters after the format (`buffer=32k`, `gzip`, `flush=5s`, `if=...`).
     public var parameters: [String]
     public var location: SourceLocation
+
+    /// Whether the path is no file (`off`, `syslog:…`) or is built from variables at run time.
+    public var isSpecial: Bool { path == "off" || path.hasPrefix("syslog:") || path.contains("$") }
+
+    /// Whether the path is a file path relative to nginx's prefix.
+    public var isRelative: Bool { !isSpecial && !path.hasPrefix("/") }
 }
 
 /// One `map` the pattern relies on, with where it is.

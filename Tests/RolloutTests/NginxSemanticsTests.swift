@@ -251,3 +251,25 @@ func problems(_ model: RolloutModel, _ kind: ProblemKind) -> [Problem] { model.p
         #expect(MapKey(raw: "default").isSpecialParameter)
     }
 }
+
+@Suite struct PrefixTests {
+    @Test func relativeLogPathsResolveAgainstNginxsPrefixNotTheWorkingDirectory() throws {
+        // `check` reported logs missing that exist: `access_log logs/migration.log` was read from the cwd.
+        let text = patternConfig(extraHTTP: """
+            server {
+                listen 80;
+                access_log logs/main.log;
+                location ~ ^/v2/ {
+                    if ($api_routing = "new_service") { rewrite ^ /internal_new last; }
+                }
+                location = /internal_new { internal; access_log logs/migration.log; }
+            }
+            """)
+        var set = try ConfigSet.fromTexts([("/tmp/semantics.conf", text)])
+        #expect(Discovery.discover(set).migrationLog?.path == "logs/migration.log")
+        set.nginxPrefix = "/usr/share/nginx"
+        let model = Discovery.discover(set)
+        #expect(model.migrationLog?.path == "/usr/share/nginx/logs/migration.log")
+        #expect(model.mainLog?.path == "/usr/share/nginx/logs/main.log")
+    }
+}
