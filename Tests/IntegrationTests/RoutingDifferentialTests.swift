@@ -4,19 +4,6 @@ import Rollout
 import Testing
 import TestSupport
 
-/// A small seeded generator (SplitMix64), so every run tests the same cases and a failure can be replayed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// nginx's `ngx_murmur_hash2`, used only to pick request keys spread evenly over the hash range, so that a
 /// few hundred requests measure nginx's real split to within one key per bucket boundary.
 func murmurHash2(_ bytes: [UInt8]) -> UInt32 {
