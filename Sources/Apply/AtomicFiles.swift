@@ -12,9 +12,33 @@ import Darwin
 enum AtomicFiles {
     /// Reads the file as UTF-8 text.
     static func readText(_ path: String) throws -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let bytes = try readBytes(path)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ApplyError.notUTF8(path: path)
+        }
+        return text
+    }
+
+    /// The path with every symlink resolved (what a write must replace so the link survives); the path
+    /// itself when it is no link.
+    static func resolveSymlinks(_ path: String) throws -> String {
+        guard let resolved = realpath(path, nil) else {
+            throw ApplyError.io(operation: "resolve the symlinks of", path: path, errno: errno)
+        }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Reads a regular file's bytes (a FIFO, device or directory is refused rather than read).
+    static func readBytes(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw ApplyError.io(operation: "read", path: path, errno: errno) }
         defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ApplyError.io(operation: "stat", path: path, errno: errno) }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw ApplyError.io(operation: "read (not a regular file)", path: path, errno: st.st_mode & S_IFMT == S_IFDIR ? EISDIR : EINVAL)
+        }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -26,10 +50,7 @@ enum AtomicFiles {
             if n == 0 { break }
             bytes += buffer[0..<n]
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw ApplyError.invalidChange("\(path) is not UTF-8 text")
-        }
-        return text
+        return bytes
     }
 
     /// The directory part of `path`.
