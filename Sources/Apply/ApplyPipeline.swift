@@ -214,15 +214,17 @@ public struct ApplyPipeline: Sendable {
         }
     }
 
-    /// The journal, oldest record first, for `history`.
+    /// The journal's records of this config (all of them when no config is set), oldest first, for `history`.
     public func history() throws -> [JournalRecord] {
-        try configuration.journal.records()
+        let records = try configuration.journal.records()
+        guard let config = configuration.configPath else { return records }
+        return records.filter { $0.belongs(toConfig: config) }
     }
 
     /// Builds the change that reverts the last applied (and not yet undone) change; throws
     /// `nothingToUndo` when there is none or a touched file no longer matches that change's result.
     public func planUndo(reason: String? = nil) throws -> UndoPlan {
-        guard let target = try configuration.journal.lastUndoable() else {
+        guard let target = try configuration.journal.lastUndoable(forConfig: configuration.configPath) else {
             throw ApplyError.nothingToUndo("the journal \(configuration.journal.path) has no applied change left to undo")
         }
         var changes: [FileChange] = []

@@ -307,9 +307,9 @@ public struct Journal: Sendable {
 
     /// The applied change that `undo` would revert: the newest applied record not already undone by a
     /// later applied undo (so repeated undos walk back through history).
-    public func lastUndoable() throws -> JournalRecord? {
+    public func lastUndoable(forConfig config: String? = nil) throws -> JournalRecord? {
         var undone = Set<String>()
-        for record in try records().reversed() where record.outcome == .applied {
+        for record in try records().reversed() where record.outcome == .applied && (config.map(record.belongs(toConfig:)) ?? true) {
             if let target = record.undoes {
                 undone.insert(target)
                 continue

@@ -12,15 +12,27 @@ public struct NginxLocation: Sendable, Equatable {
     public var pidFile: String?
     /// The main error log, when known.
     public var errorLog: String?
+    /// The build's default prefix (`--prefix` of `nginx -V`): what relative paths resolve against when
+    /// nginx runs without `-p`.
+    public var buildPrefix: String?
 
     /// Creates a location.
     public init(binary: String = "nginx", prefix: String? = nil, mainConfig: String? = nil,
-                pidFile: String? = nil, errorLog: String? = nil) {
+                pidFile: String? = nil, errorLog: String? = nil, buildPrefix: String? = nil) {
         self.binary = binary
         self.prefix = prefix
         self.mainConfig = mainConfig
         self.pidFile = pidFile
         self.errorLog = errorLog
+        self.buildPrefix = buildPrefix
+    }
+
+    /// `path` resolved as nginx resolves a relative `pid` or `error_log`: against the prefix (`-p`, else the
+    /// build's default); absolute paths are returned as they are.
+    public func resolve(_ path: String) -> String {
+        guard !path.hasPrefix("/") else { return path }
+        let base = prefix ?? buildPrefix ?? "/"
+        return (base as NSString).appendingPathComponent(path)
     }
 
     /// The `-p`/`-c` arguments that address this nginx.
@@ -148,6 +160,20 @@ public enum NginxDiscovery {
         return (prefix, config)
     }
 
+    /// The running nginx masters: pid, `-p` and `-c` (relative `-c` resolved against `-p`) from their command lines.
+    public static func runningMasters(procRoot: String = "/proc") -> [(pid: Int32, prefix: String?, config: String?)] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: procRoot) else { return [] }
+        var out: [(pid: Int32, prefix: String?, config: String?)] = []
+        for entry in entries {
+            guard let pid = Int32(entry), let raw = FileManager.default.contents(atPath: "\(procRoot)/\(entry)/cmdline"),
+                  raw.starts(with: Array("nginx: master process".utf8)) else { continue }
+            var (prefix, config) = parseMasterCommandLine(Array(raw))
+            if let c = config, !c.hasPrefix("/"), let p = prefix { config = (p as NSString).appendingPathComponent(c) }
+            out.append((pid, prefix, config))
+        }
+        return out.sorted { $0.pid < $1.pid }
+    }
+
     /// Locates nginx: explicit values in `known` win, then the running master's command line (through
     /// the pid file), then the build defaults from `binary -V`; a relative `-c` is resolved against the prefix.
     public static func discover(known: NginxLocation = NginxLocation(), runner: CommandRunner,
@@ -157,6 +183,7 @@ public enum NginxDiscovery {
         if let result = try? runner.run([known.binary, "-V"], timeout: .seconds(5)), result.succeeded {
             defaults = parseVersionOutput(result.stderr + "\n" + result.stdout)
         }
+        location.buildPrefix = location.buildPrefix ?? defaults.prefix
         if location.pidFile == nil { location.pidFile = defaults.pidPath }
         if location.errorLog == nil { location.errorLog = defaults.errorLogPath }
         var fromMaster: (prefix: String?, config: String?) = (nil, nil)

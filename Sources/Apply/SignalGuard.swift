@@ -39,6 +39,11 @@ public enum SignalGuard {
             }
             state.depth += 1
         }
+        // A mask inherited blocked would keep the signals pending past the change: let this thread take them.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in held { sigaddset(&set, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     /// Stops holding (the last call restores the previous handlers) and returns the signal that arrived
