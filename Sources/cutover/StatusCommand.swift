@@ -46,7 +46,7 @@ struct StatusCommand: ParsableCommand {
             } catch {
                 throw CLIError(message: "cannot set up the log reader: \(error)", code: CLIError.general)
             }
-            let changes = StatusCommand.lastChangeTimes(journal: context.settings.journalPath())
+            let changes = StatusCommand.lastChangeTimes(journal: context.settings.journalPath(config: context.configPath))
             for e in context.model.endpoints {
                 engine.setConfiguredPercent(e.target == nil ? nil : e.percent.value, endpoint: e.pattern, at: changes[e.name] ?? Int64.min)
             }
@@ -56,6 +56,8 @@ struct StatusCommand: ParsableCommand {
             let snapshot = engine.snapshot(window)
             var model = context.model
             model.problems += plan.problems
+            // A log that cannot be read (permissions, a directory, a FIFO) is a problem, never silent.
+            model.problems += snapshot.unreadable.sorted { $0.key < $1.key }.map { Problem(.error, $0.value, at: SourceLocation(file: $0.key, line: 0)) }
             if json {
                 print(StatusReport.json(model, snapshot: snapshot, configPath: context.configPath).serialized())
             } else {
