@@ -396,8 +396,10 @@ func warnings(_ state: AppState, endpoints: [String], groups: [String]) -> [Stri
     }
 }
 
-/// The figures behind a verdict, for a warning: ` (5xx +5.81 points, p99 +1106 ms)`.
+/// Why the verdict is what it is, for a warning: the core's first reason, else the figures behind it
+/// (` (5xx +5.81 points, p99 +1106 ms)`).
 func healthReason(_ row: EndpointRow) -> String {
+    if let reason = row.verdict.reasons.first, !reason.isEmpty { return " (\(reason))" }
     guard let s = row.traffic?.stats else { return "" }
     var parts: [String] = []
     if let d = s.errorRateDelta, d > 0 { parts.append("5xx \(formatErrorDelta(d)) points") }

@@ -32,7 +32,12 @@ enum PlainFixtures {
         var changeAt: Double = 0
         var errorPValue: Double = 0.5
         var splitMismatch = false
+        /// The core's verdict, written out (the verdict's own tests prove how it is reached).
+        var verdict = Verdict(state: .healthy, reasons: ["no worse than the current service"], baseline: .concurrent)
     }
+
+    /// When search.query was ramped to 50% (two minutes before `Fixtures.epoch`).
+    static let changeTime: Int64 = 1_795_831_200 - 120
 
     /// The demo's ten endpoints: search.query bad (5xx and p99 up since its ramp to 50%), user.get_profile
     /// worth watching (slower at p95), user.get_bookmarks with too few new requests to judge, the rest fine.
@@ -44,12 +49,16 @@ enum PlainFixtures {
         Entry(name: "book.get_book_info", current: Side(requests: 4200, rps: 14, errors: 18, p50: 40, p90: 70, p95: 85, p99: 208, max: 700),
               new: Side(requests: 1350, rps: 4.5, errors: 2, p50: 15, p90: 27, p95: 32, p99: 47, max: 160), shareBefore: 25, shareAfter: 25),
         Entry(name: "user.get_bookmarks", current: Side(requests: 3600, rps: 12, errors: 15, p50: 45, p90: 80, p95: 93, p99: 198, max: 620),
-              new: Side(requests: 12, rps: 0.04, errors: 0, p50: 20, p90: 35, p95: 43, p99: 43, max: 43), shareBefore: 1, shareAfter: 1),
+              new: Side(requests: 12, rps: 0.04, errors: 0, p50: 20, p90: 35, p95: 43, p99: 43, max: 43), shareBefore: 1, shareAfter: 1,
+              verdict: Verdict(state: .notEnoughData, reasons: ["needs about 400 more new-service requests"], neededRequests: 400)),
         Entry(name: "user.get_profile", current: Side(requests: 1920, rps: 6.4, errors: 12, p50: 30, p90: 60, p95: 76, p99: 136, max: 400),
-              new: Side(requests: 1920, rps: 6.4, errors: 3, p50: 38, p90: 95, p95: 118, p99: 160, max: 450), shareBefore: 50, shareAfter: 50),
+              new: Side(requests: 1920, rps: 6.4, errors: 3, p50: 38, p90: 95, p95: 118, p99: 160, max: 450), shareBefore: 50, shareAfter: 50,
+              verdict: Verdict(state: .watch, reasons: ["p95 is 42 ms slower on the new service"], baseline: .concurrent)),
         Entry(name: "search.query", current: Side(requests: 2220, rps: 7.4, errors: 2, p50: 89, p90: 175, p95: 227, p99: 437, max: 1171),
               new: Side(requests: 2160, rps: 7.2, errors: 128, p50: 106, p90: 263, p95: 591, p99: 1543, max: 4645),
-              shareBefore: 25, shareAfter: 50, changeAt: 0.57, errorPValue: 1e-12),
+              shareBefore: 25, shareAfter: 50, changeAt: 0.57, errorPValue: 1e-12,
+              verdict: Verdict(state: .bad, reasons: ["5xx 5.9% on the new service vs 0.1% on the current one"],
+                               since: PlainFixtures.changeTime, baseline: .concurrent)),
         Entry(name: "book.list_reviews", current: Side(requests: 1920, rps: 6.4, errors: 7, p50: 50, p90: 110, p95: 144, p99: 285, max: 800),
               new: Side(requests: 720, rps: 2.4, errors: 0, p50: 20, p90: 40, p95: 51, p99: 72, max: 180), shareBefore: 25, shareAfter: 25),
         Entry(name: "catalog.get_categories", current: Side(requests: 0, rps: 0, errors: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0),
@@ -116,7 +125,8 @@ enum PlainFixtures {
     /// The snapshot of every entry for a five-minute window ending at `logTime`.
     static func snapshot(logTime: Int64, window: TrafficWindow = .fiveMinutes) -> TrafficSnapshot {
         let endpoints = entries.map { e in
-            EndpointTraffic(endpoint: e.name, stats: stats(e, window: window), newShareSeries: [], timeline: timeline(e, end: logTime))
+            EndpointTraffic(endpoint: e.name, stats: stats(e, window: window), newShareSeries: [], verdict: e.verdict,
+                            timeline: timeline(e, end: logTime))
         }
         let lines = entries.reduce(0) { $0 + $1.current.requests + $1.new.requests }
         return TrafficSnapshot(window: window, logTime: logTime, endpoints: endpoints,

@@ -164,8 +164,11 @@ func eventually(_ what: String, seconds: Double = 15, _ condition: () throws -> 
         try tmux.waitFor("the clicked row selected") { $0.contains("▶book.list_reviews") }
         try tmux.type(Self.mouse(65, x: 10, y: row))
         try tmux.waitFor("the wheel moving the selection down three rows") { $0.contains("▶book.get_recommendations") }
-        let tabs = try #require(lines.indices.first { lines[$0].contains("4 History") })
-        let x = try #require(lines[tabs].range(of: "History").map { lines[tabs].distance(from: lines[tabs].startIndex, to: $0.lowerBound) })
+        // The tabs close the header's second row: full titles when there is room, else just the numbers.
+        let tabs = 1
+        let tabLine = lines[tabs]
+        let x = try #require(tabLine.range(of: " 4 ", options: .backwards)
+            .map { tabLine.distance(from: tabLine.startIndex, to: $0.lowerBound) + 1 })
         try tmux.type(Self.mouse(0, x: x, y: tabs) + Self.mouse(0, x: x, y: tabs, release: true))
         try tmux.waitFor("the History view after a click on its tab") { $0.contains("History: the journal") }
     }

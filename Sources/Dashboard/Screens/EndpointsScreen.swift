@@ -17,13 +17,15 @@ enum EndpointsScreen {
         var sort: SortColumn?
         /// Whether the column takes the room left over (the trend chart).
         var grows = false
+        /// How narrow the column may get before figures are dropped (its cells are cut with `…`); nil: fixed.
+        var minWidth: Int? = nil
         var cell: (EndpointRow, Theme, Bool, Int) -> Line
     }
 
     /// The widest the name column gets; longer names are cut with `…` (Enter shows them in full).
     static let nameWidthCap = 28
     /// The narrowest the name column gets before other columns are dropped.
-    static let nameWidthMin = 12
+    static let nameWidthMin = 10
     /// The widths of a current / new / delta cell's three parts.
     static let tripleWidths = (4, 4, 5)
 
@@ -43,9 +45,11 @@ enum EndpointsScreen {
     static let pairTitle = leftPad("cur", 5) + " " + leftPad("new", 5)
 
     static func columns(state: AppState) -> [ColumnSpec] {
-        func deltaRole(_ value: Double?, worseAt: Double, row: EndpointRow) -> ThemeRole? {
-            guard let value, row.health != .noData else { return nil }
-            if value >= worseAt { return row.health == .bad ? .bad : .watch }
+        // A worse delta takes the verdict's colour when it is bad or watch, a better one is green: the core
+        // decides, this only paints.
+        func deltaRole(_ value: Double?, row: EndpointRow) -> ThemeRole? {
+            guard let value, row.health != .notEnoughData, row.health != .noBaseline else { return nil }
+            if value > 0 { return row.health == .bad ? .bad : (row.health == .watch ? .watch : nil) }
             if value < 0 { return .ok }
             return nil
         }
@@ -53,8 +57,9 @@ enum EndpointsScreen {
                      _ delta: @escaping (EndpointStats) -> Double?) -> ColumnSpec {
             ColumnSpec(group: "\(title) ms", title: tripleTitle, width: 15, alignment: .right, priority: priority, sort: sort) { row, theme, _, _ in
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
-                return triple(formatCellMs(pick(s.current)), formatCellMs(pick(s.new)), formatCellDeltaMs(delta(s)), theme: theme,
-                              deltaRole: deltaRole(delta(s), worseAt: max(5, (pick(s.current) ?? 0) * 0.2), row: row))
+                // The comparisons cover the requests since the endpoint's last change inside the window (see Since).
+                return triple(formatCellMs(pick(s.comparedCurrent)), formatCellMs(pick(s.comparedNew)), formatCellDeltaMs(delta(s)),
+                              theme: theme, deltaRole: deltaRole(delta(s), row: row))
             }
         }
         return [
@@ -83,9 +88,8 @@ enum EndpointsScreen {
             },
             ColumnSpec(group: "5xx %", title: tripleTitle, width: 15, alignment: .right, priority: 1, sort: .errors) { row, theme, _, _ in
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
-                return triple(formatErrorRate(s.current.errorRate), formatErrorRate(s.new.errorRate),
-                              formatErrorDelta(s.errorRateDelta), theme: theme,
-                              deltaRole: deltaRole(s.errorRateDelta, worseAt: AppState.healthRules.watchErrorDelta, row: row))
+                return triple(formatErrorRate(s.comparedCurrent.errorRate), formatErrorRate(s.comparedNew.errorRate),
+                              formatErrorDelta(s.errorRateDelta), theme: theme, deltaRole: deltaRole(s.errorRateDelta, row: row))
             },
             latency("p50", .p50, 6, { $0.p50Ms }, { $0.p50DeltaMs }),
             latency("p95", .p95, 4, { $0.p95Ms }, { $0.p95DeltaMs }),
@@ -94,8 +98,12 @@ enum EndpointsScreen {
                        grows: true) { row, theme, unicode, width in
                 Trend.line(row.traffic, width: width, theme: theme, unicode: unicode)
             },
-            ColumnSpec(group: "", title: "State", width: 5, alignment: .left, priority: 0, sort: .state) { row, theme, _, _ in
-                Line([Span(row.health.label, style: theme[row.health.role])])
+            ColumnSpec(group: "", title: "Since", width: 8, alignment: .left, priority: 3, sort: nil) { row, theme, _, _ in
+                guard let since = row.traffic?.stats.since else { return Line([Span("-", style: theme[.muted])]) }
+                return Line([Span(formatTime(Date(timeIntervalSince1970: TimeInterval(since)), zone: state.timeZone), style: theme[.muted])])
+            },
+            ColumnSpec(group: "", title: "State", width: 11, alignment: .left, priority: 0, sort: .state, minWidth: 9) { row, theme, _, _ in
+                Line([Span(row.verdict.label, style: theme[row.health.role])])
             },
         ]
     }
@@ -106,9 +114,11 @@ enum EndpointsScreen {
         var kept = Array(all.indices)
         let nameIndex = all.firstIndex { $0.sort == .endpoint }
         let target = max(nameWidthMin, min(nameWidthCap, longestName))
-        // The highlight symbol takes one column; the name column counts as `name` wide.
-        func needed(_ indices: [Int], name: Int) -> Int {
-            indices.reduce(0) { $0 + ($1 == nameIndex ? name : all[$1].width) } + max(0, indices.count - 1) + 1
+        // The highlight symbol takes one column; the name column counts as `name` wide, and with `shrunk` the
+        // columns that may shrink count at their narrowest.
+        func needed(_ indices: [Int], name: Int, shrunk: Bool = false) -> Int {
+            indices.reduce(0) { $0 + ($1 == nameIndex ? name : (shrunk ? all[$1].minWidth ?? all[$1].width : all[$1].width)) }
+                + max(0, indices.count - 1) + 1
         }
         func dropOne(minimumPriority: Int) -> Bool {
             guard let drop = kept.filter({ all[$0].priority >= minimumPriority })
@@ -118,10 +128,18 @@ enum EndpointsScreen {
         }
         // First the extras give way to a readable name; then, at its narrowest, the figures by priority.
         while needed(kept, name: target) > width, dropOne(minimumPriority: 3) {}
-        while needed(kept, name: nameWidthMin) > width, dropOne(minimumPriority: 1) {}
+        while needed(kept, name: nameWidthMin, shrunk: true) > width, dropOne(minimumPriority: 1) {}
         var out = kept.map { all[$0] }
+        // Shrunk columns get their room back first, then the name up to its target.
+        var spareForNames = width - needed(kept, name: nameWidthMin, shrunk: true)
+        for i in out.indices {
+            guard let minimum = out[i].minWidth else { continue }
+            let back = min(max(0, spareForNames), out[i].width - minimum)
+            out[i].width = minimum + back
+            spareForNames -= back
+        }
         if let name = out.firstIndex(where: { $0.sort == .endpoint }) {
-            out[name].width = max(nameWidthMin, min(target, width - needed(kept, name: 0)))
+            out[name].width = max(nameWidthMin, min(target, nameWidthMin + max(0, spareForNames)))
         }
         let spare = max(0, width - (out.reduce(0) { $0 + $1.width } + max(0, out.count - 1) + 1))
         if let trend = out.firstIndex(where: \.grows) {
@@ -201,8 +219,20 @@ enum EndpointsScreen {
         let table = Table(columns: columns, header: header, rows: tableRows, highlightStyle: theme[.selection],
                           highlightSymbol: state.unicode ? "▶" : ">")
         var scroll = ScrollState(selected: state.selectedIndex)
-        table.render(in: Rect(x: inner.x, y: inner.y + 1, width: inner.width, height: max(0, inner.height - 1)), buffer: &buffer,
-                     state: &scroll)
+        let tableArea = Rect(x: inner.x, y: inner.y + 1, width: inner.width, height: max(0, inner.height - 1))
+        table.render(in: tableArea, buffer: &buffer, state: &scroll)
+        // The selected row keeps its State cell's own colours, so a bad endpoint stays red under the highlight.
+        if let selected = scroll.selected, selected >= scroll.offset, selected < rows.count,
+           let column = specs.lastIndex(where: { $0.sort == .state }) {
+            let widths = table.columnWidths(totalWidth: tableArea.width)
+            let x = tableArea.x + DisplayWidth.of(table.highlightSymbol) + widths[..<column].reduce(0, +) + column * table.columnSpacing
+            let y = tableArea.y + 1 + selected - scroll.offset
+            if y < tableArea.bottom, column < widths.count {
+                let cell = Rect(x: x, y: y, width: widths[column], height: 1)
+                buffer.fill(cell, with: .blank)
+                specs[column].cell(rows[selected], theme, state.unicode, specs[column].width).render(in: cell, buffer: &buffer)
+            }
+        }
         renderScrollMarks(state, rows: rows, area: area, theme: theme, buffer: &buffer)
     }
 
@@ -272,7 +302,15 @@ enum DetailPane {
         title += " · \(row.groupLabel) \(row.endpoint.percent.nginxText) "
         let block = Block(title: Line(title), borderSet: border, borderStyle: theme[.border], titleStyle: theme[.title])
         block.render(in: area, buffer: &buffer)
-        let inner = block.inner(area)
+        var inner = block.inner(area)
+        guard !inner.isEmpty else { return }
+        // The verdict first: its state, since when, its reasons and the needs-N-more estimate.
+        let lines = verdictLines(row, state: state, theme: theme)
+        let reserved = min(lines.count, max(1, inner.height - 6), 3)
+        for (i, line) in lines.prefix(reserved).enumerated() {
+            line.render(in: Rect(x: inner.x, y: inner.y + i, width: inner.width, height: 1), buffer: &buffer)
+        }
+        inner = Rect(x: inner.x, y: inner.y + reserved, width: inner.width, height: max(0, inner.height - reserved))
         guard !inner.isEmpty else { return }
         if inner.width >= 150 {
             let parts = inner.columns([.fill(1), .length(46), .length(27)], spacing: 2)
@@ -288,6 +326,36 @@ enum DetailPane {
         }
     }
 
+    /// The verdict's lines: `verdict: BAD since 14:02:11 (…)`, then one line per reason; after a rollback the
+    /// verdict before it.
+    static func verdictLines(_ row: EndpointRow, state: AppState, theme: Theme) -> [Line] {
+        let v = row.verdict
+        func clock(_ t: Int64) -> String { formatTime(Date(timeIntervalSince1970: TimeInterval(t)), zone: state.timeZone) }
+        var head: [Span] = [Span("verdict ", style: theme[.title]), Span(v.label, style: theme[v.state.role].bold)]
+        if let at = v.rolledBackAt {
+            head.append(Span(" at \(clock(at)) · no baseline", style: theme[.muted]))
+        } else if let since = v.since {
+            head.append(Span(" since \(clock(since))", style: theme[.muted]))
+        }
+        if v.baseline == .historical { head.append(Span(" · baseline: historical (before the change)", style: theme[.watch])) }
+        if let needed = v.neededRequests { head.append(Span(" · needs ~\(formatCount(needed)) more new-service requests", style: theme[.accent])) }
+        var details: [Line] = []
+        if let previous = v.previous {
+            details.append(Line([Span("was ", style: theme[.muted]), Span(previous.state.label, style: theme[previous.state.role]),
+                                 Span(" before the rollback: " + (previous.reasons.first ?? ""), style: theme[.text])]))
+        }
+        let reasons = v.rolledBackAt == nil ? v.reasons : Array(v.reasons.dropFirst())
+        for reason in reasons where !reason.hasPrefix("needs about") || v.neededRequests == nil {
+            details.append(Line([Span(reason, style: theme[.text])]))
+        }
+        // The most important detail rides on the first line, so even a short pane says why.
+        if let first = details.first {
+            head.append(Span(" · ", style: theme[.muted]))
+            head += first.spans
+        }
+        return [Line(head)] + details.dropFirst().map { Line([Span("  · ", style: theme[.muted])] + $0.spans) }
+    }
+
     /// The lowest latency the log axis shows: one millisecond.
     static let latencyAxisLow = 1.0
 
@@ -295,11 +363,15 @@ enum DetailPane {
     /// next power of ten above the slowest, so p50 is as readable as max.
     static func renderLatency(_ row: EndpointRow, state: AppState, theme: Theme, area: Rect, buffer: inout Buffer) {
         guard !area.isEmpty else { return }
-        guard let s = row.traffic?.stats, s.current.requests + s.new.requests > 0 else {
-            Paragraph(Text("latency: no requests in the \(state.window.rawValue) window yet", style: theme[.noData]), wrap: .word)
-                .render(in: area, buffer: &buffer)
+        guard let stats = row.traffic?.stats, stats.comparedCurrent.requests + stats.comparedNew.requests > 0 else {
+            let since = row.traffic?.stats.since.map { _ in " since the last change" } ?? " in the \(state.window.rawValue) window"
+            Paragraph(Text("latency: no requests\(since) yet", style: theme[.noData]), wrap: .word).render(in: area, buffer: &buffer)
             return
         }
+        // Both services since the last change inside the window (the window's figures when there is none).
+        var s = stats
+        s.current = stats.comparedCurrent
+        s.new = stats.comparedNew
         let percentiles: [(String, Double?, Double?)] = [
             ("p50", s.current.p50Ms, s.new.p50Ms), ("p90", s.current.p90Ms, s.new.p90Ms),
             ("p95", s.current.p95Ms, s.new.p95Ms), ("p99", s.current.p99Ms, s.new.p99Ms),
@@ -340,7 +412,10 @@ enum DetailPane {
         guard !area.isEmpty else { return }
         Line([Span("status", style: theme[.title]), Span("   current", style: theme[.currentService]),
               Span("      new", style: theme[.newService])]).render(in: area, buffer: &buffer)
-        guard let s = row.traffic?.stats else { return }
+        guard let stats = row.traffic?.stats else { return }
+        var s = stats
+        s.current = stats.comparedCurrent
+        s.new = stats.comparedNew
         func share(_ n: Int, _ total: Int) -> String { total > 0 ? String(format: "%5.1f%%", Double(n) * 100 / Double(total)) : "    -" }
         let classes: [(String, Int, Int, ThemeRole)] = [
             ("2xx", s.current.status.s2xx, s.new.status.s2xx, .ok), ("3xx", s.current.status.s3xx, s.new.status.s3xx, .text),

@@ -221,16 +221,42 @@ enum HeaderScreen {
         var width: Int
     }
 
+    /// The header's second row without the tabs, for a header `width` wide: req/s per backend, lines read and the
+    /// verdict counts; the lines count gives way first so the counts and the tabs fit.
+    static func trafficLine(_ state: AppState, theme: Theme, width: Int) -> Line {
+        let full = trafficLine(state, theme: theme, lines: true)
+        let numbers = DashboardView.allCases.count * 4 + (state.view.title.count + 1)
+        return full.width + numbers + 1 <= width ? full : trafficLine(state, theme: theme, lines: false)
+    }
+
+    static func trafficLine(_ state: AppState, theme: Theme, lines showLines: Bool) -> Line {
+        let endpoints = state.snapshot?.endpoints ?? []
+        let currentRps = endpoints.reduce(0) { $0 + $1.stats.current.rps }
+        let newRps = endpoints.reduce(0) { $0 + $1.stats.new.rps }
+        var second: [Span] = [Span(" req/s ", style: theme[.muted]),
+                              Span("current \(formatRate(currentRps))", style: theme[.currentService]),
+                              Span(" · ", style: theme[.muted]),
+                              Span("new \(formatRate(newRps))", style: theme[.newService])]
+        if showLines, let lines = state.snapshot?.lines { second.append(Span(" · \(formatCount(lines)) lines", style: theme[.muted])) }
+        second += verdictSummary(state, theme: theme)
+        if state.trafficError != nil { second.append(Span(" · log reader stopped (see 5)", style: theme[.error])) }
+        return Line(second)
+    }
+
     /// The view tabs on the header's second row, right-aligned: full titles when they fit in half the width,
     /// else short ones (`1 End`), else numbers with the current view's title, so every tab is always there.
     static func tabs(_ state: AppState, area: Rect) -> [Tab] {
         guard area.height >= 2, area.width > 0 else { return [] }
+        // The traffic line and the verdict counts come first: the tabs take the room they leave (at least the
+        // numbers, so every view stays one click away).
+        let left = trafficLine(state, theme: state.theme, width: area.width).width + 1
         let views = DashboardView.allCases
         let full = views.enumerated().map { " \($0.offset + 1) \($0.element.title) " }
         let short = views.enumerated().map { " \($0.offset + 1) \($0.element.shortTitle) " }
         let numbers = views.enumerated().map { $0.element == state.view ? " \($0.offset + 1) \($0.element.title) " : " \($0.offset + 1) " }
-        let room = area.width >= 110 ? area.width / 2 + 10 : area.width / 2
-        let labels = [full, short, numbers].first { $0.reduce(0) { $0 + DisplayWidth.of($1) } <= max(20, room) } ?? numbers
+        let bare = views.indices.map { " \($0 + 1) " }
+        let room = area.width - left
+        let labels = [full, short, numbers, bare].first { $0.reduce(0) { $0 + DisplayWidth.of($1) } <= room } ?? bare
         var x = area.right - labels.reduce(0) { $0 + DisplayWidth.of($1) }
         var out: [Tab] = []
         for (view, label) in zip(views, labels) {
@@ -271,17 +297,8 @@ enum HeaderScreen {
         right.render(in: Rect(x: rows[0].right - rightWidth, y: rows[0].y, width: rightWidth, height: 1), buffer: &buffer)
         guard rows[1].height > 0 else { return }
 
-        // Row 2: traffic per backend and the view tabs.
-        let endpoints = state.snapshot?.endpoints ?? []
-        let currentRps = endpoints.reduce(0) { $0 + $1.stats.current.rps }
-        let newRps = endpoints.reduce(0) { $0 + $1.stats.new.rps }
-        var second: [Span] = [Span(" req/s ", style: theme[.muted]),
-                              Span("current \(formatRate(currentRps))", style: theme[.currentService]),
-                              Span(" · ", style: theme[.muted]),
-                              Span("new \(formatRate(newRps))", style: theme[.newService])]
-        if let lines = state.snapshot?.lines { second.append(Span(" · \(formatCount(lines)) lines", style: theme[.muted])) }
-        if state.trafficError != nil { second.append(Span(" · log reader stopped (see 5)", style: theme[.error])) }
-        let secondLine = Line(second)
+        // Row 2: traffic per backend, the verdict counts, and the view tabs.
+        let secondLine = trafficLine(state, theme: theme, width: rows[1].width)
         let tabs = HeaderScreen.tabs(state, area: area)
         let tabsWidth = tabs.reduce(0) { $0 + $1.width }
         secondLine.render(in: Rect(x: rows[1].x, y: rows[1].y, width: max(0, rows[1].width - tabsWidth - 1), height: 1), buffer: &buffer)
@@ -310,5 +327,21 @@ enum HeaderScreen {
             third.append(Span("none yet", style: theme[.muted]))
         }
         Line(third).render(in: rows[2], buffer: &buffer)
+    }
+
+    /// The verdicts counted (`1 bad · 2 watch · 5 healthy`) and the worst endpoint named.
+    static func verdictSummary(_ state: AppState, theme: Theme) -> [Span] {
+        let summary = state.verdictSummary
+        guard !summary.counts.isEmpty else { return [] }
+        var spans: [Span] = []
+        for (verdictState, count) in summary.counts {
+            spans.append(Span(" · ", style: theme[.muted]))
+            spans.append(Span("\(count) \(verdictState.label)", style: theme[verdictState.role]))
+        }
+        if let worst = summary.worst {
+            spans.append(Span(" · worst: ", style: theme[.muted]))
+            spans.append(Span(worst.endpoint.name, style: theme[worst.health.role].bold))
+        }
+        return spans
     }
 }
