@@ -324,6 +324,7 @@ extension CockpitTests {
             }
         }
         #expect(section.contains("mouse click") && section.contains("mouse wheel"))
-        for state in ["`ok`", "`watch`", "`BAD`", "`n/a`"] { #expect(section.contains(state)) }
+        for state in VerdictState.allCases { #expect(section.contains("`\(state.label)`"), "README lacks the state \(state.label)") }
+        #expect(section.contains("`rolled back`"))
     }
 }

@@ -61,8 +61,8 @@ enum Timeline {
         let dot = state.unicode ? "⣀" : "*"
         return [
             Chart(title: [Span("share % ", style: theme[.title]), Span(dot + "new ", style: theme[.newService]),
-                          Span(dot + "configured", style: theme[.accent]), Span(" 0–100", style: theme[.muted])],
-                  maximum: 100, series: [ChartSeries(configured, style: theme[.accent]), ChartSeries(share, style: theme[.newService])]),
+                          Span(dot + "configured", style: theme[.text]), Span(" 0–100", style: theme[.muted])],
+                  maximum: 100, series: [ChartSeries(configured, style: theme[.text]), ChartSeries(share, style: theme[.newService])]),
             Chart(title: [Span("5xx % ", style: theme[.title]), Span(dot + "current ", style: theme[.currentService]),
                           Span(dot + "new", style: theme[.newService]), Span(" 0–\(formatAxis(rateTop))", style: theme[.muted])],
                   maximum: rateTop, series: [ChartSeries(currentRate, style: theme[.currentService]), ChartSeries(newRate, style: theme[.newService])]),
