@@ -264,6 +264,8 @@ public struct AppState: Sendable {
     public var badge: String?
     /// Set when the operator quits; the event loop ends.
     public var quitting = false
+    /// Whether the operator has moved the selection (until then it follows the top row when figures arrive).
+    public var selectionMoved = false
     /// The terminal's size in cells, as last drawn (for mouse hits and page sizes).
     public var screenWidth = 80
     /// The terminal's height in cells.

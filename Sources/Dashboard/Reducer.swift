@@ -115,7 +115,10 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.quitting = true
         return []
     case .traffic(let snapshot, let error):
+        let first = state.snapshot == nil
         if let snapshot { state.snapshot = snapshot }
+        // The first figures re-sort the table (worst first): start on its top row unless the operator moved.
+        if first, snapshot != nil, !state.selectionMoved, let top = state.rows.first { state.selectedPattern = top.endpoint.pattern }
         state.trafficError = error
         return []
     case .configLoaded(let loaded):
@@ -319,6 +322,7 @@ private func reduceMouse(_ state: inout AppState, _ event: MouseEvent) -> [Effec
 // MARK: - Selection
 
 private func moveSelection(_ state: inout AppState, by delta: Int) {
+    state.selectionMoved = true
     if state.view != .endpoints {
         state.listSelection = min(max(0, listCount(state) - 1), max(0, state.listSelection + delta))
         return

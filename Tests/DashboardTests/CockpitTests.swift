@@ -328,3 +328,19 @@ extension CockpitTests {
         #expect(section.contains("`rolled back`"))
     }
 }
+
+extension CockpitTests {
+    /// The first figures sort the table worst first; the selection starts on that top row, not on the config's first.
+    @Test func selectionStartsOnTheWorstRow() throws {
+        var state = try Fixtures.state()
+        #expect(state.selectedRow?.endpoint.name == "book.get_chapter_details")
+        _ = reduce(&state, .traffic(PlainFixtures.snapshot(logTime: Fixtures.epoch), error: nil))
+        #expect(state.selectedRow?.endpoint.name == "search.query")
+        // Once the operator moves, new figures leave the selection alone.
+        var moved = try Fixtures.state()
+        press(&moved, .char("j"))
+        let chosen = moved.selectedRow?.endpoint.name
+        _ = reduce(&moved, .traffic(PlainFixtures.snapshot(logTime: Fixtures.epoch), error: nil))
+        #expect(moved.selectedRow?.endpoint.name == chosen)
+    }
+}
