@@ -132,11 +132,16 @@ import Testing
     }
 
     @Test func anEstimateBeyondTheMarginIsWatchBeforeItIsBad() {
-        // 3% vs 1% on 300 new-service requests: the estimate is past the margin, the evidence not yet.
-        let v = Verdict.judge(current: Self.side(30_000, errors: 300), new: Self.side(300, errors: 9), configuredPercent: 1,
+        // 4% vs 1% on 800 new-service requests: worse with confidence, past the margin in estimate, not yet with
+        // confidence.
+        let v = Verdict.judge(current: Self.side(30_000, errors: 300), new: Self.side(800, errors: 32), configuredPercent: 2.6,
                               since: nil, settings: Self.utc)
-        #expect(v.state == .watch)
-        #expect(v.reasons.first?.hasPrefix("5xx 3.0% vs 1.0% (+2.0 pp") == true)
+        #expect(v.state == .watch, "\(v.reasons)")
+        #expect(v.reasons.first?.hasPrefix("5xx 4.0% vs 1.0% (+3.0 pp") == true)
+        // A handful of requests past the margin is not a reason to look: 1 error in 40 requests.
+        let few = Verdict.judge(current: Self.side(30_000, errors: 300), new: Self.side(40, errors: 1), configuredPercent: 0.13,
+                                since: nil, settings: Self.utc)
+        #expect(few.state == .notEnoughData, "\(few.reasons)")
     }
 
     @Test func moreFourHundredsAndAShiftedSplitAreWatchReasons() {
