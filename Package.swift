@@ -20,7 +20,7 @@ let package = Package(
 
         // Core: no UI.
         .target(name: "NginxConfig"),
-        .target(name: "Rollout", dependencies: ["NginxConfig"]),
+        .target(name: "Rollout", dependencies: ["NginxConfig", "CPCRE2"]),
         .target(name: "Settings", dependencies: ["Rollout", "Apply", "TrafficStats", .product(name: "Yams", package: "Yams")]),
         .target(name: "AccessLog"),
         .target(name: "TrafficStats", dependencies: [

@@ -1,4 +1,5 @@
 import Foundation
+import NginxConfig
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -10,11 +11,32 @@ import Darwin
 ///
 /// Temp and backup names start with a dot so an nginx `include dir/*;` glob never picks them up.
 enum AtomicFiles {
-    /// Reads the file as UTF-8 text.
+    /// Reads the file as lossless text (`ConfigText`: UTF-8, other bytes kept as they are).
     static func readText(_ path: String) throws -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // The config is bytes: a Latin-1 comment is kept byte for byte (`ConfigText`).
+        ConfigText.decode(try readBytes(path))
+    }
+
+    /// The path with every symlink resolved (what a write must replace so the link survives); the path
+    /// itself when it is no link.
+    static func resolveSymlinks(_ path: String) throws -> String {
+        guard let resolved = realpath(path, nil) else {
+            throw ApplyError.io(operation: "resolve the symlinks of", path: path, errno: errno)
+        }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Reads a regular file's bytes (a FIFO, device or directory is refused rather than read).
+    static func readBytes(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw ApplyError.io(operation: "read", path: path, errno: errno) }
         defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ApplyError.io(operation: "stat", path: path, errno: errno) }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw ApplyError.io(operation: "read (not a regular file)", path: path, errno: st.st_mode & S_IFMT == S_IFDIR ? EISDIR : EINVAL)
+        }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -26,10 +48,7 @@ enum AtomicFiles {
             if n == 0 { break }
             bytes += buffer[0..<n]
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw ApplyError.invalidChange("\(path) is not UTF-8 text")
-        }
-        return text
+        return bytes
     }
 
     /// The directory part of `path`.
@@ -58,7 +77,7 @@ enum AtomicFiles {
             close(fd)
             if !ok { unlink(temp) }
         }
-        let bytes = Array(text.utf8)
+        let bytes = ConfigText.encode(text)
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + offset }, $0.count - offset) }

@@ -147,6 +147,10 @@ public struct ApplyStatus: Sendable, Equatable {
         case .validationRefused?: return "refused by validation"
         case .reloadFailedReverted?: return "reload failed, reverted"
         case .conflict?: return "conflict, nothing written"
+        case .validationNotRun?: return "validation could not run"
+        case .revertWithheld?: return "revert withheld: a hand edit arrived, fix by hand"
+        case .interrupted?: return "interrupted, reverted"
+        case .recovered?: return "recovered"
         case nil: return "not applied"
         }
     }

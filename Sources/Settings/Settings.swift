@@ -1,3 +1,4 @@
+import Apply
 import Foundation
 import Rollout
 import TrafficStats
@@ -35,7 +36,7 @@ public struct Settings: Sendable, Equatable {
     public var reloadBySignal = false
     /// Seconds each external command may take.
     public var commandTimeout: Double = 30
-    /// The journal file; nil means `$XDG_STATE_HOME/cutover/journal.jsonl`.
+    /// The journal file; nil means one journal per config, beside it (`.<name>.cutover-journal.jsonl`).
     public var journal: String?
     /// The theme name.
     public var theme: String?
@@ -250,9 +251,12 @@ extension Settings {
         }
     }
 
-    /// The journal path: the setting, else `$XDG_STATE_HOME/cutover/journal.jsonl`.
-    public func journalPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    /// The journal path: the setting, else the config's own journal beside it (so `history` and the
+    /// dashboard show that config's changes, and everyone who may edit the config can read and undo them),
+    /// else (no config known) `$XDG_STATE_HOME/cutover/journal.jsonl`.
+    public func journalPath(config: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let journal { return journal }
+        if let config { return Journal.besideConfig(config) }
         let home = environment["HOME"] ?? NSHomeDirectory()
         let state = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/state"
         return state + "/cutover/journal.jsonl"

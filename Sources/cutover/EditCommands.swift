@@ -10,7 +10,8 @@ struct EditOptions: ParsableArguments {
     @Flag(name: [.short, .long], help: "Apply without asking (a prompt appears only when stdin is a terminal).") var yes = false
     @Option(name: .long, help: ArgumentHelp("Why: recorded in the journal.", valueName: "TEXT")) var reason: String?
 
-    /// Whether `text` is a percent nginx accepts in split_clients: 0 to 100, at most two decimals.
+    /// Whether `text` is a percent nginx accepts in split_clients: 0 to 100, at most two decimals, at least one
+    /// digit (`.` is refused, not read as 0).
     static func isPercent(_ text: String) -> Bool {
         guard let p = Percent(parsing: text) else { return false }
         return p.hundredths <= 10000
@@ -26,6 +27,7 @@ struct SetCommand: ParsableCommand {
     @Argument(help: "A short name, a key, or any unique part of a key.") var endpoint: String
     @Option(name: .long, help: "The group to move the endpoint to (e.g. group3_routing).") var group: String?
     @Option(name: .long, help: "The new-service percent (0-100, two decimals at most).") var percent: String?
+    @OptionGroup var confirm: ConfirmTrafficOptions
 
     func validate() throws {
         guard (group == nil) != (percent == nil) else { throw ValidationError("give exactly one of --group NAME or --percent P") }
@@ -39,7 +41,7 @@ struct SetCommand: ParsableCommand {
         } else {
             change = .assignPercent(endpoint: endpoint, percent: Percent(parsing: percent ?? "") ?? .zero)
         }
-        try EditRunner.run(change, global: global, options: edit)
+        try EditRunner.run(change, global: global, options: edit, confirm: confirm)
     }
 }
 
@@ -52,13 +54,19 @@ struct GroupCommand: ParsableCommand {
     @Argument(help: "The group's name (e.g. group3_routing).") var name: String
     @Option(name: .long, help: "The new-service percent (0-100, two decimals at most).") var percent: String
     @Flag(name: .long, help: "Create the group if it does not exist.") var create = false
+    @OptionGroup var confirm: ConfirmTrafficOptions
 
     func validate() throws {
         if !EditOptions.isPercent(percent) { throw ValidationError("--percent \(percent) is not a percent from 0 to 100 with at most two decimals") }
+        let bare = name.hasPrefix("$") ? String(name.dropFirst()) : name
+        if !NginxVariables.isValidName(bare) {
+            throw ValidationError("\"\(name)\" is not a group name nginx can read: use ASCII letters, digits and `_` (e.g. group7_routing)")
+        }
     }
 
     func run() throws {
-        try EditRunner.run(.setGroupPercent(group: name, percent: Percent(parsing: percent) ?? .zero, create: create), global: global, options: edit)
+        try EditRunner.run(.setGroupPercent(group: name, percent: Percent(parsing: percent) ?? .zero, create: create), global: global,
+                           options: edit, confirm: confirm)
     }
 }
 
@@ -71,6 +79,14 @@ struct AddCommand: ParsableCommand {
     @Argument(help: "The map key: an exact path, or a regex starting with ~ (~* for case-insensitive).") var key: String
     @Option(name: .long, help: "Where the new service serves it.") var target: String
     @Option(name: .long, help: "The group it starts in.") var group: String
+
+    func validate() throws {
+        if key.isEmpty { throw ValidationError("give the endpoint's map key: an exact path or a regex starting with ~") }
+        if MapKey(raw: key).isSpecialParameter {
+            throw ValidationError("`\(key)` is a map parameter, not an endpoint key; give the endpoint's path or a regex (`~^/v2/...$`)")
+        }
+        if target.isEmpty { throw ValidationError("--target is empty; give the path the new service serves the endpoint at") }
+    }
 
     func run() throws {
         try EditRunner.run(.add(key: key, target: target, group: group), global: global, options: edit)
@@ -97,6 +113,7 @@ struct RollbackCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var edit: EditOptions
     @Flag(name: .long, help: "Roll back every group in one reversible edit.") var all = false
+    @OptionGroup var confirm: ConfirmTrafficOptions
     @Argument(help: "Endpoints to roll back.") var endpoints: [String] = []
 
     func validate() throws {
@@ -104,7 +121,7 @@ struct RollbackCommand: ParsableCommand {
     }
 
     func run() throws {
-        try EditRunner.run(all ? .rollbackAll : .rollback(endpoints: endpoints), global: global, options: edit)
+        try EditRunner.run(all ? .rollbackAll : .rollback(endpoints: endpoints), global: global, options: edit, confirm: confirm)
     }
 }
 
@@ -122,6 +139,26 @@ struct ResumeCommand: ParsableCommand {
 
 /// The shared path of every editing command: compute, preview, confirm, apply through the pipeline, report.
 enum EditRunner {
+    /// `--confirm-traffic`: watches the logs after the change; exits 7 when the new service still gets
+    /// requests for the endpoints the change put at 0%.
+    static func confirmTraffic(_ options: ConfirmTrafficOptions, seconds: Double, preview: EditResult, global: GlobalOptions,
+                               oldWorkers: Set<Int32>, reloadedAt: Date) throws {
+        let endpoints = TrafficConfirmation.zeroedEndpoints(preview.shifts, model: preview.model)
+        guard !endpoints.isEmpty else {
+            print("traffic: nothing to confirm, no endpoint is at 0% after this change")
+            return
+        }
+        let context = try Context.load(global)
+        let result = try TrafficConfirmation.watch(context: context, logs: options.logs, endpoints: endpoints, seconds: seconds,
+                                                   oldWorkers: oldWorkers, reloadedAt: reloadedAt)
+        if result.confirmed {
+            print(result.message)
+        } else {
+            printError("cutover: " + result.message)
+            throw ExitCode(ExitStatus.trafficNotConfirmed.rawValue)
+        }
+    }
+
     /// Prints the diffs for `--dry-run` (and returns false), or asks `question` when stdin is a terminal and
     /// `--yes` was not given; true means go ahead.
     static func previewOrConfirm(_ changes: [FileChange], options: EditOptions, question: String) -> Bool {
@@ -140,7 +177,7 @@ enum EditRunner {
         return true
     }
 
-    static func run(_ edit: RolloutEdit, global: GlobalOptions, options: EditOptions) throws {
+    static func run(_ edit: RolloutEdit, global: GlobalOptions, options: EditOptions, confirm: ConfirmTrafficOptions? = nil) throws {
         try runReportingErrors {
             let context = try Context.load(global)
             let preview: EditResult
@@ -156,9 +193,14 @@ enum EditRunner {
             print(preview.summary)
             guard EditRunner.previewOrConfirm(preview.changes, options: options, question: "Apply this change") else { return }
             let wiring = try ApplyWiring(context: context)
+            let control = context.applier.pipeline.configuration.nginx
+            let oldWorkers = TrafficConfirmation.workers(pidFile: control.masterPidFile ?? control.reloadSignalPidFile)
             let report = try wiring.apply(edit: edit, preview: preview, reason: options.reason)
-            print(ApplyWiring.describe(report))
-            if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+            let reloadedAt = Date()
+            let code = ApplyWiring.finish(report)
+            if code != 0 { throw ExitCode(code) }
+            if let confirm, let seconds = confirm.seconds { try confirmTraffic(confirm, seconds: seconds, preview: preview, global: global,
+                                                                               oldWorkers: oldWorkers, reloadedAt: reloadedAt) }
         }
     }
 }

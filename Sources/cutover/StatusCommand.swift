@@ -50,7 +50,7 @@ struct StatusCommand: ParsableCommand {
                 throw CLIError(message: "cannot set up the log reader: \(error)", code: CLIError.general)
             }
             // The journal's changes split every endpoint's requests into before and since its last change.
-            let records = (try? Journal(path: context.settings.journalPath()).records()) ?? []
+            let records = (try? Journal(path: context.settings.journalPath(config: context.configPath)).records()) ?? []
             let changes = Settings.routingChanges(journal: records, model: context.model, names: context.model.endpoints.map(\.pattern))
             var lastChange: [String: Int64] = [:]
             for change in changes {
@@ -66,6 +66,8 @@ struct StatusCommand: ParsableCommand {
             let snapshot = engine.snapshot(window)
             var model = context.model
             model.problems += plan.problems
+            // A log that cannot be read (permissions, a directory, a FIFO) is a problem, never silent.
+            model.problems += snapshot.unreadable.sorted { $0.key < $1.key }.map { Problem(.error, $0.value, at: SourceLocation(file: $0.key, line: 0)) }
             if json {
                 print(StatusReport.json(model, snapshot: snapshot, configPath: context.configPath).serialized())
             } else {

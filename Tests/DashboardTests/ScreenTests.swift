@@ -85,8 +85,8 @@ func render(_ state: AppState, width: Int, height: Int, colorMode: ColorMode = .
         state.view = .problems
         state.themeProblems = ["/home/ops/.config/cutover/themes/mine.yaml:4:10: unknown colour 'purpel'"]
         state.preflight = [
-            Finding("unanchored-key", .warning, "map key `~^/v2/content_api/book.get_book_info` has no end anchor", at: Rollout.SourceLocation(file: "/srv/demo/cutover-demo.conf", line: 16), fix: "anchor it with `$`"),
-            Finding("split-key-per-request", .info, "split_clients $group1_routing splits on `${request_id}`", at: Rollout.SourceLocation(file: "/srv/demo/cutover-demo.conf", line: 26)),
+            Finding(.unanchoredKey, .warning, "map key `~^/v2/content_api/book.get_book_info` has no end anchor", at: Rollout.SourceLocation(file: "/srv/demo/cutover-demo.conf", line: 16), fix: "anchor it with `$`"),
+            Finding(.splitKeyPerRequest, .info, "split_clients $group1_routing splits on `${request_id}`", at: Rollout.SourceLocation(file: "/srv/demo/cutover-demo.conf", line: 26)),
         ]
         let problems = render(state, width: 120, height: 40)
         assertSnapshot(problems.snapshot(), name: "problems-120x40")

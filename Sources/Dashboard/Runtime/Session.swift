@@ -121,7 +121,7 @@ public final class DashboardSession {
         editSettings.prefix = reader.prefix
         let applier = editSettings.editApplier(configPath: loaded.config.mainPath, config: loaded.config, runner: runner)
         let parts = SessionParts(
-            reader: reader, loaded: loaded, applier: applier, journalPath: settings.journalPath(),
+            reader: reader, loaded: loaded, applier: applier, journalPath: settings.journalPath(config: loaded.config.mainPath),
             mainLogs: options.mainLogs.isEmpty ? settings.mainLogs : options.mainLogs,
             migrationLogs: options.migrationLogs.isEmpty ? settings.migrationLogs : options.migrationLogs,
             theme: options.theme ?? settings.theme, window: window, readOnly: options.readOnly, ladder: settings.ladder,
@@ -197,7 +197,7 @@ public final class DashboardSession {
             return (result.theme, result.diagnostics.map(\.description))
         }
         let source: TrafficSource? = simulator.map { DemoTrafficSource(live: traffic, simulator: $0) } ?? traffic
-        let runner = EffectRunner(applier: applier, journal: Journal(path: parts.journalPath), config: parts.reader,
+        let runner = EffectRunner(applier: applier, journal: ConfigJournal(journal: Journal(path: parts.journalPath), config: parts.loaded.config.mainPath), config: parts.reader,
                                   traffic: source, themes: themes, clock: clock)
         var state = AppState(configPath: loaded.config.mainPath, loaded: loaded, window: parts.window, readOnly: parts.readOnly,
                              ladder: AppState.ladder(from: parts.ladder), now: clock.now())
