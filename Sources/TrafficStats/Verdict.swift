@@ -328,7 +328,11 @@ extension Verdict {
         let tail = 1 - q
         let nc = Int(ch.totalCount), nn = Int(nh.totalCount)
         func threshold(_ c: Double) -> Double { max(c * (1 + settings.latencyMargin), c + settings.latencyMarginMinMs) }
-        func above(_ t: Double) -> Int { Int(nh.totalCount - nh.count(within: 0...UInt64(max(0, t.rounded(.down))))) }
+        // The new requests in the buckets above t's (the tail: a short walk).
+        func above(_ t: Double) -> Int {
+            let from = nh.nextNonEquivalentForValue(UInt64(max(0, t.rounded(.down))))
+            return from > nh.maxRecorded ? 0 : Int(nh.count(within: from...nh.maxRecorded))
+        }
         func quantileBounds(scale k: Double) -> (low: Double, high: Double?) {
             let n = Double(nc) * k
             let half = (q * (1 - q) / n).squareRoot() * Sequential.multiplier(n: n, alpha: alpha)
