@@ -49,6 +49,12 @@ let package = Package(
             "NginxConfig", "Rollout", "AccessLog", "TrafficStats", "Apply",
         ]),
 
+        // Fuzz targets (Fuzz/README.md): built normally they replay the inputs named on the command line;
+        // built with `-Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING` they are libFuzzer binaries.
+        .executableTarget(name: "fuzz-config-parser", dependencies: ["NginxConfig"], path: "Fuzz/ConfigParser"),
+        .executableTarget(name: "fuzz-log-line", dependencies: ["AccessLog"], path: "Fuzz/LogLine"),
+        .executableTarget(name: "fuzz-settings", dependencies: ["Settings"], path: "Fuzz/SettingsReader"),
+
         // Tests.
         .target(name: "TestSupport", dependencies: ["Apply"], path: "Tests/TestSupport"),
         .testTarget(name: "NginxConfigTests", dependencies: ["NginxConfig", "TestSupport"], exclude: ["Fixtures"]),
