@@ -288,3 +288,13 @@ final class SmallTmpfs: @unchecked Sendable {
         #expect(ExitStatus.table.contains("7 --confirm-traffic"))
     }
 }
+
+@Suite struct ExitCodeDocumentationTests {
+    @Test func theReadmeDocumentsEveryExitCode() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../README.md").standardized
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        for status in ExitStatus.allCases {
+            #expect(text.contains("\n| \(status.rawValue) | "), "README's exit-code table lacks \(status.rawValue) (\(status))")
+        }
+    }
+}

@@ -85,7 +85,7 @@ func awaitFile(_ path: String, timeout: Duration = .seconds(15)) -> Bool {
 /// The real `cutover` against a real nginx under faults: signals and SIGKILL mid-validation, hand edits while
 /// nginx -t runs, stale pid files, relative pid/error_log, hostile request paths, FIFOs and directories as
 /// inputs, per-config journals, an unwritable journal during an emergency rollback, traffic confirmation.
-@Suite struct FaultCLITests {
+@Suite(.serialized) struct FaultCLITests {
     /// Settings aimed at `setup` with a validate command that marks its start, sleeps, then runs the real `nginx -t`.
     static func slowSettings(_ setup: CLIReferenceNginx, marker: String, sleep: String = "1.5") throws -> String {
         let nginx = CLIReferenceNginx.nginxBinary
@@ -222,6 +222,13 @@ func awaitFile(_ path: String, timeout: Duration = .seconds(15)) -> Bool {
         let refused = try setup.cutover(["set", "orders", "--percent", "50", "--yes", "--config", setup.routingPath])
         #expect(refused.exitCode == 4, "\(refused)")
         #expect(refused.stdout.contains("[emerg]") && refused.stdout.contains("Address already in use"), "\(refused)")
+    }
+
+    @Test func helpPrintsTheExitCodeTable() throws {
+        let dir = try TempDir()
+        let help = try runCutover(["--help"], cwd: dir.path)
+        #expect(help.exitCode == 0, "\(help)")
+        for status in ExitStatus.allCases { #expect(help.stdout.contains("\(status.rawValue) \(status.meaning.prefix(20))"), "\(status)") }
     }
 
     @Test func terminalEscapesInARequestPathNeverReachTheTerminal() throws {
