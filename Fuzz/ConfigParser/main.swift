@@ -1,5 +1,6 @@
 // libFuzzer target: the nginx config parser and printer (see Fuzz/README.md).
 import Foundation
+import FuzzDriver
 import NginxConfig
 
 /// One input: parse it as a config file; a parsed file must print back to exactly its bytes (the parser
@@ -18,17 +19,4 @@ public func fuzzConfigParser(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
     return 0
 }
 
-#if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
-var argc = CommandLine.argc
-var argv = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzConfigParser))
-#else
-// Without the fuzzer: replay the files named on the command line (a crash reproduces here too).
-for path in CommandLine.arguments.dropFirst() {
-    let bytes = [UInt8](FileManager.default.contents(atPath: path) ?? Data())
-    _ = bytes.withUnsafeBufferPointer { fuzzConfigParser($0.baseAddress, $0.count) }
-}
-#endif
+fuzzMain(fuzzConfigParser)

@@ -1,6 +1,7 @@
 // libFuzzer target: the access-log line parser, in the combined, the reference `timed` and a JSON format.
 import AccessLog
 import Foundation
+import FuzzDriver
 
 nonisolated(unsafe) let formats: [LogFormat] = {
     var out = [LogFormat.combined]
@@ -32,16 +33,4 @@ public func fuzzLogLine(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-#if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
-var argc = CommandLine.argc
-var argv = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzLogLine))
-#else
-for path in CommandLine.arguments.dropFirst() {
-    let bytes = [UInt8](FileManager.default.contents(atPath: path) ?? Data())
-    _ = bytes.withUnsafeBufferPointer { fuzzLogLine($0.baseAddress, $0.count) }
-}
-#endif
+fuzzMain(fuzzLogLine)

@@ -1,5 +1,6 @@
 // libFuzzer target: the cutover.yaml reader.
 import Foundation
+import FuzzDriver
 import Settings
 
 /// One input: read it as settings; a refusal must name a line within the input.
@@ -15,16 +16,4 @@ public func fuzzSettings(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-#if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
-var argc = CommandLine.argc
-var argv = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzSettings))
-#else
-for path in CommandLine.arguments.dropFirst() {
-    let bytes = [UInt8](FileManager.default.contents(atPath: path) ?? Data())
-    _ = bytes.withUnsafeBufferPointer { fuzzSettings($0.baseAddress, $0.count) }
-}
-#endif
+fuzzMain(fuzzSettings)
