@@ -137,6 +137,27 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
         #expect(state.status?.text.contains("validated, reloaded in 42 ms") == true)
     }
 
+    @Test func anEmergencyRollbackWhileApplyingIsQueuedNotDropped() throws {
+        var state = try Fixtures.state()
+        state.applying = "group: group2_routing 50% -> 75%"
+        state.applyingSince = Fixtures.now
+        press(&state, .char("R"))
+        let pending = try #require(confirmSummary(state), "R while applying still asks")
+        #expect(press(&state, .char("y")).isEmpty, "nothing starts while the other change is in flight")
+        #expect(state.queuedRollback == pending)
+        #expect(state.status?.text.contains("rollback queued") == true, "\(state.status?.text ?? "")")
+        // The change in flight ends: the rollback runs right after.
+        let effects = reduce(&state, .applyFinished(ApplyStatus(action: "group", summary: "group: x", outcome: .applied,
+                                                                  message: "ok", elapsed: .milliseconds(42), finishedAt: Fixtures.now)))
+        #expect(effects.first == .apply(.rollbackAll, summary: pending.summary), "\(effects)")
+        #expect(state.applying == pending.summary)
+        #expect(state.queuedRollback == nil)
+        #expect(state.status?.text.contains("queued rollback") == true)
+        // An ordinary change is still refused while busy.
+        press(&state, .char("+"))
+        #expect(state.overlay == .none && state.status?.text.contains("wait") == true)
+    }
+
     @Test func failedApplyShowsNginxMessage() throws {
         var state = try Fixtures.state()
         _ = reduce(&state, .applyFinished(ApplyStatus(action: "group", summary: "group: x", outcome: .reloadFailedReverted,
