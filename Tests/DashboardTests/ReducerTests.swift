@@ -285,3 +285,37 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
         #expect(byName["user.get_bookmarks"] == .noData)
     }
 }
+
+@Suite struct RollbackConfirmationTests {
+    static func rolledBack(_ state: inout AppState, endpoints: [String], secondsAgo: Double) {
+        state.lastApply = ApplyStatus(action: "rollback", summary: "rollback", outcome: .applied, message: "ok",
+                                      elapsed: .milliseconds(30), finishedAt: Fixtures.now.addingTimeInterval(-secondsAgo))
+        state.journal = [Fixtures.record(id: "r1", action: "rollback", groups: [], before: [:], after: [:], minutesAgo: secondsAgo / 60,
+                                         endpoints: endpoints)]
+    }
+
+    @Test func newServiceTrafficAfterTheReloadIsSaidLoudly() throws {
+        var state = try Fixtures.stateWithTraffic()
+        let busy = try #require(state.model?.endpoints.first { $0.percent > .zero && $0.target != nil })
+        Self.rolledBack(&state, endpoints: [busy.name], secondsAgo: 30)
+        let confirmation = try #require(RollbackConfirmation.of(state))
+        #expect(confirmation.confirmed == false, "\(confirmation.text)")
+        #expect(confirmation.text.contains("ROLLBACK NOT CONFIRMED BY TRAFFIC") && confirmation.text.contains(busy.name))
+    }
+
+    @Test func noNewServiceTrafficConfirmsAndTooEarlyWaits() throws {
+        var state = try Fixtures.stateWithTraffic()
+        let idle = try #require(state.model?.endpoints.first { $0.percent > .zero && $0.target != nil })
+        // The traffic after the rollback: every second on the current service only.
+        var snapshot = try #require(state.snapshot)
+        let index = try #require(snapshot.endpoints.firstIndex { $0.endpoint == idle.name })
+        snapshot.endpoints[index].newShareSeries = snapshot.endpoints[index].newShareSeries.map { $0 == nil ? nil : 0 }
+        state.snapshot = snapshot
+        Self.rolledBack(&state, endpoints: [idle.name], secondsAgo: 30)
+        let confirmation = try #require(RollbackConfirmation.of(state))
+        #expect(confirmation.confirmed == true, "\(confirmation.text)")
+        #expect(confirmation.text.contains("0 new-service requests for \(idle.name)"))
+        Self.rolledBack(&state, endpoints: [idle.name], secondsAgo: 0)
+        #expect(RollbackConfirmation.of(state)?.confirmed == nil, "within the drain margin it waits")
+    }
+}

@@ -65,7 +65,12 @@ public enum Screen {
             if state.queuedRollback != nil { spans.append(Span("  rollback queued next", style: theme[.error])) }
             line = Line(spans)
         } else if let status = state.status {
-            line = Line([Span(" " + status.text, style: status.isError ? theme[.error] : theme[.status])])
+            var spans = [Span(" " + status.text, style: status.isError ? theme[.error] : theme[.status])]
+            if let confirmation = RollbackConfirmation.of(state) {
+                spans.append(Span(" · " + confirmation.text, style: confirmation.confirmed == false ? theme[.error]
+                                  : (confirmation.confirmed == true ? theme[.ok] : theme[.muted])))
+            }
+            line = Line(spans)
         } else if !state.filter.isEmpty {
             line = Line([Span(" filter: ", style: theme[.key]), Span(state.filter, style: theme[.status]),
                          Span("  (Esc clears)", style: theme[.muted])])
