@@ -189,12 +189,10 @@ final class SmallTmpfs: @unchecked Sendable {
     @Test func aStalePidFileNamingAnotherProcessIsNeverSignalled() throws {
         let dir = try TempDir()
         let file = try dir.write("routing.conf", PipelineTests.before)
-        let sleeper = Process()
-        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        sleeper.arguments = ["30"]
-        try sleeper.run()
-        defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }
-        let pidFile = try dir.write("nginx.pid", "\(sleeper.processIdentifier)\n")
+        // A process SIGHUP would kill (default disposition, nothing blocked), as a stale pid file may name.
+        let sleeper = try CleanChild(["sleep", "30"])
+        defer { sleeper.stop() }
+        let pidFile = try dir.write("nginx.pid", "\(sleeper.pid)\n")
 
         // Reload by signal: no SIGHUP reaches the sleeper.
         var control = NginxControl(validateArgv: Self.validate, reloadArgv: Self.reload, reloadSignalPidFile: pidFile)

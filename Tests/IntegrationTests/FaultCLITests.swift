@@ -188,12 +188,10 @@ func awaitFile(_ path: String, timeout: Duration = .seconds(15)) -> Bool {
         defer { setup.nginx.stop() }
         let before = try setup.routingText()
         setup.nginx.stop()
-        let sleeper = Process()
-        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        sleeper.arguments = ["30"]
-        try sleeper.run()
-        defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }
-        try "\(sleeper.processIdentifier)\n".write(toFile: setup.nginx.pidFile, atomically: true, encoding: .utf8)
+        // A process that SIGHUP would kill (default disposition, nothing blocked), as a stale pid file may name.
+        let sleeper = try CleanChild(["sleep", "30"])
+        defer { sleeper.stop() }
+        try "\(sleeper.pid)\n".write(toFile: setup.nginx.pidFile, atomically: true, encoding: .utf8)
         let result = try setup.cutover(["set", "orders", "--percent", "100", "--yes", "--config", setup.routingPath])
         #expect(result.exitCode == 4, "\(result)")
         #expect(result.stdout.contains("not an nginx master"), "\(result)")
