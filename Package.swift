@@ -20,8 +20,8 @@ let package = Package(
 
         // Core: no UI.
         .target(name: "NginxConfig"),
-        .target(name: "Rollout", dependencies: ["NginxConfig"]),
-        .target(name: "Settings", dependencies: ["Rollout", "Apply", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Rollout", dependencies: ["NginxConfig", "CPCRE2"]),
+        .target(name: "Settings", dependencies: ["Rollout", "Apply", "TrafficStats", .product(name: "Yams", package: "Yams")]),
         .target(name: "AccessLog"),
         .target(name: "TrafficStats", dependencies: [
             "AccessLog", "Rollout", "CPCRE2",

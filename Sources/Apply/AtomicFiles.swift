@@ -1,4 +1,5 @@
 import Foundation
+import NginxConfig
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -10,13 +11,10 @@ import Darwin
 ///
 /// Temp and backup names start with a dot so an nginx `include dir/*;` glob never picks them up.
 enum AtomicFiles {
-    /// Reads the file as UTF-8 text.
+    /// Reads the file as lossless text (`ConfigText`: UTF-8, other bytes kept as they are).
     static func readText(_ path: String) throws -> String {
-        let bytes = try readBytes(path)
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw ApplyError.notUTF8(path: path)
-        }
-        return text
+        // The config is bytes: a Latin-1 comment is kept byte for byte (`ConfigText`).
+        ConfigText.decode(try readBytes(path))
     }
 
     /// The path with every symlink resolved (what a write must replace so the link survives); the path
@@ -79,7 +77,7 @@ enum AtomicFiles {
             close(fd)
             if !ok { unlink(temp) }
         }
-        let bytes = Array(text.utf8)
+        let bytes = ConfigText.encode(text)
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + offset }, $0.count - offset) }

@@ -14,8 +14,12 @@ public protocol ConfigFileStore: Sendable {
 
 /// Reads config files from the local disk.
 public struct LocalFileStore: ConfigFileStore {
+    /// The largest config file Cutover reads (real configs are kilobytes; `/dev/zero` never ends).
+    public static let maxFileBytes = 32 << 20
+
     public init() {}
 
+    /// The file's bytes as lossless text (`ConfigText`), refusing anything larger than `maxFileBytes`.
     public func read(_ path: String) throws -> String {
         guard let fp = fopen(path, "rb") else {
             throw ConfigLoadError.unreadable(path: path, reason: ConfigSet.errnoText())
@@ -26,12 +30,12 @@ public struct LocalFileStore: ConfigFileStore {
         while true {
             let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, fp) }
             if n > 0 { bytes.append(contentsOf: chunk[0..<n]) }
+            if bytes.count > LocalFileStore.maxFileBytes {
+                throw ConfigLoadError.tooLarge(path: path, limit: LocalFileStore.maxFileBytes)
+            }
             if n < chunk.count { break }
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw ConfigLoadError.notUTF8(path: path)
-        }
-        return text
+        return ConfigText.decode(bytes)
     }
 
     public func glob(_ pattern: String) -> [String] {
@@ -50,6 +54,7 @@ public struct LocalFileStore: ConfigFileStore {
 public enum ConfigLoadError: Error, Sendable, Equatable, CustomStringConvertible {
     case unreadable(path: String, reason: String)
     case notUTF8(path: String)
+    case tooLarge(path: String, limit: Int)
     case syntax(ConfigSyntaxError)
     case includeCycle(file: String, line: Int, target: String)
     case includeMissing(file: String, line: Int, target: String, reason: String)
@@ -60,6 +65,8 @@ public enum ConfigLoadError: Error, Sendable, Equatable, CustomStringConvertible
             return "cannot read \(path): \(reason); check the path (--config or `config:` in cutover.yaml) and permissions"
         case .notUTF8(let path):
             return "\(path) is not valid UTF-8; Cutover edits files byte for byte and cannot do so safely here — convert the file to UTF-8"
+        case .tooLarge(let path, let limit):
+            return "\(path) is larger than \(limit >> 20) MiB, which no nginx config is; check the path (--config or `config:` in cutover.yaml)"
         case .syntax(let e):
             return e.description
         case .includeCycle(let file, let line, let target):
@@ -94,6 +101,13 @@ public struct LocatedDirective: Sendable {
     public var file: String { path.file }
     /// The 1-based line of the directive.
     public var line: Int { directive.line }
+
+    /// A directive found at `path` inside `ancestors`.
+    public init(directive: Directive, path: DirectivePath, ancestors: [Directive]) {
+        self.directive = directive
+        self.path = path
+        self.ancestors = ancestors
+    }
 }
 
 /// A config as nginx reads it: the main file and every file it includes, each kept as a lossless tree.
@@ -110,6 +124,17 @@ public struct ConfigSet: Sendable {
     public private(set) var originals: [String: String]
     /// The files each include directive expanded to, keyed by the include's address.
     public private(set) var includes: [DirectivePath: [String]]
+    /// nginx's own prefix (`-p`, else the compiled-in `--prefix` of `nginx -V`), which relative paths such as
+    /// `access_log logs/api.log` resolve against; nil when unknown (such paths then stay relative).
+    public var nginxPrefix: String?
+
+    /// `path` as nginx opens it: absolute paths as they are, relative ones under `nginxPrefix`
+    /// (`ngx_conf_full_name`); nil when it is relative and the prefix is unknown.
+    public func resolvedPath(_ path: String) -> String? {
+        if path.hasPrefix("/") { return path }
+        guard let base = nginxPrefix else { return nil }
+        return ConfigSet.normalize(ConfigSet.absolute(base) + "/" + path)
+    }
 
     /// Loads `path` and, recursively, what it includes; relative includes resolve against `prefix`
     /// (by default the directory of `path`, which is nginx's conf prefix when `path` is nginx.conf).

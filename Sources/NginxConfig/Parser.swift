@@ -10,16 +10,26 @@ public struct ConfigSyntaxError: Error, Sendable, Equatable, CustomStringConvert
 }
 
 /// Parses nginx config text into a lossless tree, following the tokenisation rules of `ngx_conf_read_token`.
+///
+/// Bounded by design: blocks nest at most `maxDepth` levels (a clear error beyond), and a token or comment
+/// of `maxTokenBytes` bytes or more is refused as nginx refuses it (its read buffer is 4,096 bytes).
 public struct ConfigParser {
+    /// The deepest block nesting Cutover reads; real configs use fewer than 10 levels.
+    public static let maxDepth = 100
+    /// nginx's `NGX_CONF_BUFFER`: a token (or `#` comment) this long or longer makes `nginx -t` fail.
+    public static let maxTokenBytes = 4096
+
     private let bytes: [UInt8]
     private let path: String
     private var pos = 0
     private var line = 1
     private var lineStart = 0
+    /// Set by `trivia()` when it passed a comment nginx would refuse as too long (its offset).
+    private var tooLong: Int?
 
     /// Parses `text` (the content of the file at `path`) into a tree that prints back byte for byte.
     public static func parse(_ text: String, path: String) throws(ConfigSyntaxError) -> ConfigFile {
-        var parser = ConfigParser(bytes: Array(text.utf8), path: path)
+        var parser = ConfigParser(bytes: ConfigText.encode(text), path: path)
         return try parser.parseFile()
     }
 
@@ -49,7 +59,7 @@ public struct ConfigParser {
 
     private func text(_ from: Int, _ to: Int) -> String {
         if from == to { return "" }
-        return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[from..<to]), as: UTF8.self) }
+        return bytes.withUnsafeBufferPointer { ConfigText.decode(UnsafeBufferPointer(rebasing: $0[from..<to])) }
     }
 
     private mutating func advance() {
@@ -65,7 +75,11 @@ public struct ConfigParser {
             if ConfigParser.isSpace(b) {
                 advance()
             } else if b == ConfigParser.hash {
+                let commentStart = pos
                 while pos < bytes.count && bytes[pos] != ConfigParser.lf { pos += 1 }
+                if pos - commentStart >= ConfigParser.maxTokenBytes && pos < bytes.count {
+                    tooLong = commentStart
+                }
             } else {
                 break
             }
@@ -74,15 +88,24 @@ public struct ConfigParser {
     }
 
     private mutating func parseFile() throws(ConfigSyntaxError) -> ConfigFile {
-        let (children, trailing) = try parseDirectives(inBlock: false)
+        let (children, trailing) = try parseDirectives(inBlock: false, depth: 0)
         return ConfigFile(path: path, children: children, trailing: trailing)
     }
 
+    /// Consumes trivia and refuses a `#` comment nginx finds too long.
+    private mutating func checkedTrivia() throws(ConfigSyntaxError) -> String {
+        let text = trivia()
+        if let at = tooLong {
+            throw error("too long parameter \"\(self.text(at, min(at + 10, bytes.count)))...\" started (nginx reads at most \(ConfigParser.maxTokenBytes - 1) bytes per token or comment); split or shorten it", at: at)
+        }
+        return text
+    }
+
     /// Parses directives until `}` (in a block, consumed) or the end of the file (at top level).
-    private mutating func parseDirectives(inBlock: Bool) throws(ConfigSyntaxError) -> ([Directive], String) {
+    private mutating func parseDirectives(inBlock: Bool, depth: Int) throws(ConfigSyntaxError) -> ([Directive], String) {
         var children: [Directive] = []
         while true {
-            let prefix = trivia()
+            let prefix = try checkedTrivia()
             guard pos < bytes.count else {
                 if inBlock { throw error("unexpected end of file, expecting \"}\"") }
                 return (children, prefix)
@@ -96,15 +119,19 @@ public struct ConfigParser {
             if b == ConfigParser.semicolon || b == ConfigParser.openBrace {
                 throw error("unexpected \"\(Character(UnicodeScalar(b)))\"")
             }
-            children.append(try parseDirective(prefix: prefix))
+            children.append(try parseDirective(prefix: prefix, depth: depth))
         }
     }
 
-    private mutating func parseDirective(prefix: String) throws(ConfigSyntaxError) -> Directive {
+    private mutating func parseDirective(prefix: String, depth: Int) throws(ConfigSyntaxError) -> Directive {
         var words: [Word] = [try parseWord(prefix: prefix)]
         while true {
             let gapStart = pos
-            let gap = trivia()
+            // After a quoted word nginx needs a space, ";", "{" or ")" next: a `#` right after the quote is no comment.
+            if pos < bytes.count, bytes[pos] == ConfigParser.hash, let last = words.last, last.isQuoted {
+                throw error("unexpected \"#\" right after a quoted string; put a space before the comment")
+            }
+            let gap = try checkedTrivia()
             guard pos < bytes.count else {
                 throw error("unexpected end of file, expecting \";\" or \"}\"")
             }
@@ -114,8 +141,11 @@ public struct ConfigParser {
                 pos += 1
                 return makeDirective(words, beforeTerminator: gap, block: nil)
             case ConfigParser.openBrace:
+                if depth + 1 > ConfigParser.maxDepth {
+                    throw error("blocks are nested more than \(ConfigParser.maxDepth) levels deep here; Cutover reads at most \(ConfigParser.maxDepth) (real configs use a handful) — look for unbalanced `{`")
+                }
                 pos += 1
-                let (children, trailing) = try parseDirectives(inBlock: true)
+                let (children, trailing) = try parseDirectives(inBlock: true, depth: depth + 1)
                 return makeDirective(words, beforeTerminator: gap, block: Block(children: children, trailing: trailing))
             case ConfigParser.closeBrace:
                 throw error("unexpected \"}\", expecting \";\" after \"\(words[0].value)\"")
@@ -168,6 +198,12 @@ public struct ConfigParser {
                 if ConfigParser.isSpace(b) || b == ConfigParser.semicolon || b == ConfigParser.openBrace { break }
                 pos += 1
             }
+        }
+        // nginx counts a token from its first byte (after an opening quote) and fails once its 4 KiB buffer is full.
+        let counted = pos - start - (first == ConfigParser.dquote || first == ConfigParser.squote ? 1 : 0)
+        if counted >= ConfigParser.maxTokenBytes && pos < bytes.count {
+            let from = start + (first == ConfigParser.dquote || first == ConfigParser.squote ? 1 : 0)
+            throw error("too long parameter \"\(text(from, min(from + 10, bytes.count)))...\" started (nginx reads at most \(ConfigParser.maxTokenBytes - 1) bytes per token); shorten it", at: start)
         }
         return Word(prefix: prefix, raw: text(start, pos), line: wordLine, column: column)
     }

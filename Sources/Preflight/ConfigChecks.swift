@@ -57,7 +57,7 @@ struct ConfigChecks {
                     example = " (it also routes `\(w)`)"
                 }
             }
-            out.append(Finding("unescaped-dot", .warning,
+            out.append(Finding(.unescapedDot, .warning,
                                "map \(map.variable) key `\(entry.key)` has an unescaped `.`, which matches any character\(example)",
                                at: entry.location,
                                fix: "escape it, in both maps: `\(key.escapingDots) \(quotedValue(entry.value));`"))
@@ -90,7 +90,7 @@ struct ConfigChecks {
             if let w = keys.witness(key), keys.matches(entry.key, w + "_v2") == true { message += " such as `\(w)_v2`" }
             if !swallowed.isEmpty { message += "; it swallows " + swallowed.joined(separator: ", ") }
             if !seen.isEmpty { message += "; paths seen in the logs that it moves: " + seen.joined(separator: ", ") }
-            out.append(Finding("unanchored-key", .warning, message, at: entry.location,
+            out.append(Finding(.unanchoredKey, .warning, message, at: entry.location,
                                fix: "anchor it with `$`, in both maps: `\(MapKey(key.escapingDots).anchored) \(quotedValue(entry.value));`"))
         }
         return out
@@ -114,7 +114,7 @@ struct ConfigChecks {
                 let fix = winnerKey.isRegex
                     ? "make the two keys match disjoint paths (anchor them with `^...$`), or put `\(entry.key)` above `\(winner.key)`"
                     : "remove one of the two keys, or make the regex not match `\(winner.key)`"
-                out.append(Finding("shadowed-key", .warning,
+                out.append(Finding(.shadowedKey, .warning,
                                    "map \(map.variable) key `\(entry.key)` never gets `\(w)`: nginx picks `\(winner.key)` (\(winner.location)) because \(why)",
                                    at: entry.location, fix: fix))
             }
@@ -131,7 +131,7 @@ struct ConfigChecks {
             case "$uri", "$document_uri":
                 if normalised == nil { normalised = map }
             case "$request_uri", "$request":
-                out.append(Finding("uri-normalisation", .warning,
+                out.append(Finding(.uriNormalisation, .warning,
                                    "map \(map.source) \(map.variable) matches the raw request with its query string: an anchored key misses `/v2/x?id=1`, and `%`-encoded or `//` variants of a path are routed differently from how the pattern's other map sees them",
                                    at: map.location, fix: "match the normalised path in both maps: `map $uri \(map.variable) {`"))
             default:
@@ -139,7 +139,7 @@ struct ConfigChecks {
             }
         }
         if out.isEmpty, let map = normalised {
-            out.append(Finding("uri-normalisation", .info,
+            out.append(Finding(.uriNormalisation, .info,
                                "the maps match the normalised `$uri` (percent-decoded, `//` merged, `/./` and `/../` resolved) while the legacy service receives the raw request URI: encoded or doubled-slash variants of a key (`/v2//x`, `%2E`) move to the new service too, and captured segments reach it decoded",
                                at: map.location))
         }
@@ -166,7 +166,7 @@ struct ConfigChecks {
                 if !missing.isEmpty {
                     let refs = missing.map { "$\($0.number)" }
                     let lost = example.map { " (`\($0)` reaches the new service as `\(target)`)" } ?? ""
-                    out.append(Finding("target-drops-capture", .error,
+                    out.append(Finding(.targetDropsCapture, .error,
                                        "map \(whitelist.variable) key `\(entry.key)` captures \(refs.joined(separator: ", ")) but the target `\(target)` does not use \(missing.count == 1 ? "it" : "them"): that part of the path never reaches the new service\(lost)",
                                        at: entry.location,
                                        fix: "carry the capture: `\(entry.key) \(quotedValue(target + refs.map { "/" + $0 }.joined()));`"))
@@ -174,14 +174,14 @@ struct ConfigChecks {
                           let range = pattern.range(of: part) {
                     var captured = pattern
                     captured.replaceSubrange(range, with: "(" + part + ")")
-                    out.append(Finding("target-drops-capture", .warning,
+                    out.append(Finding(.targetDropsCapture, .warning,
                                        "map \(whitelist.variable) key `\(entry.key)` matches variable text `\(part)` that the fixed target `\(target)` does not carry: every such path goes to the same `\(target)`",
                                        at: entry.location,
                                        fix: "capture it and carry it: `\(key.marker + captured) \(quotedValue(target + "/$1"));`"))
                 }
             }
             if internalRewrites, target.contains("?") {
-                out.append(Finding("target-has-query", .error,
+                out.append(Finding(.targetHasQuery, .error,
                                    "map \(whitelist.variable) target `\(target)` contains `?`, which `rewrite ^ $api_path break;` does not split off: it reaches the new service as `%3F` inside the path",
                                    at: entry.location,
                                    fix: "keep targets to paths; the original query string is passed on by the rewrite"))
@@ -215,13 +215,13 @@ struct ConfigChecks {
             case "rewrite" where values.count >= 2:
                 let replacement = values[1]
                 if replacement.hasSuffix("?") {
-                    out.append(Finding("query-dropped", .error,
+                    out.append(Finding(.queryDropped, .error,
                                        "`rewrite \(values.joined(separator: " "))` ends its replacement with `?`, which drops the request's query string: `/v2/x?id=1` reaches the new service as its target without `?id=1`",
                                        at: here,
                                        fix: "`rewrite \(values[0]) \(replacement.dropLast())\(values.count > 2 ? " " + values[2] : "");` (rewrite keeps the original arguments when the replacement has no `?`)"))
                 } else if argVariables.contains(where: { replacement.contains($0) }) {
                     let base = argVariables.reduce(replacement) { $0.replacingAll($1, with: "") }
-                    out.append(Finding("query-duplicated", .error,
+                    out.append(Finding(.queryDuplicated, .error,
                                        "`rewrite \(values.joined(separator: " "))` puts the query string into the new path: a `?` that comes from a variable is not split off, so `/v2/x?a=1` reaches the new service as `/v2/x%3Fa=1?a=1`",
                                        at: here,
                                        fix: "`rewrite \(values[0]) \(base)\(values.count > 2 ? " " + values[2] : "");` — rewrite already keeps the original arguments"))
@@ -241,7 +241,7 @@ struct ConfigChecks {
                 }
                 let uriPart = String(rest[uriStart...])
                 guard uriPart.contains("$"), !argVariables.contains(where: { uriPart.contains($0) }) else { continue }
-                out.append(Finding("query-dropped", .error,
+                out.append(Finding(.queryDropped, .error,
                                    "`proxy_pass \(url)` builds the URI from variables, so nginx sends exactly that URI: the request's query string is dropped (`/v2/x?id=1` reaches the new service without `?id=1`)",
                                    at: here, fix: "`proxy_pass \(url)$is_args$args;`"))
             default:
@@ -259,13 +259,13 @@ struct ConfigChecks {
             let used = model.endpoints.contains { $0.assignment == group.variable || $0.group == group.variable }
                 || (model.groupMap?.defaultValue == group.variable)
             if !used {
-                out.append(Finding("unused-group", .warning,
+                out.append(Finding(.unusedGroup, .warning,
                                    "split_clients group \(group.variable) is used by no endpoint: changing its percent moves no traffic",
                                    at: group.location,
                                    fix: "assign endpoints to it in map \(names.splitGroup) (`KEY \"\(group.variable)\";`) or remove the block"))
             }
             if group.key.contains("request_id") {
-                out.append(Finding("split-key-per-request", .info,
+                out.append(Finding(.splitKeyPerRequest, .info,
                                    "split_clients \(group.variable) splits on `\(group.key)`, i.e. per request: one user flips between the services from one call to the next",
                                    at: group.location,
                                    fix: "to keep each user on one service, split on a stable key: `split_clients \"${cookie_session}${remote_addr}\" \(group.variable) { ... }` (or a user-id header such as `${http_x_user_id}`)"))

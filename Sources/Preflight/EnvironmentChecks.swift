@@ -55,29 +55,29 @@ struct EnvironmentChecks {
         do {
             result = try probe.run(argv, timeout: inputs.commandTimeout)
         } catch {
-            out.append(Finding("nginx-missing", .error, "\(error)", at: nil,
+            out.append(Finding(.nginxMissing, .error, "\(error)", at: nil,
                                fix: "install nginx or set `nginx:` in cutover.yaml to its path"))
             return false
         }
         guard result.exitCode != 127, !result.timedOut else {
-            out.append(Finding("nginx-missing", .error, "\(result.summary): \(result.message)", at: nil,
+            out.append(Finding(.nginxMissing, .error, "\(result.summary): \(result.message)", at: nil,
                                fix: "install nginx or set `nginx:` in cutover.yaml to its path"))
             return false
         }
         let text = result.stderr + result.stdout
         guard let range = text.range(of: "nginx/") else {
-            out.append(Finding("nginx-version", .warning, "`\(argv.joined(separator: " "))` printed no version (`\(result.message)`)", at: nil,
+            out.append(Finding(.nginxVersion, .warning, "`\(argv.joined(separator: " "))` printed no version (`\(result.message)`)", at: nil,
                                fix: "check that \(inputs.nginxBinary) is nginx"))
             return true
         }
         let version = String(text[range.upperBound...].prefix { $0.isNumber || $0 == "." })
         let parts = version.split(separator: ".").compactMap { Int($0) }
         if parts.count >= 2, (parts[0], parts[1]) < (1, 11) {
-            out.append(Finding("nginx-version", .warning,
+            out.append(Finding(.nginxVersion, .warning,
                                "nginx \(version) is older than 1.11.0, which map values mixing text and captures (`\"/v2/order/$1\"`) need",
                                at: nil, fix: "upgrade nginx to 1.11.0 or later"))
         } else {
-            out.append(Finding("nginx-version", .info, "nginx \(version) (\(inputs.nginxBinary))", at: nil))
+            out.append(Finding(.nginxVersion, .info, "nginx \(version) (\(inputs.nginxBinary))", at: nil))
         }
         return true
     }
@@ -95,15 +95,15 @@ struct EnvironmentChecks {
         do {
             result = try probe.run(argv, timeout: inputs.commandTimeout)
         } catch {
-            return [Finding("validate-failed", .error, "\(error)", at: nil, fix: "set `validate:` in cutover.yaml to a command that runs")]
+            return [Finding(.validateFailed, .error, "\(error)", at: nil, fix: "set `validate:` in cutover.yaml to a command that runs")]
         }
         guard !result.succeeded else { return [] }
         if result.message.contains("Permission denied") {
-            return [Finding("no-privileges", .error,
+            return [Finding(.noPrivileges, .error,
                             "\(result.summary): \(result.message)",
                             at: nil, fix: "run cutover as root (sudo) or as the user nginx runs as")]
         }
-        return [Finding("validate-failed", .error, "\(result.summary): \(result.message)", at: nil,
+        return [Finding(.validateFailed, .error, "\(result.summary): \(result.message)", at: nil,
                         fix: "fix what nginx reports before starting a rollout")]
     }
 
@@ -112,12 +112,12 @@ struct EnvironmentChecks {
         var out: [Finding] = []
         switch nginx.process {
         case .gone:
-            out.append(Finding("nginx-not-running", .info,
+            out.append(Finding(.nginxNotRunning, .info,
                                "no live nginx master found through \(nginx.pidFile)\(nginx.pid.map { " (pid \($0) is gone)" } ?? ""): a reload will fail and log staleness is not checked",
                                at: nil, fix: "start nginx, or set the pid file (`pid` directive or settings) Cutover should read"))
         case .notPermitted:
             if uid != 0 && !usesPrivilegedReload {
-                out.append(Finding("no-privileges", .error,
+                out.append(Finding(.noPrivileges, .error,
                                    "this user (uid \(uid)) may not signal the nginx master (pid \(nginx.pid ?? 0)), so `nginx -s reload` will fail",
                                    at: nil, fix: "run cutover as root (sudo) or as the user the nginx master runs as"))
             }
@@ -127,7 +127,7 @@ struct EnvironmentChecks {
         if uid != 0 && !usesPrivilegedReload {
             let pidAccess = probe.access(nginx.pidFile)
             if pidAccess.exists && !pidAccess.writable && nginx.process != .notPermitted {
-                out.append(Finding("no-privileges", .warning,
+                out.append(Finding(.noPrivileges, .warning,
                                    "this user (uid \(uid)) cannot write \(nginx.pidFile); `nginx -t` and `nginx -s reload` may be refused",
                                    at: nil, fix: "run cutover as root (sudo) or as the user the nginx master runs as"))
             }
@@ -157,7 +157,7 @@ struct EnvironmentChecks {
         for path in config.order {
             let access = probe.access(path)
             if !access.readable {
-                out.append(Finding("config-unreadable", .error, "config file \(path) is not readable by this user",
+                out.append(Finding(.configUnreadable, .error, "config file \(path) is not readable by this user",
                                    at: SourceLocation(file: path, line: 0), fix: "run cutover as root (sudo) or grant read access"))
             }
         }
@@ -165,10 +165,10 @@ struct EnvironmentChecks {
             let access = probe.access(path)
             let directory = (path as NSString).deletingLastPathComponent
             if access.exists && !access.writable {
-                out.append(Finding("config-unwritable", .error, "config file \(path) is not writable by this user, so Cutover cannot change percentages",
+                out.append(Finding(.configUnwritable, .error, "config file \(path) is not writable by this user, so Cutover cannot change percentages",
                                    at: SourceLocation(file: path, line: 0), fix: "run cutover as root (sudo) or as the owner of \(path)"))
             } else if !probe.access(directory.isEmpty ? "." : directory).writable {
-                out.append(Finding("config-unwritable", .error,
+                out.append(Finding(.configUnwritable, .error,
                                    "directory \(directory) is not writable by this user; Cutover writes a temporary file beside \(path) and renames it",
                                    at: SourceLocation(file: path, line: 0), fix: "run cutover as root (sudo) or as the owner of \(directory)"))
             }
@@ -181,7 +181,7 @@ struct EnvironmentChecks {
         let access = probe.access(path)
         if access.exists {
             guard access.writable && !access.isDirectory else {
-                return [Finding("journal-unwritable", .error, "the journal \(path) is \(access.isDirectory ? "a directory" : "not writable by this user")",
+                return [Finding(.journalUnwritable, .error, "the journal \(path) is \(access.isDirectory ? "a directory" : "not writable by this user")",
                                 at: nil, fix: "set `journal:` in cutover.yaml to a writable file, or fix its permissions")]
             }
             return []
@@ -196,7 +196,7 @@ struct EnvironmentChecks {
         if directory.isEmpty { directory = "." }
         let ancestor = probe.access(directory)
         if !ancestor.isDirectory || !ancestor.writable {
-            return [Finding("journal-unwritable", .error,
+            return [Finding(.journalUnwritable, .error,
                             "the journal \(path) cannot be created: \(directory) is \(ancestor.isDirectory ? "not writable by this user" : "not a directory")",
                             at: nil, fix: "set `journal:` in cutover.yaml to a path under a writable directory")]
         }

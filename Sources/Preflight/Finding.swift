@@ -2,10 +2,81 @@ import Foundation
 import NginxConfig
 import Rollout
 
+/// The stable id of a finding (kebab-case in reports and JSON; the README lists them): one case per check of
+/// `cutover check`, and one per kind of problem the routing engine raises (`ProblemKind`, same text).
+public enum FindingID: String, Sendable, CaseIterable, Comparable {
+    case configProblem = "config-problem"
+    case configUnreadable = "config-unreadable"
+    case configUnwritable = "config-unwritable"
+    case duplicateKey = "duplicate-key"
+    case duplicateMap = "duplicate-map"
+    case formatInvalid = "format-invalid"
+    case formatNoPath = "format-no-path"
+    case formatNoRequestTime = "format-no-request-time"
+    case formatUnknown = "format-unknown"
+    case internalLocationMissing = "internal-location-missing"
+    case journalUnwritable = "journal-unwritable"
+    case jsonListUnquoted = "json-list-unquoted"
+    case logBuffered = "log-buffered"
+    case logMissing = "log-missing"
+    case logStale = "log-stale"
+    case logUnreadable = "log-unreadable"
+    case mainLogMismatch = "main-log-mismatch"
+    case malformedRate = "malformed-rate"
+    case mapInvalidParameters = "map-invalid-parameters"
+    case mapSource = "map-source"
+    case migrationLogMissing = "migration-log-missing"
+    case missingInGroupMap = "missing-in-group-map"
+    case missingInWhitelist = "missing-in-whitelist"
+    case nginxMissing = "nginx-missing"
+    case nginxNotRunning = "nginx-not-running"
+    case nginxVersion = "nginx-version"
+    case noPrivileges = "no-privileges"
+    case patternIncomplete = "pattern-incomplete"
+    case queryDropped = "query-dropped"
+    case queryDuplicated = "query-duplicated"
+    case regexInvalid = "regex-invalid"
+    case repeatedRegexKey = "repeated-regex-key"
+    case routingMapUnexpected = "routing-map-unexpected"
+    case shadowedKey = "shadowed-key"
+    case splitDeadEntry = "split-dead-entry"
+    case splitInvalidPercent = "split-invalid-percent"
+    case splitKeyPerRequest = "split-key-per-request"
+    case splitMalformed = "split-malformed"
+    case splitMissingSemicolon = "split-missing-semicolon"
+    case splitNewNotFirst = "split-new-not-first"
+    case splitNoStar = "split-no-star"
+    case splitOver100 = "split-over-100"
+    case splitStarNotLast = "split-star-not-last"
+    case splitUnknownValue = "split-unknown-value"
+    case splitZeroPercent = "split-zero-percent"
+    case targetDropsCapture = "target-drops-capture"
+    case targetHasQuery = "target-has-query"
+    case unanchoredKey = "unanchored-key"
+    case unescapedDot = "unescaped-dot"
+    case unknownGroup = "unknown-group"
+    case unusedGroup = "unused-group"
+    case uriNormalisation = "uri-normalisation"
+    case validateFailed = "validate-failed"
+    case variableDuplicate = "variable-duplicate"
+    case variableInvalid = "variable-invalid"
+    case variableRedefined = "variable-redefined"
+    case variableUnknown = "variable-unknown"
+
+    /// The id a routing-engine problem of `kind` is reported under.
+    public init(_ kind: ProblemKind) {
+        self = FindingID(rawValue: kind.rawValue) ?? .configProblem
+    }
+
+    public static func < (a: FindingID, b: FindingID) -> Bool { a.rawValue < b.rawValue }
+}
+
 /// One thing `cutover check` found: a stable id, how serious it is, where, what is wrong and how to fix it.
 public struct Finding: Sendable, Equatable, CustomStringConvertible {
+    /// What was found, set where the check raises it.
+    public var kind: FindingID
     /// The stable kebab-case id (e.g. `unescaped-dot`); the README lists them.
-    public var id: String
+    public var id: String { kind.rawValue }
     /// Error (the rollout would fail or lie), warning (it may), or info (worth knowing, never counted).
     public var severity: Severity
     /// What is wrong, in one sentence or two.
@@ -16,8 +87,8 @@ public struct Finding: Sendable, Equatable, CustomStringConvertible {
     public var fix: String?
 
     /// Creates a finding.
-    public init(_ id: String, _ severity: Severity, _ message: String, at location: SourceLocation?, fix: String? = nil) {
-        self.id = id
+    public init(_ kind: FindingID, _ severity: Severity, _ message: String, at location: SourceLocation?, fix: String? = nil) {
+        self.kind = kind
         self.severity = severity
         self.message = message
         self.location = location

@@ -56,7 +56,7 @@ struct LogChecks {
             findings += bindingFindings(binding)
             guard binding.path != "off" else { continue }
             guard let definition = model.logFormat(named: binding.format) else {
-                findings.append(Finding("format-unknown", .error,
+                findings.append(Finding(.formatUnknown, .error,
                                         "access_log \(binding.path) names the format `\(binding.format)`, which no log_format defines",
                                         at: binding.location, fix: "define it: `\(Self.timedFormat)` and write `access_log \(binding.path) timed;`"))
                 continue
@@ -68,7 +68,7 @@ struct LogChecks {
                 format = try LogFormat(name: definition.name, template: definition.template,
                                        escape: try LogEscape(parameter: definition.escape))
             } catch {
-                findings.append(Finding("format-invalid", .error, "log_format \(definition.name) cannot be read: \(error)", at: at,
+                findings.append(Finding(.formatInvalid, .error, "log_format \(definition.name) cannot be read: \(error)", at: at,
                                         fix: "fix the format, e.g. `\(Self.timedFormat)`"))
                 continue
             }
@@ -76,7 +76,7 @@ struct LogChecks {
             findings += formatFindings(definition, format: format, at: at)
         }
         if let migration = model.migrationLog, migration.path == "off" {
-            findings.append(Finding("migration-log-missing", .warning,
+            findings.append(Finding(.migrationLogMissing, .warning,
                                     "the internal location turns its access_log off, so there is no migration log to read",
                                     at: migration.location,
                                     fix: "`access_log /var/log/nginx/migration_traffic.log timed;` inside the internal location"))
@@ -101,13 +101,13 @@ struct LogChecks {
         var out: [Finding] = []
         if let binding = model.migrationLog, binding.path != "off", !binding.path.contains("$"),
            !inputs.migrationLogs.isEmpty, !inputs.migrationLogs.contains(binding.path) {
-            out.append(Finding("migration-log-missing", .warning,
+            out.append(Finding(.migrationLogMissing, .warning,
                                "the migration log read (\(inputs.migrationLogs.joined(separator: ", "))) is not the file the internal location writes (\(binding.path)), so the migration figures stay empty or stale",
                                at: binding.location, fix: "pass `--migration-log \(binding.path)`, or write `access_log \(inputs.migrationLogs[0]) \(binding.format);` in the internal location"))
         }
         if let binding = model.mainLog, binding.path != "off", !binding.path.contains("$"),
            !inputs.mainLogs.isEmpty, !inputs.mainLogs.contains(binding.path) {
-            out.append(Finding("main-log-mismatch", .warning,
+            out.append(Finding(.mainLogMismatch, .warning,
                                "the main log read (\(inputs.mainLogs.joined(separator: ", "))) is not the file the routing server writes (\(binding.path))",
                                at: binding.location, fix: "pass `--main-log \(binding.path)`, or check that another server writes the file given"))
         }
@@ -119,7 +119,7 @@ struct LogChecks {
         guard !delaying.isEmpty else { return [] }
         let kept = binding.parameters.filter { !delaying.contains($0) }
         let snippet = (["access_log", binding.path, binding.format] + kept).joined(separator: " ") + ";"
-        return [Finding("log-buffered", .warning,
+        return [Finding(.logBuffered, .warning,
                         "access_log \(binding.path) uses \(delaying.map { "`\($0)`" }.joined(separator: ", ")): lines reach the file late\(delaying.contains { $0.hasPrefix("gzip") } ? " and compressed, so they cannot be followed at all" : ", so the dashboard lags behind the traffic")",
                         at: binding.location, fix: "`\(snippet)`")]
     }
@@ -127,12 +127,12 @@ struct LogChecks {
     func formatFindings(_ definition: LogFormatDefinition, format: LogFormat, at: SourceLocation) -> [Finding] {
         var out: [Finding] = []
         if !format.contains(.requestTime) {
-            out.append(Finding("format-no-request-time", .warning,
+            out.append(Finding(.formatNoRequestTime, .warning,
                                "log_format \(definition.name) has no `$request_time`, so the latency columns stay empty",
                                at: at, fix: "add `$request_time $upstream_response_time`, e.g. `\(Self.timedFormat)`"))
         }
         if !format.hasPath {
-            out.append(Finding("format-no-path", .error,
+            out.append(Finding(.formatNoPath, .error,
                                "log_format \(definition.name) writes no request path (`$request`, `$request_uri` or `$uri`), so no line can be attributed to an endpoint",
                                at: at, fix: "add `\"$request\"` or `$request_uri`, e.g. `\(Self.timedFormat)`"))
         }
@@ -144,7 +144,7 @@ struct LogChecks {
                     let before = start > 0 ? template[start - 1] : " "
                     let after = end < template.count ? template[end] : " "
                     if before == "\"" && after == "\"" { continue }
-                    out.append(Finding("json-list-unquoted", .error,
+                    out.append(Finding(.jsonListUnquoted, .error,
                                        "log_format \(definition.name) writes `$\(name)` unquoted in JSON: when a request tries two upstreams its value is a list like `0.004, 0.012`, and the line is not valid JSON",
                                        at: at, fix: "quote it: `\"\(name)\":\"$\(name)\"`"))
                     break
@@ -184,12 +184,12 @@ struct LogChecks {
         let access = probe.access(file.path)
         let option = file.role == .main ? "--main-log" : "--migration-log"
         guard access.exists else {
-            return [Finding("log-missing", .warning,
+            return [Finding(.logMissing, .warning,
                             "the \(file.role.rawValue) log \(file.path) does not exist (nginx creates it at the first request it logs)",
                             at: at, fix: "point \(option) at the file nginx writes, or send a request and check again")]
         }
         guard access.readable, !access.isDirectory else {
-            return [Finding("log-unreadable", .error,
+            return [Finding(.logUnreadable, .error,
                             "the \(file.role.rawValue) log \(file.path) is \(access.isDirectory ? "a directory" : "not readable by this user")",
                             at: at, fix: "run as a user who can read it (e.g. in the `adm` group), or fix \(option)")]
         }
@@ -199,7 +199,7 @@ struct LogChecks {
         do {
             tail = try readTail(file.path, size: status?.size)
         } catch {
-            return [Finding("log-unreadable", .error, "\(error)", at: at, fix: "fix the permissions or \(option)")]
+            return [Finding(.logUnreadable, .error, "\(error)", at: at, fix: "fix the permissions or \(option)")]
         }
         var lines = tail.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         if let last = lines.last, last.isEmpty { lines.removeLast() }
@@ -226,7 +226,7 @@ struct LogChecks {
             let rate = Double(malformed) / Double(recent.count)
             if rate > inputs.malformedThreshold {
                 let percent = String(format: "%.1f%%", rate * 100)
-                out.append(Finding("malformed-rate", .warning,
+                out.append(Finding(.malformedRate, .warning,
                                    "\(malformed) of the last \(recent.count) lines of \(file.path) (\(percent)) do not match log_format \(format.name); the first: `\(firstBad ?? "")`",
                                    at: at,
                                    fix: "make \(option) name the file written with `\(format.name)`, or give that access_log the format Cutover reads"))
@@ -235,7 +235,7 @@ struct LogChecks {
         if let pid = nginx.livePid, let status {
             let age = probe.now().timeIntervalSince(status.modified)
             if age > inputs.staleAfter {
-                out.append(Finding("log-stale", .warning,
+                out.append(Finding(.logStale, .warning,
                                    "\(file.path) has not grown for \(Self.duration(age)) while nginx (pid \(pid)) is up: nginx writes elsewhere, kept the rotated file open, or no traffic reaches this log",
                                    at: at,
                                    fix: "run `nginx -s reopen` after rotating logs, and check that \(option) names the file in the access_log directive"))

@@ -82,73 +82,45 @@ public enum Preflight {
 
 /// Gives the routing engine's own problems (Discovery and `SplitRules`) their stable preflight ids.
 enum ProblemMapping {
-    /// The id for a problem the routing engine reported, chosen by what its message says.
-    static func id(for problem: Problem) -> String {
-        let m = problem.message
-        let table: [(String, String)] = [
-            ("a missing `;` joins two entries", "split-missing-semicolon"),
-            ("has no `*` line", "split-no-star"),
-            ("bucket of", "split-new-not-first"),
-            ("nginx rejects 0% entries", "split-zero-percent"),
-            ("after `*`", "split-star-not-last"),
-            ("percent total is greater than 100%", "split-over-100"),
-            ("which is neither", "split-unknown-value"),
-            ("invalid percent value", "split-invalid-percent"),
-            ("split_clients needs a key and a variable", "split-malformed"),
-            ("but not in map", "missing-in-"),
-            ("which is no split_clients group", "unknown-group"),
-            ("duplicate key", "duplicate-key"),
-            ("a second map defines", "duplicate-map"),
-            ("expected the source", "map-source"),
-            ("has no access_log of its own", "migration-log-missing"),
-            ("no `location =", "internal-location-missing"),
-            ("should read `0", "routing-map-unexpected"),
-        ]
-        for (needle, id) in table where m.contains(needle) {
-            if id == "missing-in-" {
-                // "endpoint K is in map A but not in map B": missing in whichever map is named last.
-                return m.contains("so it is never migrated") ? "missing-in-whitelist" : "missing-in-group-map"
-            }
-            return id
-        }
-        if m.hasPrefix("no ") { return "pattern-incomplete" }
-        return "config-problem"
+    /// The id for a problem the routing engine reported: its kind, set where it was raised.
+    static func id(for problem: Problem) -> FindingID {
+        FindingID(problem.kind)
     }
 
     /// What to do for a mapped problem when its message does not already end in an instruction.
-    static func fix(for id: String, problem: Problem, names: RolloutNames) -> String? {
+    static func fix(for id: FindingID, problem: Problem, names: RolloutNames) -> String? {
         switch id {
-        case "split-missing-semicolon":
+        case .splitMissingSemicolon:
             return "end each entry with `;` on its own line: `25% \"\(names.newLabel)\";` then `* \"\(names.currentLabel)\";`"
-        case "split-no-star":
+        case .splitNoStar:
             return "add `* \"\(names.currentLabel)\";` as the block's last line"
-        case "split-new-not-first":
+        case .splitNewNotFirst:
             return "put `P% \"\(names.newLabel)\";` first and `* \"\(names.currentLabel)\";` last"
-        case "pattern-incomplete":
+        case .patternIncomplete:
             // "no X found: expected `snippet`" — the snippet is what to add.
             guard let range = problem.message.range(of: ": expected ") else { return nil }
             return "add " + problem.message[range.upperBound...]
-        case "split-zero-percent":
+        case .splitZeroPercent:
             return "remove the 0% line: a group at 0% is its `* \"\(names.currentLabel)\";` line alone"
-        case "split-star-not-last":
+        case .splitStarNotLast:
             return "move `* \"\(names.currentLabel)\";` to the end of the block"
-        case "split-over-100":
+        case .splitOver100:
             return "lower the percentages so they add up to at most 100%"
-        case "split-invalid-percent":
+        case .splitInvalidPercent:
             return "write the percentage like `25%` or `12.5%` (at most two decimals, with `%`)"
-        case "split-malformed":
+        case .splitMalformed:
             return "`split_clients \"${request_id}\" $groupN_routing { 1% \"\(names.newLabel)\"; * \"\(names.currentLabel)\"; }`"
-        case "split-unknown-value":
+        case .splitUnknownValue:
             return "use `\"\(names.newLabel)\"` or `\"\(names.currentLabel)\"` as the value"
-        case "routing-map-unexpected":
+        case .routingMapUnexpected:
             return "`map \(names.isMigratable) \(names.apiRouting) { 0 \"\(names.currentLabel)\"; 1 \(names.splitGroup); }`"
-        case "missing-in-whitelist":
+        case .missingInWhitelist:
             return "add the key to `map $uri \(names.targetPath)` with its target path, or remove it from \(names.splitGroup)"
-        case "missing-in-group-map":
+        case .missingInGroupMap:
             return "add the key to `map $uri \(names.splitGroup)` with a group (`KEY \"$group1_routing\";`)"
-        case "unknown-group":
+        case .unknownGroup:
             return "create the group (`split_clients \"${request_id}\" $groupN_routing { 1% \"\(names.newLabel)\"; * \"\(names.currentLabel)\"; }`) or assign an existing one"
-        case "migration-log-missing":
+        case .migrationLogMissing:
             return "add `access_log /var/log/nginx/migration_traffic.log timed;` inside the internal location"
         default:
             return nil
@@ -156,7 +128,7 @@ enum ProblemMapping {
     }
 
     /// Words that start the advice part of a routing-engine message ("...; add it", "... — remove one").
-    static let adviceVerbs = ["add", "remove", "put", "create", "lower", "write", "keep", "fix", "assign", "raise", "use", "convert"]
+    static let adviceVerbs = ["add", "remove", "rename", "put", "create", "lower", "write", "keep", "fix", "assign", "raise", "use", "convert"]
 
     /// Splits "what is wrong; what to do" at the last separator followed by an instruction; no advice when there is none.
     static func split(_ message: String) -> (message: String, fix: String?) {
@@ -176,12 +148,9 @@ enum ProblemMapping {
     static func findings(from model: RolloutModel, excluding own: [Finding]) -> [Finding] {
         var out: [Finding] = []
         for problem in model.problems {
-            var id = self.id(for: problem)
-            if id == "map-source" && problem.message.contains("expected the source $uri") {
-                id = "uri-normalisation"
-            }
-            if own.contains(where: { $0.id == id && $0.location == problem.location }) { continue }
-            if id == "migration-log-missing", own.contains(where: { $0.id == id }) { continue }
+            let id = self.id(for: problem)
+            if own.contains(where: { $0.kind == id && $0.location == problem.location }) { continue }
+            if id == .migrationLogMissing, own.contains(where: { $0.kind == id }) { continue }
             let (message, advice) = split(problem.message)
             out.append(Finding(id, problem.severity, message, at: problem.location,
                                fix: fix(for: id, problem: problem, names: model.names) ?? advice))

@@ -11,8 +11,10 @@ enum RollbackMarker {
             let trimmed = Trivia.trimmed(line)
             guard trimmed.hasPrefix(tag) else { continue }
             let payload = trimmed.dropFirst(tag.count)
-            let word = payload.split(separator: " ").first.map(String.init) ?? ""
-            if word.hasPrefix(key + "=") { return String(word.dropFirst(key.count + 1)) }
+            for word in payload.split(separator: " ") {
+                if word.hasPrefix("(") { break }
+                if word.hasPrefix(key + "=") { return String(word.dropFirst(key.count + 1)) }
+            }
         }
         return nil
     }
@@ -21,7 +23,16 @@ enum RollbackMarker {
 
 /// Finds the traffic-split pattern in a config and builds the rollout model from it.
 public enum Discovery {
-    /// Builds the model; anything that deviates from the pattern becomes a problem, nothing is dropped silently.
+    /// A variable definition in the http context: which directive defines it and where.
+    struct Definition {
+        var kind: String
+        var location: SourceLocation
+        var path: DirectivePath
+    }
+
+    /// Builds the model as nginx reads the config: the last definition of a variable wins, `stream {}` blocks
+    /// are another context, `include`s inside map blocks are read in place; anything that deviates from the
+    /// pattern becomes a problem, nothing is dropped silently.
     public static func discover(_ config: ConfigSet, names: RolloutNames = RolloutNames()) -> RolloutModel {
         var model = RolloutModel(names: names, groups: [], endpoints: [], problems: [], whitelistMap: nil, flagMap: nil,
                                  groupMap: nil, routingMap: nil, routingLocation: nil, internalLocation: nil,
@@ -30,34 +41,53 @@ public enum Discovery {
         let mainLocation = SourceLocation(file: config.mainPath, line: 0)
         var accessLogs: [LocatedDirective] = []
         var locations: [LocatedDirective] = []
+        var maps: [MapBlock] = []
+        var groups: [Group] = []
+        var definitions: [String: [Definition]] = [:]
+        var order: [String] = []
+        var defined: Set<String> = []
+        var references: [(value: String, location: SourceLocation)] = []
+
+        func define(_ variable: String, kind: String, at here: SourceLocation, path: DirectivePath) {
+            let name = MapKey.asciiLowercased(String(variable.dropFirst()))
+            if definitions[name] == nil { order.append(name) }
+            definitions[name, default: []].append(Definition(kind: kind, location: here, path: path))
+            defined.insert(name)
+        }
 
         for item in all {
             let d = item.directive
             let here = SourceLocation(file: item.file, line: d.line)
+            for word in d.args where word.value.contains("(?") {
+                for capture in NginxVariables.namedCaptures(in: word.value) { defined.insert(MapKey.asciiLowercased(capture)) }
+            }
+            if item.ancestors.contains(where: { $0.name.value == "stream" }) { continue }
             switch d.name.value {
             case "map" where d.block != nil:
                 guard d.args.count == 2 else { continue }
-                let map = readMap(item, config: config)
-                var target: WritableKeyPath<RolloutModel, MapBlock?>?
-                var expectedSource = ""
-                switch map.variable {
-                case names.targetPath: target = \.whitelistMap; expectedSource = "$uri"
-                case names.isMigratable: target = \.flagMap; expectedSource = names.targetPath
-                case names.splitGroup: target = \.groupMap; expectedSource = "$uri"
-                case names.apiRouting: target = \.routingMap; expectedSource = names.isMigratable
-                default: break
+                guard checkOutputVariable(d.values[1], directive: "map", at: here, problems: &model.problems) else { continue }
+                let map = readMap(item, config: config, problems: &model.problems)
+                for entry in map.entries where entry.mapKey.isRegex {
+                    for capture in NginxVariables.namedCaptures(in: entry.key) { defined.insert(MapKey.asciiLowercased(capture)) }
                 }
-                guard let target else { continue }
-                if let previous = model[keyPath: target] {
-                    model.problems.append(Problem(.error, "a second map defines \(map.variable) (the first is at \(previous.location)); nginx rejects duplicate variables — keep one", at: here))
+                references.append((map.source, here))
+                define(map.variable, kind: "map", at: here, path: item.path)
+                maps.append(map)
+            case "split_clients" where d.block != nil:
+                guard d.args.count == 2 else {
+                    model.problems.append(Problem(.splitMalformed, .error, "split_clients needs a key and a variable (`split_clients \"${request_id}\" $groupN_routing { ... }`)", at: here))
                     continue
                 }
-                if map.source != expectedSource {
-                    model.problems.append(Problem(.warning, "map \(map.source) \(map.variable): expected the source \(expectedSource) (the pattern's `map \(expectedSource) \(map.variable)`); Cutover reads it anyway", at: here))
+                guard checkOutputVariable(d.values[1], directive: "split_clients", at: here, problems: &model.problems) else { continue }
+                references.append((d.values[0], here))
+                if let group = readGroup(item, names: names, problems: &model.problems) {
+                    define(group.variable, kind: "split_clients", at: here, path: item.path)
+                    groups.append(group)
                 }
-                model[keyPath: target] = map
-            case "split_clients" where d.block != nil:
-                if let group = readGroup(item, names: names, problems: &model.problems) { model.groups.append(group) }
+            case "geo" where d.block != nil:
+                if let variable = d.values.last, variable.hasPrefix("$") { define(variable, kind: "geo", at: here, path: item.path) }
+            case "set", "perl_set", "js_set":
+                if let variable = d.values.first, variable.hasPrefix("$") { defined.insert(MapKey.asciiLowercased(String(variable.dropFirst()))) }
             case "log_format":
                 if let f = readLogFormat(d, at: here) { model.logFormats.append(f) }
             case "access_log":
@@ -69,64 +99,151 @@ public enum Discovery {
             }
         }
 
+        // The last definition of a variable is the one nginx uses; earlier ones are dead.
+        var winner: [String: DirectivePath] = [:]
+        for name in order {
+            guard let defs = definitions[name], let last = defs.last else { continue }
+            winner[name] = last.path
+            for earlier in defs.dropLast() {
+                model.problems.append(Problem(.variableRedefined, .warning, "$\(name) is defined here by \(earlier.kind) and again at \(last.location) by \(last.kind); nginx uses only the last definition, so this \(earlier.kind) has no effect — remove one of the two", at: earlier.location))
+            }
+        }
+        func wins(_ variable: String, _ path: DirectivePath) -> Bool {
+            winner[MapKey.asciiLowercased(String(variable.dropFirst()))] == path
+        }
+        model.groups = groups.filter { wins($0.variable, $0.path) }
+        for map in maps where wins(map.variable, map.path) {
+            var target: WritableKeyPath<RolloutModel, MapBlock?>?
+            var expectedSource = ""
+            switch MapKey.asciiLowercased(map.variable) {
+            case MapKey.asciiLowercased(names.targetPath): target = \.whitelistMap; expectedSource = "$uri"
+            case MapKey.asciiLowercased(names.isMigratable): target = \.flagMap; expectedSource = names.targetPath
+            case MapKey.asciiLowercased(names.splitGroup): target = \.groupMap; expectedSource = "$uri"
+            case MapKey.asciiLowercased(names.apiRouting): target = \.routingMap; expectedSource = names.isMigratable
+            default: break
+            }
+            guard let target else { continue }
+            if map.source != expectedSource {
+                model.problems.append(Problem(expectedSource == "$uri" ? .uriNormalisation : .mapSource, .warning, "map \(map.source) \(map.variable): expected the source \(expectedSource) (the pattern's `map \(expectedSource) \(map.variable)`); Cutover reads it anyway", at: map.location))
+            }
+            model[keyPath: target] = map
+            for entry in map.entries { references.append((entry.value, entry.location)) }
+            if let value = map.defaultValue { references.append((value, map.location)) }
+        }
+        checkReferences(references, defined: defined, problems: &model.problems)
+        model.definedVariables = defined
+
         findLocations(locations, accessLogs: accessLogs, names: names, into: &model)
+        // Relative log paths are opened by nginx under its prefix, not under Cutover's working directory.
+        for log in [\RolloutModel.mainLog, \RolloutModel.migrationLog] {
+            guard let binding = model[keyPath: log], !binding.isSpecial, let resolved = config.resolvedPath(binding.path) else { continue }
+            model[keyPath: log]?.path = resolved
+        }
         buildEndpoints(into: &model, names: names, fallback: mainLocation)
         checkStructure(&model, names: names, fallback: mainLocation)
         return model
     }
 
-    static func readMap(_ item: LocatedDirective, config: ConfigSet) -> MapBlock {
+    /// nginx's checks on a `map`/`split_clients` output variable: `$` first, a name, not a fixed built-in.
+    static func checkOutputVariable(_ variable: String, directive: String, at here: SourceLocation, problems: inout [Problem]) -> Bool {
+        guard variable.hasPrefix("$"), variable.count > 1 else {
+            problems.append(Problem(.variableInvalid, .error, "invalid variable name \"\(variable)\" in \(directive): nginx rejects it; write the variable with `$` (e.g. `$\(variable.hasPrefix("$") ? "group1_routing" : variable)`)", at: here))
+            return false
+        }
+        let name = MapKey.asciiLowercased(String(variable.dropFirst()))
+        if NginxVariables.builtins.contains(name) && !NginxVariables.changeableBuiltins.contains(name) {
+            problems.append(Problem(.variableDuplicate, .error, "the duplicate \"\(name)\" variable: \(directive) \(variable) redefines nginx's built-in $\(name), which nginx rejects; rename the variable", at: here))
+            return false
+        }
+        return true
+    }
+
+    /// Every variable a value refers to must exist (nginx: `unknown "x" variable`) and be well formed.
+    static func checkReferences(_ values: [(value: String, location: SourceLocation)], defined: Set<String>, problems: inout [Problem]) {
+        for (value, location) in values where value.contains("$") {
+            switch NginxVariables.references(in: value) {
+            case .failure(let error):
+                problems.append(Problem(.variableInvalid, .error, "\(error.message): nginx rejects it; fix the variable reference", at: location))
+            case .success(let refs):
+                for case .variable(let name) in refs {
+                    let lower = MapKey.asciiLowercased(name)
+                    guard !defined.contains(lower), !NginxVariables.isProvided(lower) else { continue }
+                    problems.append(Problem(.variableUnknown, .error, "unknown \"\(name)\" variable in \"\(value)\": nginx rejects the config; use a variable nginx or the config defines (a built-in, $arg_…, $http_…, $cookie_…, or one set by set/map/split_clients/a named capture)", at: location))
+                }
+            }
+        }
+    }
+
+    static func readMap(_ item: LocatedDirective, config: ConfigSet, problems: inout [Problem]) -> MapBlock {
         let d = item.directive
         var map = MapBlock(source: d.values[0], variable: d.values[1], location: SourceLocation(file: item.file, line: d.line),
                            path: item.path, entries: [], defaultValue: nil)
-        for (i, entry) in (d.block?.children ?? []).enumerated() {
-            let key = entry.name.value
-            let value = entry.args.first?.value ?? ""
-            let path = DirectivePath(file: item.file, indices: item.path.indices + [i])
-            switch key {
-            case "default": map.defaultValue = value
-            case "hostnames", "volatile", "include": continue
+        readMapEntries(d.block?.children ?? [], file: item.file, indices: item.path.indices, config: config, into: &map,
+                       problems: &problems, seen: [item.file])
+        return map
+    }
+
+    /// Reads a map block's lines as `ngx_http_map` does, following `include` in place.
+    static func readMapEntries(_ children: [Directive], file: String, indices: [Int], config: ConfigSet, into map: inout MapBlock,
+                               problems: inout [Problem], seen: Set<String>) {
+        for (i, entry) in children.enumerated() {
+            let word = entry.name.value
+            let path = DirectivePath(file: file, indices: indices + [i])
+            let at = SourceLocation(file: file, line: entry.line)
+            if entry.args.isEmpty && (word == "hostnames" || word == "volatile") { continue }
+            guard entry.args.count == 1, entry.block == nil else {
+                problems.append(Problem(.mapInvalidParameters, .error, "invalid number of the map parameters in `\(Trivia.trimmed(ConfigPrinter.print(entry)))`: nginx rejects it; write each line as `KEY VALUE;`", at: at))
+                continue
+            }
+            let value = entry.args[0].value
+            switch word {
+            case "include":
+                for target in config.includes[path] ?? [] where !seen.contains(target) {
+                    guard let included = config.files[target] else { continue }
+                    readMapEntries(included.children, file: target, indices: [], config: config, into: &map, problems: &problems,
+                                   seen: seen.union([target]))
+                }
+            case "default":
+                if map.defaultValue != nil {
+                    problems.append(Problem(.mapInvalidParameters, .error, "duplicate default map parameter in map \(map.variable): nginx rejects it; keep one `default`", at: at))
+                }
+                map.defaultValue = value
             default:
-                let unescaped = key.hasPrefix("\\") ? String(key.dropFirst()) : key
-                map.entries.append(MapEntry(key: unescaped, value: value, location: SourceLocation(file: item.file, line: entry.line),
+                let key = MapKey(raw: word)
+                if let error = RegexCheck.error(for: key) {
+                    problems.append(Problem(.regexInvalid, .error, "map \(map.variable) key `\(word)` does not compile: pcre2_compile() failed: \(error); nginx rejects it — fix the regular expression", at: at))
+                }
+                map.entries.append(MapEntry(mapKey: key, key: key.isRegex ? word : key.key, value: value, location: at,
                                             path: path, leading: entry.name.prefix))
             }
         }
-        return map
     }
 
     static func readGroup(_ item: LocatedDirective, names: RolloutNames, problems: inout [Problem]) -> Group? {
         let d = item.directive
         let here = SourceLocation(file: item.file, line: d.line)
-        guard d.args.count == 2 else {
-            problems.append(Problem(.error, "split_clients needs a key and a variable (`split_clients \"${request_id}\" $groupN_routing { ... }`)", at: here))
-            return nil
-        }
         var entries: [SplitEntry] = []
-        for child in d.block?.children ?? [] {
+        for (index, child) in (d.block?.children ?? []).enumerated() {
             let text = child.name.value
             let at = SourceLocation(file: item.file, line: child.line)
             let value = child.args.first?.value ?? ""
             if child.args.count != 1 {
-                problems.append(Problem(.error, "split_clients entry `\(Trivia.trimmed(ConfigPrinter.print(child)))` has \(child.args.count) values; each entry is `PERCENT% VALUE;` — a missing `;` joins two entries", at: at))
+                problems.append(Problem(.splitMissingSemicolon, .error, "split_clients entry `\(Trivia.trimmed(ConfigPrinter.print(child)))` has \(child.args.count) values; each entry is `PERCENT% VALUE;` — a missing `;` joins two entries", at: at))
             }
             if text == "*" {
-                entries.append(SplitEntry(percent: nil, percentText: text, value: value, location: at))
-            } else if let p = Percent(parsing: text), text.hasSuffix("%") {
-                entries.append(SplitEntry(percent: p, percentText: text, value: value, location: at))
+                entries.append(SplitEntry(percent: nil, percentText: text, value: value, location: at, childIndex: index))
+            } else if text.hasSuffix("%"), let p = Percent(parsing: text), p.hundredths > 0 {
+                entries.append(SplitEntry(percent: p, percentText: text, value: value, location: at, childIndex: index))
+            } else if text.hasSuffix("%"), let p = Percent(parsing: text), p.hundredths == 0 {
+                problems.append(Problem(.splitZeroPercent, .error, "invalid percent value \"\(text)\" in \(d.values[1]): nginx rejects 0% entries; a group at 0% is its `*` line alone", at: at))
             } else {
-                problems.append(Problem(.error, "invalid percent value \"\(text)\" in split_clients \(d.values[1]); write it like 25% or 12.5% (at most two decimals)", at: at))
+                problems.append(Problem(.splitInvalidPercent, .error, "invalid percent value \"\(text)\" in split_clients \(d.values[1]); write it like 25% or 12.5% (at most two decimals)", at: at))
             }
         }
-        var newShare = 0
-        for e in entries where e.value == names.newLabel { newShare += e.percent?.hundredths ?? 0 }
-        if entries.contains(where: { $0.percent == nil && $0.value == names.newLabel }) {
-            let given = entries.compactMap(\.percent?.hundredths).reduce(0, +)
-            newShare += max(0, 10000 - given)
-        }
-        let group = Group(variable: d.values[1], key: d.args[0].value, percent: Percent(hundredths: min(newShare, 10000)),
+        let group = Group(variable: d.values[1], key: d.args[0].value, percent: Percent(hundredths: SplitSemantics.share(of: names.newLabel, in: entries)),
                           entries: entries, location: here, path: item.path,
-                          rolledBackFrom: RollbackMarker.read(d.name.prefix, key: "percent").flatMap { Percent(parsing: $0) })
+                          rolledBackFrom: RollbackMarker.read(d.name.prefix, key: "percent").flatMap { Percent(parsing: $0) },
+                          rollbackFlips: RollbackMarker.read(d.name.prefix, key: "flip").map { $0.split(separator: ",").compactMap { Int($0) } })
         for problem in SplitRules.check(group, names: names) { problems.append(problem) }
         return group
     }
@@ -274,57 +391,68 @@ public enum Discovery {
     static func buildEndpoints(into model: inout RolloutModel, names: RolloutNames, fallback: SourceLocation) {
         let whitelist = model.whitelistMap?.entries ?? []
         let assignments = model.groupMap?.entries ?? []
-        var byKey: [String: Int] = [:]
+        var byKey: [MapKey: Int] = [:]
         byKey.reserveCapacity(whitelist.count + assignments.count)
         var endpoints: [Endpoint] = []
         endpoints.reserveCapacity(whitelist.count)
+        /// nginx refuses an exact key twice (case-insensitively: "conflicting parameter"); a repeated regex is
+        /// accepted and never matches, since the first one is tried first.
+        func repeated(_ entry: MapEntry, in map: String, first: SourceLocation) {
+            if entry.mapKey.isRegex {
+                model.problems.append(Problem(.repeatedRegexKey, .warning, "regex key \(entry.key) appears again in map \(map) (first at \(first)); nginx tries the first one, so this line never matches — remove it", at: entry.location))
+            } else {
+                model.problems.append(Problem(.duplicateKey, .error, "duplicate key \(entry.key) in map \(map) (nginx compares exact keys case-insensitively; the first is at \(first)): nginx rejects it with \"conflicting parameter\" — remove one", at: entry.location))
+            }
+        }
         for entry in whitelist {
-            if byKey[entry.key] != nil {
-                model.problems.append(Problem(.error, "duplicate key \(entry.key) in map \(names.targetPath); nginx rejects it — remove one", at: entry.location))
+            if let i = byKey[entry.mapKey] {
+                repeated(entry, in: names.targetPath, first: endpoints[i].location)
                 continue
             }
-            byKey[entry.key] = endpoints.count
-            endpoints.append(Endpoint(pattern: entry.key, name: shortName(for: entry.key), target: entry.value, assignment: nil,
-                                      group: nil, percent: .zero, location: entry.location, targetEntryPath: entry.path,
+            byKey[entry.mapKey] = endpoints.count
+            endpoints.append(Endpoint(id: EndpointID(entry.mapKey), pattern: entry.key, name: shortName(for: entry.key), target: entry.value,
+                                      assignment: nil, group: nil, percent: .zero, location: entry.location, targetEntryPath: entry.path,
                                       groupEntryPath: nil, rolledBackFrom: nil))
         }
+        var firstAssignment: [MapKey: SourceLocation] = [:]
         for entry in assignments {
+            if let first = firstAssignment[entry.mapKey] {
+                repeated(entry, in: names.splitGroup, first: first)
+                continue
+            }
+            firstAssignment[entry.mapKey] = entry.location
             let index: Int
-            if let i = byKey[entry.key] {
-                if endpoints[i].groupEntryPath != nil {
-                    model.problems.append(Problem(.error, "duplicate key \(entry.key) in map \(names.splitGroup); nginx rejects it — remove one", at: entry.location))
-                    continue
-                }
+            if let i = byKey[entry.mapKey] {
                 index = i
             } else {
                 index = endpoints.count
-                byKey[entry.key] = index
-                endpoints.append(Endpoint(pattern: entry.key, name: shortName(for: entry.key), target: nil, assignment: nil,
-                                          group: nil, percent: .zero, location: entry.location, targetEntryPath: nil,
+                byKey[entry.mapKey] = index
+                endpoints.append(Endpoint(id: EndpointID(entry.mapKey), pattern: entry.key, name: shortName(for: entry.key), target: nil,
+                                          assignment: nil, group: nil, percent: .zero, location: entry.location, targetEntryPath: nil,
                                           groupEntryPath: nil, rolledBackFrom: nil))
-                model.problems.append(Problem(.error, "endpoint \(entry.key) is in map \(names.splitGroup) but not in map \(names.targetPath), so it is never migrated; add it to the whitelist with its target path or remove it", at: entry.location))
+                model.problems.append(Problem(.missingInWhitelist, .error, "endpoint \(entry.key) is in map \(names.splitGroup) but not in map \(names.targetPath), so it is never migrated; add it to the whitelist with its target path or remove it", at: entry.location))
             }
             endpoints[index].assignment = entry.value
             endpoints[index].groupEntryPath = entry.path
             endpoints[index].rolledBackFrom = RollbackMarker.read(entry.leading, key: "group")
         }
-        let groupsByVariable = Dictionary(model.groups.map { ($0.variable, $0) }, uniquingKeysWith: { a, _ in a })
+        let groupsByVariable = Dictionary(model.groups.map { (MapKey.asciiLowercased($0.variable), $0) }, uniquingKeysWith: { _, last in last })
         for i in endpoints.indices {
             let e = endpoints[i]
             guard let assignment = e.assignment else {
-                model.problems.append(Problem(.error, "endpoint \(e.pattern) is in map \(names.targetPath) but not in map \(names.splitGroup); assign it a group (`cutover set \(e.name) --group NAME`)", at: e.location))
+                model.problems.append(Problem(.missingInGroupMap, .error, "endpoint \(e.pattern) is in map \(names.targetPath) but not in map \(names.splitGroup); assign it a group (`cutover set \(e.name) --group NAME`)", at: e.location))
                 continue
             }
             if assignment == names.currentLabel {
                 endpoints[i].percent = .zero
             } else if assignment == names.newLabel {
-                endpoints[i].percent = .hundred
-            } else if let group = groupsByVariable[assignment] {
+                endpoints[i].percent = e.target == nil ? .zero : .hundred
+            } else if let group = groupsByVariable[MapKey.asciiLowercased(assignment)] {
                 endpoints[i].group = group.variable
                 endpoints[i].percent = e.target == nil ? .zero : group.percent
             } else {
                 let at = e.groupEntryPath.map { p in assignments.first { $0.path == p }?.location } ?? nil
-                model.problems.append(Problem(.error, "endpoint \(e.pattern) is assigned to \(assignment), which is no split_clients group; create it (`cutover group \(assignment.dropFirst()) --percent P --create`) or pick an existing group", at: at ?? e.location))
+                model.problems.append(Problem(.unknownGroup, .error, "endpoint \(e.pattern) is assigned to \(assignment), which is no split_clients group; create it (`cutover group \(assignment.dropFirst()) --percent P --create`) or pick an existing group", at: at ?? e.location))
             }
         }
         disambiguate(&endpoints)
@@ -333,31 +461,31 @@ public enum Discovery {
 
     static func checkStructure(_ model: inout RolloutModel, names: RolloutNames, fallback: SourceLocation) {
         if model.whitelistMap == nil {
-            model.problems.append(Problem(.error, "no whitelist map found: expected `map $uri \(names.targetPath) { KEY \"/new/path\"; ... }` listing the endpoints ready to move", at: fallback))
+            model.problems.append(Problem(.patternIncomplete, .error, "no whitelist map found: expected `map $uri \(names.targetPath) { KEY \"/new/path\"; ... }` listing the endpoints ready to move", at: fallback))
         }
         if model.groupMap == nil {
-            model.problems.append(Problem(.error, "no group-assignment map found: expected `map $uri \(names.splitGroup) { KEY \"$groupN_routing\"; ... }`", at: fallback))
+            model.problems.append(Problem(.patternIncomplete, .error, "no group-assignment map found: expected `map $uri \(names.splitGroup) { KEY \"$groupN_routing\"; ... }`", at: fallback))
         }
         if model.flagMap == nil {
-            model.problems.append(Problem(.warning, "no migratable flag map found: expected `map \(names.targetPath) \(names.isMigratable) { \"\" 0; default 1; }`", at: fallback))
+            model.problems.append(Problem(.patternIncomplete, .warning, "no migratable flag map found: expected `map \(names.targetPath) \(names.isMigratable) { \"\" 0; default 1; }`", at: fallback))
         }
         if let routing = model.routingMap {
             let values = Dictionary(routing.entries.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
             if values["1"] != names.splitGroup || values["0"] != names.currentLabel {
-                model.problems.append(Problem(.warning, "map \(routing.source) \(routing.variable) should read `0 \"\(names.currentLabel)\"; 1 \(names.splitGroup);`; found \(routing.entries.map { "\($0.key) \($0.value)" }.joined(separator: "; "))", at: routing.location))
+                model.problems.append(Problem(.routingMapUnexpected, .warning, "map \(routing.source) \(routing.variable) should read `0 \"\(names.currentLabel)\"; 1 \(names.splitGroup);`; found \(routing.entries.map { "\($0.key) \($0.value)" }.joined(separator: "; "))", at: routing.location))
             }
         } else {
-            model.problems.append(Problem(.warning, "no routing map found: expected `map \(names.isMigratable) \(names.apiRouting) { 0 \"\(names.currentLabel)\"; 1 \(names.splitGroup); }`", at: fallback))
+            model.problems.append(Problem(.patternIncomplete, .warning, "no routing map found: expected `map \(names.isMigratable) \(names.apiRouting) { 0 \"\(names.currentLabel)\"; 1 \(names.splitGroup); }`", at: fallback))
         }
         if model.groups.isEmpty {
-            model.problems.append(Problem(.warning, "no split_clients group found: expected `split_clients \"${request_id}\" $group1_routing { 10% \"\(names.newLabel)\"; * \"\(names.currentLabel)\"; }`", at: fallback))
+            model.problems.append(Problem(.patternIncomplete, .warning, "no split_clients group found: expected `split_clients \"${request_id}\" $group1_routing { 10% \"\(names.newLabel)\"; * \"\(names.currentLabel)\"; }`", at: fallback))
         }
         if model.routingLocation == nil {
-            model.problems.append(Problem(.warning, "no location routes \(names.apiRouting) = \"\(names.newLabel)\" into an internal location: expected `if (\(names.apiRouting) = \"\(names.newLabel)\") { ... rewrite ^ /internal_new_service_proxy last; }`", at: fallback))
+            model.problems.append(Problem(.patternIncomplete, .warning, "no location routes \(names.apiRouting) = \"\(names.newLabel)\" into an internal location: expected `if (\(names.apiRouting) = \"\(names.newLabel)\") { ... rewrite ^ /internal_new_service_proxy last; }`", at: fallback))
         } else if model.internalLocationSource == nil, let uri = model.internalLocation {
-            model.problems.append(Problem(.warning, "the routing rewrites to \(uri) but no `location = \(uri)` exists", at: model.routingLocation ?? fallback))
+            model.problems.append(Problem(.internalLocationMissing, .warning, "the routing rewrites to \(uri) but no `location = \(uri)` exists", at: model.routingLocation ?? fallback))
         } else if model.migrationLog == nil {
-            model.problems.append(Problem(.warning, "the internal location has no access_log of its own, so there is no migration log to read; add `access_log /var/log/nginx/migration_traffic.log;` there", at: model.internalLocationSource ?? fallback))
+            model.problems.append(Problem(.migrationLogMissing, .warning, "the internal location has no access_log of its own, so there is no migration log to read; add `access_log /var/log/nginx/migration_traffic.log;` there", at: model.internalLocationSource ?? fallback))
         }
     }
 }

@@ -76,6 +76,8 @@ extension RolloutModel {
     /// Finds an endpoint by short name, key, or a unique substring of its key; ambiguity lists the candidates.
     public func resolveEndpoint(_ query: String) throws(EditError) -> Endpoint {
         if let e = endpoints.first(where: { $0.pattern == query }) { return e }
+        let id = EndpointID(raw: query)
+        if let e = endpoints.first(where: { $0.id == id }) { return e }
         let byName = endpoints.filter { $0.name == query }
         if byName.count == 1 { return byName[0] }
         let candidates = byName.isEmpty ? endpoints.filter { $0.pattern.contains(query) || $0.name.contains(query) } : byName
@@ -141,9 +143,7 @@ public struct RolloutEditor: Sendable {
                 try work.setPercent(group, percent, marker: nil)
             } else if create {
                 let variable = groupName.hasPrefix("$") ? groupName : "$" + groupName
-                guard variable.dropFirst().allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }), variable.count > 1 else {
-                    throw EditError("\"\(groupName)\" is not a valid nginx variable name; use letters, digits and underscores")
-                }
+                try work.checkNewGroupName(variable)
                 try work.createGroup(variable, percent: percent)
             } else {
                 _ = try model.resolveGroup(groupName)
@@ -172,10 +172,15 @@ public struct RolloutEditor: Sendable {
 
     private func finish(_ work: RolloutEditor, edit: RolloutEdit, touched: [String]) throws(EditError) -> EditResult {
         let newModel = Discovery.discover(work.config, names: names)
-        // Refuse anything that introduces a problem nginx (or the pattern) cannot live with.
+        // Refuse anything that introduces a problem nginx (or the pattern) cannot live with: more errors of a
+        // kind than before (messages may name lines that the edit moved, so they are not compared).
+        var counts: [ProblemKind: Int] = [:]
+        for p in model.problems where p.severity == .error { counts[p.kind, default: 0] += 1 }
         let before = Set(model.problems.filter { $0.severity == .error }.map(\.message))
-        let introduced = newModel.problems.filter { $0.severity == .error && !before.contains($0.message) }
-        if let first = introduced.first {
+        for p in newModel.problems where p.severity == .error { counts[p.kind, default: 0] -= 1 }
+        if let kind = counts.first(where: { $0.value < 0 })?.key {
+            let candidates = newModel.problems.filter { $0.kind == kind && $0.severity == .error }
+            let first = candidates.first { !before.contains($0.message) } ?? candidates[0]
             throw EditError("refused: the edit would make the config invalid — \(first.location): \(first.message)")
         }
         var shifts: [EndpointShift] = []
@@ -266,6 +271,11 @@ public struct RolloutEditor: Sendable {
     }
 
     private mutating func appendEntry(_ entry: Directive, to map: MapBlock) {
+        // After the map's last entry, in whichever file holds it (an `include` inside the block may).
+        if let last = map.entries.last {
+            config.editList(containing: last.path) { list, i in list.insert(entry, after: i) }
+            return
+        }
         let mapDirective = config.directive(at: map.path)
         let indent = (mapDirective.flatMap { Trivia.splitLastBreak($0.name.prefix)?.after } ?? "") + "    "
         config.modifyBlock(at: map.path) { block in
@@ -279,33 +289,113 @@ public struct RolloutEditor: Sendable {
         }
     }
 
+    /// Sets the group's effective new-service share to exactly `percent`, however the block is written.
+    ///
+    /// A block with one new-service bucket (or none) that can take the new percent keeps its layout and only
+    /// that bucket changes; any other block (several new-service buckets, `*` yielding the new service, totals
+    /// that would pass 100%) is rewritten to the canonical `P% "new"; * "current";`, its comments kept.
     mutating func setPercent(_ group: Group, _ percent: Percent, marker: String?) throws(EditError) {
-        let newIndex = group.entries.firstIndex { $0.value == names.newLabel && $0.percent != nil }
-        let labelSample = config.directive(at: group.path)?.block?.children.first?.args.first
-        let newLabel = names.newLabel
+        let label = names.newLabel, current = names.currentLabel
+        let live = group.entries[group.liveEntries]
+        let newBuckets = live.filter { $0.value == label }
+        let othersSum = live.filter { $0.value != label }.compactMap(\.percent?.hundredths).reduce(0, +)
+        let block = config.directive(at: group.path)?.block
+        let labelSample = block?.children.first?.args.first
+        let styledNew = labelSample.map { RolloutEditor.styled(label, like: $0) } ?? Word.quote(label, force: true)
+        let styledCurrent = labelSample.map { RolloutEditor.styled(current, like: $0) } ?? Word.quote(current, force: true)
+        enum Plan { case keep, retune(Int), remove(Int), insertFirst, canonical }
+        var plan = Plan.canonical
+        if newBuckets.count == 1, let only = newBuckets.first, only.percent != nil {
+            if percent.hundredths == 0 { plan = .remove(only.childIndex) }
+            else if othersSum + percent.hundredths <= 10000 { plan = .retune(only.childIndex) }
+        } else if newBuckets.isEmpty {
+            if percent.hundredths == 0 { plan = .keep }
+            else if othersSum + percent.hundredths <= 10000 && !(block?.children.isEmpty ?? true) { plan = .insertFirst }
+        }
+        let newEntry: Directive?
+        do { newEntry = percent.hundredths > 0 ? try parseDirective("\(percent.nginxText) \(styledNew);") : nil } catch {
+            throw EditError("cannot write the bucket for \(group.variable): \(error.message)")
+        }
+        let star: Directive
+        do { star = try parseDirective("* \(styledCurrent);") } catch { throw EditError("cannot write the `*` line: \(error.message)") }
         config.modifyBlock(at: group.path) { block in
-            block.edit { list in
-                if percent.hundredths == 0 {
-                    if let i = newIndex { list.remove(at: i) }
-                } else if let i = newIndex {
-                    list.children[i].name.raw = percent.nginxText
-                } else {
-                    let value = labelSample.map { RolloutEditor.styled(newLabel, like: $0) } ?? Word.quote(newLabel, force: true)
-                    if let entry = try? parseDirective("\(percent.nginxText) \(value);") {
-                        if list.children.isEmpty {
-                            list.append(entry, indent: "    ")
-                        } else {
-                            list.insert(entry, before: 0)
-                        }
-                    }
-                }
+            switch plan {
+            case .keep:
+                break
+            case .retune(let i):
+                guard i >= 0, i < block.children.count else { return }
+                block.children[i].name.raw = percent.nginxText
+            case .remove(let i):
+                guard i >= 0, i < block.children.count else { return }
+                block.edit { list in list.remove(at: i) }
+            case .insertFirst:
+                guard let newEntry else { return }
+                block.edit { list in list.insert(newEntry, before: 0) }
+            case .canonical:
+                block = RolloutEditor.canonicalBlock(block, first: newEntry, star: star)
             }
         }
         config.modify(at: group.path) { d in
             d.name.prefix = Markers.remove(from: d.name.prefix)
             if let marker { d.name.prefix = Markers.add(marker, to: d.name.prefix) }
         }
+        // The edit is defined on nginx's semantics: check it yields exactly the share asked for.
+        var problems: [Problem] = []
+        if let d = config.directive(at: group.path),
+           let g = Discovery.readGroup(LocatedDirective(directive: d, path: group.path, ancestors: []), names: names, problems: &problems),
+           g.percent != percent {
+            throw EditError("cannot set \(group.variable) to \(percent.nginxText): the block would route \(g.percent.nginxText); rewrite it by hand as `\(percent.nginxText) \(styledNew); * \(styledCurrent);`")
+        }
         refresh()
+    }
+
+    /// `block` as `first` (if any) then `star`, keeping the first line's leading trivia, every comment of the
+    /// other lines (each on its own line before `*`) and the text before `}`.
+    static func canonicalBlock(_ block: Block, first: Directive?, star: Directive) -> Block {
+        var out = block
+        let lead = block.children.first?.name.prefix ?? (Trivia.splitLastBreak(block.trailing) != nil ? "\n    " : " ")
+        let split = Trivia.splitLastBreak(lead)
+        let nl = split?.lineBreak, indent = split?.after ?? ""
+        var comments: [String] = []
+        for child in block.children.dropFirst() {
+            for line in Trivia.lines(child.name.prefix) {
+                let t = Trivia.trimmed(line)
+                if t.hasPrefix("#") { comments.append(t) }
+            }
+        }
+        var children: [Directive] = []
+        if var first {
+            first.name.prefix = lead
+            children.append(first)
+        }
+        var s = star
+        let commentText = nl.map { nl in comments.map { $0 + nl + indent }.joined() } ?? ""
+        if children.isEmpty {
+            s.name.prefix = lead + commentText
+        } else {
+            s.name.prefix = nl.map { $0 + indent + commentText } ?? " "
+        }
+        children.append(s)
+        out.children = children
+        if block.children.isEmpty, let nl {
+            out.trailing = nl + (Trivia.splitLastBreak(block.trailing)?.after ?? "")
+        }
+        return out
+    }
+
+    /// Refuses a group name nginx would misread or that would shadow a variable: ASCII letters, digits and `_`
+    /// only, not a built-in or prefix variable, not a variable the config already defines.
+    func checkNewGroupName(_ variable: String) throws(EditError) {
+        let name = String(variable.dropFirst())
+        guard variable.hasPrefix("$"), NginxVariables.isValidName(name) else {
+            throw EditError("\"\(name)\" is not a valid nginx variable name: nginx reads only ASCII letters, digits and `_` in a name (\"\(name)\" would be read as \"\(String(name.prefix { NginxVariables.isValidName(String($0)) }))\"); pick a name such as group7_routing")
+        }
+        if NginxVariables.isProvided(name) {
+            throw EditError("$\(name) is one of nginx's own variables; a group of that name would clash with it — pick a name such as group7_routing")
+        }
+        if model.variableExists(name) {
+            throw EditError("$\(name) is already defined in the config (by a map, split_clients, geo, set or a named capture); a group of that name would override it — pick another name")
+        }
     }
 
     func nextGroupVariable() -> String {
@@ -327,7 +417,10 @@ public struct RolloutEditor: Sendable {
             let outer = last.flatMap { Trivia.splitLastBreak($0.name.prefix)?.after } ?? ""
             let inner = last?.block?.children.first.flatMap { Trivia.splitLastBreak($0.name.prefix)?.after } ?? outer + "    "
             let lines = (percent.hundredths > 0 ? ["\(percent.nginxText) \(newValue);"] : []) + ["* \(currentValue);"]
-            text = "split_clients \(Word.quote(key, force: true)) \(variable) {\n" + lines.map { inner + $0 + "\n" }.joined() + outer + "}"
+            // The file's own line breaks (a CRLF file gets CRLF lines).
+            let anchorFile = model.groups.last?.path.file ?? model.groupMap?.path.file
+            let nl = anchorFile.flatMap { config.text(of: $0) }.map { $0.contains("\r\n") ? "\r\n" : "\n" } ?? "\n"
+            text = "split_clients \(Word.quote(key, force: true)) \(variable) {" + nl + lines.map { inner + $0 + nl }.joined() + outer + "}"
         }
         let directive: Directive
         do { directive = try parseDirective(text) } catch { throw EditError("cannot write group \(variable): \(error.message)") }
@@ -342,16 +435,9 @@ public struct RolloutEditor: Sendable {
     }
 
     mutating func add(key: String, target: String, group: String) throws(EditError) {
-        if model.endpoints.contains(where: { $0.pattern == key }) {
-            throw EditError("endpoint \(key) is already in the migration list; use `cutover set` to change its group")
-        }
+        try RolloutEditor.checkNewKey(key, target: target, in: model)
         guard let whitelist = model.whitelistMap, model.groupMap != nil else {
             throw EditError("the config lacks the whitelist map or the group map; add the pattern's maps before adding endpoints")
-        }
-        if key.hasPrefix("~") {
-            guard RegexSyntax.isBalanced(String(key.drop(while: { $0 == "~" || $0 == "*" }))) else {
-                throw EditError("the key \(key) is not a valid regex (unbalanced brackets or parentheses); fix it before adding")
-            }
         }
         let w = try RolloutEditor.mapEntry(key: key, value: target, like: whitelist.entries.last.flatMap { config.directive(at: $0.path) })
         appendEntry(w, to: whitelist)
@@ -361,6 +447,42 @@ public struct RolloutEditor: Sendable {
         let g = try RolloutEditor.mapEntry(key: key, value: group, like: groupMapNow.entries.last.flatMap { config.directive(at: $0.path) })
         appendEntry(g, to: groupMapNow)
         refresh()
+    }
+
+    /// The checks nginx applies to a new map line, made before anything is written: no map parameter as a key,
+    /// no key nginx already has (exact keys compare case-insensitively), a regex PCRE2 compiles, a target whose
+    /// variables exist.
+    static func checkNewKey(_ key: String, target: String, in model: RolloutModel) throws(EditError) {
+        let mapKey = MapKey(raw: key)
+        if mapKey.isSpecialParameter {
+            throw EditError("`\(key)` is a map parameter, not an endpoint key: in a map `\(key)` \(key == "include" ? "includes a file" : key == "default" ? "sets the value of every unlisted URI (so every path would migrate)" : "is a flag"); give the endpoint's path or a regex (`~^/v2/...$`)")
+        }
+        guard !key.isEmpty else { throw EditError("give the endpoint's key: its path or a regex (`~^/v2/...$`)") }
+        if let existing = model.endpoints.first(where: { $0.id.key == mapKey }) {
+            let why = existing.pattern == key ? "" : " (nginx compares exact keys case-insensitively, so it is the same key as `\(existing.pattern)`)"
+            throw EditError("endpoint \(key) is already in the migration list\(why); use `cutover set` to change its group")
+        }
+        if let error = RegexCheck.error(for: mapKey) {
+            throw EditError("the key \(key) does not compile: pcre2_compile() failed: \(error); nginx would reject it — fix the regular expression")
+        }
+        switch NginxVariables.references(in: target) {
+        case .failure(let error):
+            throw EditError("the target \(target) is not a value nginx accepts: \(error.message); escape a literal `$` or fix the variable")
+        case .success(let refs):
+            let captures = Set(mapKey.captures.compactMap(\.name).map(MapKey.asciiLowercased))
+            for ref in refs {
+                switch ref {
+                case .variable(let name):
+                    if !model.variableExists(name) && !captures.contains(MapKey.asciiLowercased(name)) {
+                        throw EditError("the target \(target) names $\(name), which is no variable nginx or the config defines; nginx would fail with `unknown \"\(name)\" variable` — use a capture ($1) or an existing variable")
+                    }
+                case .capture(let n):
+                    if mapKey.isRegex && n > mapKey.captures.count {
+                        throw EditError("the target \(target) uses $\(n) but the key \(key) has \(mapKey.captures.count) capture group\(mapKey.captures.count == 1 ? "" : "s"); add the group or fix the number")
+                    }
+                }
+            }
+        }
     }
 
     mutating func remove(_ endpoint: Endpoint) throws(EditError) {
@@ -391,11 +513,69 @@ public struct RolloutEditor: Sendable {
         let direct = model.endpoints.filter { $0.assignment == names.newLabel }
         guard !groups.isEmpty || !direct.isEmpty else { throw EditError("nothing to roll back: every group is already at 0%") }
         for group in groups {
-            try setPercent(group, .zero, marker: "percent=\(group.percent.plain)")
+            try rollBack(group)
         }
         for endpoint in direct {
             try assign(endpoint, to: names.currentLabel, marker: "group=\(names.newLabel)")
         }
+    }
+
+    /// Sends a group's whole share back, exactly reversibly: a canonical block (`P% "new"` first, the only
+    /// new-service bucket) loses that line; any other layout keeps its buckets and every bucket that yields the
+    /// new service (the `*` included) yields the current service instead, the marker listing which (`flip=`),
+    /// so `resume` restores the very same buckets and clients.
+    mutating func rollBack(_ group: Group) throws(EditError) {
+        let live = group.entries[group.liveEntries]
+        let newBuckets = live.filter { $0.value == names.newLabel }
+        let block = config.directive(at: group.path)?.block
+        let canonicalFirst: Bool = {
+            guard newBuckets.count == 1, let only = newBuckets.first, only.childIndex == 0, let p = only.percent,
+                  let child = block?.children.first, let word = child.args.first else { return false }
+            return child.name.raw == p.nginxText && word.prefix == " " && word.raw == RolloutEditor.styled(names.newLabel, like: word)
+                && child.beforeTerminator.isEmpty
+        }()
+        if canonicalFirst {
+            try setPercent(group, .zero, marker: "percent=\(group.percent.plain)")
+            return
+        }
+        let flips = newBuckets.map(\.childIndex).filter { $0 >= 0 }
+        let current = names.currentLabel
+        config.modifyBlock(at: group.path) { block in
+            for i in flips where i < block.children.count {
+                if let word = block.children[i].args.first {
+                    block.children[i].args[0].raw = RolloutEditor.styled(current, like: word)
+                }
+            }
+        }
+        config.modify(at: group.path) { d in
+            d.name.prefix = Markers.add("percent=\(group.percent.plain) flip=\(flips.map(String.init).joined(separator: ","))",
+                                        to: Markers.remove(from: d.name.prefix))
+        }
+        refresh()
+    }
+
+    /// Undoes `rollBack`: flipped buckets yield the new service again; a removed bucket comes back.
+    mutating func resumeGroup(_ group: Group, percent: Percent) throws(EditError) {
+        guard let flips = group.rollbackFlips, !flips.isEmpty else {
+            try setPercent(group, percent, marker: nil)
+            return
+        }
+        let label = names.newLabel, current = names.currentLabel
+        let children = config.directive(at: group.path)?.block?.children ?? []
+        let intact = flips.allSatisfy { $0 < children.count && children[$0].args.first?.value == current }
+        guard intact else {
+            try setPercent(group, percent, marker: nil)
+            return
+        }
+        config.modifyBlock(at: group.path) { block in
+            for i in flips {
+                if let word = block.children[i].args.first {
+                    block.children[i].args[0].raw = RolloutEditor.styled(label, like: word)
+                }
+            }
+        }
+        config.modify(at: group.path) { d in d.name.prefix = Markers.remove(from: d.name.prefix) }
+        refresh()
     }
 
     /// Restores what the rollback markers remember, in one pass (see `rollbackAll`).
@@ -406,7 +586,7 @@ public struct RolloutEditor: Sendable {
             throw EditError("nothing to resume: no rollback markers (`# cutover:rollback`) are in the config")
         }
         for group in groups {
-            if let p = group.rolledBackFrom { try setPercent(group, p, marker: nil) }
+            if let p = group.rolledBackFrom { try resumeGroup(group, percent: p) }
         }
         for endpoint in endpoints {
             if let g = endpoint.rolledBackFrom { try assign(endpoint, to: g) }
@@ -428,26 +608,5 @@ enum Markers {
         var lines = Trivia.lines(prefix)
         lines.removeAll { Trivia.trimmed($0).hasPrefix(RollbackMarker.tag) }
         return lines.joined(separator: "\n")
-    }
-}
-
-/// Minimal checks on regex keys before they are written (PCRE2 itself runs in the statistics module and in nginx -t).
-enum RegexSyntax {
-    static func isBalanced(_ s: String) -> Bool {
-        var depth = 0, inClass = false, escaped = false
-        for ch in s {
-            if escaped { escaped = false; continue }
-            switch ch {
-            case "\\": escaped = true
-            case "[" where !inClass: inClass = true
-            case "]" where inClass: inClass = false
-            case "(" where !inClass: depth += 1
-            case ")" where !inClass:
-                depth -= 1
-                if depth < 0 { return false }
-            default: break
-            }
-        }
-        return depth == 0 && !inClass && !escaped
     }
 }

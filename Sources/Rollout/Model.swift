@@ -39,16 +39,75 @@ public enum Severity: String, Sendable, Codable, Comparable {
     public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
 }
 
+/// What kind of problem the routing engine found: the stable id `cutover check` reports it under.
+///
+/// Set where the problem is raised, never guessed from the message; `rejectedByNginx` says whether
+/// `nginx -t` refuses a config with it (the others are departures from the migration pattern).
+public enum ProblemKind: String, Sendable, Codable, CaseIterable {
+    case splitMissingSemicolon = "split-missing-semicolon"
+    case splitNoStar = "split-no-star"
+    case splitNewNotFirst = "split-new-not-first"
+    case splitZeroPercent = "split-zero-percent"
+    case splitStarNotLast = "split-star-not-last"
+    case splitOver100 = "split-over-100"
+    case splitUnknownValue = "split-unknown-value"
+    case splitInvalidPercent = "split-invalid-percent"
+    case splitMalformed = "split-malformed"
+    case splitDeadEntry = "split-dead-entry"
+    case variableRedefined = "variable-redefined"
+    case variableUnknown = "variable-unknown"
+    case variableInvalid = "variable-invalid"
+    case variableDuplicate = "variable-duplicate"
+    case missingInWhitelist = "missing-in-whitelist"
+    case missingInGroupMap = "missing-in-group-map"
+    case unknownGroup = "unknown-group"
+    case duplicateKey = "duplicate-key"
+    case repeatedRegexKey = "repeated-regex-key"
+    case duplicateMap = "duplicate-map"
+    case mapSource = "map-source"
+    case uriNormalisation = "uri-normalisation"
+    case mapInvalidParameters = "map-invalid-parameters"
+    case regexInvalid = "regex-invalid"
+    case migrationLogMissing = "migration-log-missing"
+    case internalLocationMissing = "internal-location-missing"
+    case routingMapUnexpected = "routing-map-unexpected"
+    case patternIncomplete = "pattern-incomplete"
+    case formatUnknown = "format-unknown"
+    case formatInvalid = "format-invalid"
+    case logMissing = "log-missing"
+    case configProblem = "config-problem"
+
+    /// Whether `nginx -t` refuses a config with this problem.
+    public var rejectedByNginx: Bool {
+        switch self {
+        case .splitZeroPercent, .splitStarNotLast, .splitOver100, .splitInvalidPercent, .splitMalformed,
+             .variableUnknown, .variableInvalid, .variableDuplicate, .duplicateKey, .mapInvalidParameters, .regexInvalid:
+            return true
+        default:
+            return false
+        }
+    }
+}
+
 /// Something the routing engine found wrong or unusual in the config, with where and what to do.
 public struct Problem: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// The problem's kind (its stable id).
+    public var kind: ProblemKind
     public var severity: Severity
     public var message: String
     public var location: SourceLocation
 
-    public init(_ severity: Severity, _ message: String, at location: SourceLocation) {
+    /// A problem of `kind`.
+    public init(_ kind: ProblemKind, _ severity: Severity, _ message: String, at location: SourceLocation) {
+        self.kind = kind
         self.severity = severity
         self.message = message
         self.location = location
+    }
+
+    /// A problem of the generic kind `config-problem`.
+    public init(_ severity: Severity, _ message: String, at location: SourceLocation) {
+        self.init(.configProblem, severity, message, at: location)
     }
 
     public var description: String { "\(severity.rawValue): \(location): \(message)" }
@@ -65,7 +124,7 @@ public struct Percent: Sendable, Hashable, Comparable, Codable, CustomStringConv
     public init?(parsing text: String) {
         var s = Substring(text)
         if s.hasSuffix("%") { s = s.dropLast() }
-        guard !s.isEmpty else { return nil }
+        guard s.contains(where: { $0.isASCII && $0.isNumber }) else { return nil }  // "", "." and "%" are no percent
         var whole = 0, frac = 0, fracDigits = 0, seenDot = false
         for ch in s {
             if ch == "." {
@@ -127,9 +186,15 @@ public struct SplitEntry: Sendable, Equatable {
     public var percentText: String
     public var value: String
     public var location: SourceLocation
+    /// The entry's index among the block's children.
+    public var childIndex: Int = -1
 }
 
-/// A reusable percentage group: one `split_clients` block.
+/// A reusable percentage group: one `split_clients` block, read as nginx evaluates it.
+///
+/// nginx walks the entries in order with cumulative percentages; the first `*` takes whatever is left
+/// (entries after it never match); with no `*`, requests past the total get an empty value. When a variable is
+/// defined twice, the last definition is the one nginx uses, and it is the one held here.
 public struct Group: Sendable, Equatable {
     /// The variable, with `$` (e.g. `$group3_routing`).
     public var variable: String
@@ -143,13 +208,48 @@ public struct Group: Sendable, Equatable {
     public var path: DirectivePath
     /// The percent the group had before `rollback`, when it is rolled back (from Cutover's marker comment).
     public var rolledBackFrom: Percent?
+    /// The children whose value `rollback` turned from the new-service label to the current one (marker `flip=`).
+    public var rollbackFlips: [Int]? = nil
 
     /// The variable without `$` (e.g. `group3_routing`): the group's name in the CLI and JSON.
     public var name: String { variable.hasPrefix("$") ? String(variable.dropFirst()) : variable }
+
+    /// The share of requests that get `label`: the sum of every bucket yielding it, the `*` remainder included.
+    public func share(of label: String) -> Percent {
+        Percent(hundredths: SplitSemantics.share(of: label, in: entries))
+    }
+
+    /// The indices of the entries nginx can pick (up to and including the first `*`).
+    public var liveEntries: Range<Int> { 0..<SplitSemantics.liveCount(entries) }
+}
+
+/// How nginx's `ngx_http_split_clients_variable` picks a bucket, as arithmetic on the entries.
+public enum SplitSemantics {
+    /// How many entries can match: all of them, or those up to and including the first `*`.
+    public static func liveCount(_ entries: [SplitEntry]) -> Int {
+        (entries.firstIndex { $0.percent == nil } ?? (entries.count - 1)) + 1
+    }
+
+    /// Hundredths of a percent of requests that get `label` (cumulative buckets, the first `*` takes the rest).
+    public static func share(of label: String, in entries: [SplitEntry]) -> Int {
+        var sum = 0, share = 0
+        for entry in entries {
+            guard let p = entry.percent else {
+                if entry.value == label { share += max(0, 10000 - sum) }
+                return min(share, 10000)
+            }
+            let width = max(0, min(p.hundredths, 10000 - sum))
+            if entry.value == label { share += width }
+            sum += p.hundredths
+        }
+        return min(share, 10000)
+    }
 }
 
 /// One migrating endpoint: a whitelist map key with its target path and its group.
 public struct Endpoint: Sendable, Equatable {
+    /// The endpoint's identity: its map key as nginx compares it (what the journal, stats and dashboard key on).
+    public var id: EndpointID
     /// The map key exactly as nginx reads it (e.g. `~^/v2/content_api/book.get_chapter_details`).
     public var pattern: String
     /// A short name: by default the key's last path segment (e.g. `book.get_chapter_details`).
@@ -193,6 +293,12 @@ public struct AccessLogBinding: Sendable, Equatable {
     /// The parameters after the format (`buffer=32k`, `gzip`, `flush=5s`, `if=...`).
     public var parameters: [String]
     public var location: SourceLocation
+
+    /// Whether the path is no file (`off`, `syslog:…`) or is built from variables at run time.
+    public var isSpecial: Bool { path == "off" || path.hasPrefix("syslog:") || path.contains("$") }
+
+    /// Whether the path is a file path relative to nginx's prefix.
+    public var isRelative: Bool { !isSpecial && !path.hasPrefix("/") }
 }
 
 /// One `map` the pattern relies on, with where it is.
@@ -201,7 +307,8 @@ public struct MapBlock: Sendable, Equatable {
     public var variable: String
     public var location: SourceLocation
     public var path: DirectivePath
-    /// The entries as (key, value) pairs in order, `default` and other parameters excluded.
+    /// The entries as (key, value) pairs in order, `default` and other parameters excluded, entries of files
+    /// an `include` inside the block pulls in read in place.
     public var entries: [MapEntry]
     /// The `default` value, if any.
     public var defaultValue: String?
@@ -210,6 +317,8 @@ public struct MapBlock: Sendable, Equatable {
 
 /// One `KEY VALUE;` line of a map block.
 public struct MapEntry: Sendable, Equatable {
+    /// The key, parsed once.
+    public var mapKey: MapKey
     /// The key as nginx matches it (a leading backslash escape removed).
     public var key: String
     public var value: String
@@ -239,11 +348,21 @@ public struct RolloutModel: Sendable {
     /// The server- or http-level `access_log`: the main log.
     public var mainLog: AccessLogBinding?
     public var logFormats: [LogFormatDefinition]
+    /// Every variable the config defines in the http context (lowercase, without `$`): map, split_clients,
+    /// geo, set, perl_set/js_set outputs and named regex captures.
+    public var definedVariables: Set<String> = []
 
-    /// The group with this variable (`$group3_routing`) or name (`group3_routing`).
+    /// The group with this variable (`$group3_routing`) or name (`group3_routing`); nginx's variable names
+    /// are case-insensitive.
     public func group(named name: String) -> Group? {
-        let variable = name.hasPrefix("$") ? name : "$" + name
-        return groups.first { $0.variable == variable }
+        let variable = MapKey.asciiLowercased(name.hasPrefix("$") ? name : "$" + name)
+        return groups.first { MapKey.asciiLowercased($0.variable) == variable }
+    }
+
+    /// Whether a variable called `name` (with or without `$`) exists: nginx provides it or the config defines it.
+    public func variableExists(_ name: String) -> Bool {
+        let bare = MapKey.asciiLowercased(name.hasPrefix("$") ? String(name.dropFirst()) : name)
+        return definedVariables.contains(bare) || NginxVariables.isProvided(bare)
     }
 
     /// The endpoints assigned to the group with this variable.

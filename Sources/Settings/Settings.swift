@@ -1,6 +1,7 @@
 import Apply
 import Foundation
 import Rollout
+import TrafficStats
 import Yams
 
 /// Cutover's settings, read from `cutover.yaml`; every field is optional and flags override it.
@@ -43,6 +44,8 @@ public struct Settings: Sendable, Equatable {
     public var ladder: [Double] = [1, 5, 10, 25, 50, 75, 100]
     /// The statistics window (`1m`, `5m`, `15m`, `all`).
     public var window: String = "5m"
+    /// The margins and confidence of the per-endpoint verdict (the `verdict:` mapping).
+    public var verdict = VerdictSettings()
     /// The file these settings came from, if any.
     public var source: String?
 
@@ -224,6 +227,8 @@ extension Settings {
                     default: throw SettingsError(file: file, line: line(k), message: "unknown key variables.\(k.string ?? "?"); expected target_path, is_migratable, split_group or api_routing")
                     }
                 }
+            case "verdict":
+                s.verdict = try parseVerdict(value, file: file, at: at)
             case "labels":
                 guard let m = value.mapping else { throw SettingsError(file: file, line: at, message: "labels must be a mapping") }
                 for (k, v) in m {
@@ -235,7 +240,7 @@ extension Settings {
                     }
                 }
             default:
-                throw SettingsError(file: file, line: at, message: "unknown setting \"\(key)\"; known: config, prefix, main_config, variables, labels, logs, nginx, journal, theme, ladder, window")
+                throw SettingsError(file: file, line: at, message: "unknown setting \"\(key)\"; known: config, prefix, main_config, variables, labels, logs, nginx, journal, theme, ladder, window, verdict")
             }
         }
         return s

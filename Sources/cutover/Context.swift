@@ -67,13 +67,25 @@ struct Context {
             throw CLIError(message: "no nginx config given: pass --config FILE or set `config:` in cutover.yaml (looked for settings in \(looked))", code: CLIError.general)
         }
         try checkConfigFile(path)
-        let config: ConfigSet
+        var config: ConfigSet
         do {
             config = try ConfigSet.load(path: path, prefix: options.prefix ?? settings.prefix)
         } catch {
             throw CLIError(message: "\(error)", code: CLIError.general)
         }
-        let model = Discovery.discover(config, names: settings.names)
+        var model = Discovery.discover(config, names: settings.names)
+        // Relative access_log paths resolve against nginx's prefix: the master's `-p`, else `nginx -V`'s --prefix.
+        if [model.mainLog, model.migrationLog].contains(where: { $0?.isRelative == true }) {
+            let runner = ProcessRunner()
+            var prefix = settings.mainConfig(for: config.mainPath, config: config, runner: runner).prefix
+            if prefix == nil, let result = try? runner.run([settings.nginx, "-V"], timeout: .seconds(5)), result.succeeded {
+                prefix = NginxDiscovery.parseVersionOutput(result.stderr + "\n" + result.stdout).prefix
+            }
+            if let prefix {
+                config.nginxPrefix = prefix
+                model = Discovery.discover(config, names: settings.names)
+            }
+        }
         var applier = settings.editApplier(configPath: config.mainPath, config: config)
         var configuration = applier.pipeline.configuration
         configuration.raisePendingSignal = false

@@ -10,7 +10,8 @@ struct EditOptions: ParsableArguments {
     @Flag(name: [.short, .long], help: "Apply without asking (a prompt appears only when stdin is a terminal).") var yes = false
     @Option(name: .long, help: ArgumentHelp("Why: recorded in the journal.", valueName: "TEXT")) var reason: String?
 
-    /// Whether `text` is a percent nginx accepts in split_clients: 0 to 100, at most two decimals.
+    /// Whether `text` is a percent nginx accepts in split_clients: 0 to 100, at most two decimals, at least one
+    /// digit (`.` is refused, not read as 0).
     static func isPercent(_ text: String) -> Bool {
         guard let p = Percent(parsing: text) else { return false }
         return p.hundredths <= 10000
@@ -57,6 +58,10 @@ struct GroupCommand: ParsableCommand {
 
     func validate() throws {
         if !EditOptions.isPercent(percent) { throw ValidationError("--percent \(percent) is not a percent from 0 to 100 with at most two decimals") }
+        let bare = name.hasPrefix("$") ? String(name.dropFirst()) : name
+        if !NginxVariables.isValidName(bare) {
+            throw ValidationError("\"\(name)\" is not a group name nginx can read: use ASCII letters, digits and `_` (e.g. group7_routing)")
+        }
     }
 
     func run() throws {
@@ -74,6 +79,14 @@ struct AddCommand: ParsableCommand {
     @Argument(help: "The map key: an exact path, or a regex starting with ~ (~* for case-insensitive).") var key: String
     @Option(name: .long, help: "Where the new service serves it.") var target: String
     @Option(name: .long, help: "The group it starts in.") var group: String
+
+    func validate() throws {
+        if key.isEmpty { throw ValidationError("give the endpoint's map key: an exact path or a regex starting with ~") }
+        if MapKey(raw: key).isSpecialParameter {
+            throw ValidationError("`\(key)` is a map parameter, not an endpoint key; give the endpoint's path or a regex (`~^/v2/...$`)")
+        }
+        if target.isEmpty { throw ValidationError("--target is empty; give the path the new service serves the endpoint at") }
+    }
 
     func run() throws {
         try EditRunner.run(.add(key: key, target: target, group: group), global: global, options: edit)

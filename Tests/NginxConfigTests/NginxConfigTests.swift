@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import NginxConfig
 
 /// The folder of fixture configs beside this file.
@@ -78,20 +79,8 @@ func fixture(_ name: String) throws -> String {
 }
 
 @Suite struct FuzzTests {
-    /// A small deterministic generator so a failing input can be reproduced from its seed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func randomBytesNeverCrashAndRoundTripWhenAccepted() {
-        var rng = SplitMix(state: 42)
+        var rng = SeededRandom(seed: 42)
         let alphabet = Array("ab $#{};\"'\\\n\r\t~*%.^/()".utf8)
         for _ in 0..<3000 {
             let n = Int.random(in: 0..<80, using: &rng)
@@ -104,7 +93,7 @@ func fixture(_ name: String) throws -> String {
     }
 
     @Test func mutatedCorpusNeverCrashesAndRoundTripsWhenAccepted() throws {
-        var rng = SplitMix(state: 7)
+        var rng = SeededRandom(seed: 7)
         let seeds = try RoundTripTests.corpus.map { Array(try fixture($0).utf8) }.filter { !$0.isEmpty }
         let inserts = Array("{};\"'#\\$ \n".utf8)
         var accepted = 0

@@ -1,4 +1,5 @@
 @testable import Preflight
+import Rollout
 import Testing
 
 @Suite struct MapKeyTests {

@@ -5,17 +5,17 @@ import Testing
 
 @Suite struct ReportTests {
     let findings = [
-        Finding("unescaped-dot", .warning, "map key `~^/a.b` has an unescaped `.`", at: SourceLocation(file: "/etc/nginx/api.conf", line: 14),
+        Finding(.unescapedDot, .warning, "map key `~^/a.b` has an unescaped `.`", at: SourceLocation(file: "/etc/nginx/api.conf", line: 14),
                 fix: "write `~^/a\\.b \"/x\";`"),
-        Finding("nginx-version", .info, "nginx 1.22.1 (nginx)", at: nil),
-        Finding("log-stale", .warning, "quote \" and\nnewline\u{1}", at: SourceLocation(file: "/var/log/a.log", line: 0)),
+        Finding(.nginxVersion, .info, "nginx 1.22.1 (nginx)", at: nil),
+        Finding(.logStale, .warning, "quote \" and\nnewline\u{1}", at: SourceLocation(file: "/var/log/a.log", line: 0)),
     ]
 
     @Test func exitCodes() {
         #expect(PreflightReport.exitCode([]) == 0)
         #expect(PreflightReport.exitCode([findings[1]]) == 0)
         #expect(PreflightReport.exitCode(findings) == 1)
-        #expect(PreflightReport.exitCode(findings + [Finding("nginx-missing", .error, "x", at: nil)]) == 2)
+        #expect(PreflightReport.exitCode(findings + [Finding(.nginxMissing, .error, "x", at: nil)]) == 2)
     }
 
     @Test func oneLinePerFinding() {

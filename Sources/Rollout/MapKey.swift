@@ -1,28 +1,65 @@
-import TrafficStats
 
-/// A map key read as nginx reads it: an exact string, or a regular expression (`~` or `~*`) with its structure.
-struct MapKey: Sendable, Equatable {
-    /// The key as nginx matches it (as `MapEntry.key` holds it).
-    let key: String
+/// A `map` key read once as nginx reads it: an exact string (matched case-insensitively, as nginx's map hash
+/// lowercases keys) or a regular expression (`~` case-sensitive, `~*` caseless), with the raw text kept.
+///
+/// Two keys are equal when nginx treats them as the same key: exact keys compare ASCII-case-insensitively,
+/// regex keys by their marker and pattern.
+public struct MapKey: Sendable, Hashable, CustomStringConvertible {
+    /// The key word's value as written (after quotes and escapes), e.g. `~^/v2/x$` or `\\default`.
+    public let raw: String
+    /// The key as nginx matches it: the regex with its marker, or the exact text without a leading backslash.
+    public let key: String
     /// The regular expression without `~`/`~*`, nil for an exact key.
-    let pattern: String?
-    let caseless: Bool
+    public let pattern: String?
+    /// Whether matching ignores case: `~*` regexes and every exact key (nginx lowercases both sides).
+    public let caseless: Bool
 
-    init(_ key: String) {
-        self.key = key
-        if key.hasPrefix("~*") {
-            pattern = String(key.dropFirst(2)); caseless = true
-        } else if key.hasPrefix("~") {
-            pattern = String(key.dropFirst()); caseless = false
+    /// Reads a key word's value the way `ngx_http_map` does: `~` first, then a leading `\\` escape.
+    public init(raw: String) {
+        self.raw = raw
+        if raw.hasPrefix("~*") {
+            key = raw; pattern = String(raw.dropFirst(2)); caseless = true
+        } else if raw.hasPrefix("~") {
+            key = raw; pattern = String(raw.dropFirst()); caseless = false
         } else {
-            pattern = nil; caseless = false
+            key = raw.hasPrefix("\\") ? String(raw.dropFirst()) : raw
+            pattern = nil; caseless = true
         }
     }
 
-    var isRegex: Bool { pattern != nil }
+    /// A key from its matched form (as `MapEntry.key` holds it); a leading `~` means a regex.
+    public init(_ key: String) {
+        self.init(raw: key)
+    }
+
+    /// Whether the key is a regular expression.
+    public var isRegex: Bool { pattern != nil }
+
+    /// What nginx compares: an exact key ASCII-lowercased, a regex key as written.
+    public var identity: String { pattern == nil ? MapKey.asciiLowercased(key) : key }
+
+    /// Whether the key is one of `ngx_http_map`'s parameters rather than a key (`default`, `include`, and
+    /// `hostnames`/`volatile`, which are parameters when written alone).
+    public var isSpecialParameter: Bool {
+        pattern == nil && !raw.hasPrefix("\\") && MapKey.specialParameters.contains(raw)
+    }
+
+    /// The words `ngx_http_map` reads as parameters.
+    public static let specialParameters: Set<String> = ["default", "include", "hostnames", "volatile"]
+
+    public var description: String { raw }
+
+    public static func == (a: MapKey, b: MapKey) -> Bool { a.identity == b.identity }
+    public func hash(into hasher: inout Hasher) { hasher.combine(identity) }
+
+    /// `s` with ASCII letters lowercased, as `ngx_hash_strlow` does.
+    public static func asciiLowercased(_ s: String) -> String {
+        guard s.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return s }
+        return String(decoding: s.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 }, as: UTF8.self)
+    }
 
     /// The key's regex marker (`~` or `~*`), empty for exact keys.
-    var marker: String { pattern == nil ? "" : caseless ? "~*" : "~" }
+    public var marker: String { pattern == nil ? "" : caseless ? "~*" : "~" }
 
     /// The pattern's bytes as (offset, character, escaped, insideClass) tokens, so callers can skip escapes and classes.
     private var scanned: [(offset: Int, ch: Character, escaped: Bool, inClass: Bool)] {
@@ -46,7 +83,7 @@ struct MapKey: Sendable, Equatable {
     }
 
     /// Offsets of `.` that match any character although they sit between literal text (not `.*`, `.+`, `.?`, `.{n}`).
-    var unescapedDots: [Int] {
+    public var unescapedDots: [Int] {
         let tokens = scanned
         var out: [Int] = []
         for (k, t) in tokens.enumerated() where t.ch == "." && !t.escaped && !t.inClass {
@@ -58,7 +95,7 @@ struct MapKey: Sendable, Equatable {
     }
 
     /// The key with every flagged dot escaped (`\.`), as it should be written.
-    var escapingDots: String {
+    public var escapingDots: String {
         guard let pattern else { return key }
         let dots = Set(unescapedDots)
         var out = ""
@@ -69,7 +106,7 @@ struct MapKey: Sendable, Equatable {
     }
 
     /// Whether the regex ends with an end anchor (`$`, `\z`, `\Z`) so it cannot match longer paths.
-    var hasEndAnchor: Bool {
+    public var hasEndAnchor: Bool {
         guard pattern != nil else { return true }
         let tokens = scanned
         guard let last = tokens.last else { return false }
@@ -79,14 +116,14 @@ struct MapKey: Sendable, Equatable {
     }
 
     /// The key with an end anchor added.
-    var anchored: String {
+    public var anchored: String {
         guard let pattern, !hasEndAnchor else { return key }
         if scanned.contains(where: { $0.ch == "|" && !$0.escaped && !$0.inClass }) { return marker + "(?:" + pattern + ")$" }
         return marker + pattern + "$"
     }
 
     /// Capture groups in PCRE numbering order: their number and, when named, their name.
-    var captures: [(number: Int, name: String?)] {
+    public var captures: [(number: Int, name: String?)] {
         guard let pattern else { return [] }
         let chars = Array(pattern)
         var out: [(Int, String?)] = []
@@ -115,7 +152,7 @@ struct MapKey: Sendable, Equatable {
 
     /// The first part of the pattern, outside any capture group, that matches variable text (`\d+`, `[^/]+`, `.*`);
     /// nil when every variable part is captured or there is none.
-    var uncapturedVariablePart: String? {
+    public var uncapturedVariablePart: String? {
         guard let pattern else { return nil }
         let chars = Array(pattern)
         let tokens = scanned
@@ -170,7 +207,7 @@ struct MapKey: Sendable, Equatable {
 
     /// A path the key matches, built from the pattern (first branch of alternations, one repetition of `+`,
     /// none of `*`); nil for patterns too unusual to sample. Callers confirm it with PCRE2.
-    var witness: String? {
+    public var witness: String? {
         guard let pattern else { return key }
         var sampler = Sampler(Array(pattern))
         guard let text = sampler.sequence(), sampler.index == sampler.chars.count else { return nil }
@@ -328,39 +365,3 @@ private struct Sampler {
     }
 }
 
-/// Tests paths against map keys with the TrafficStats classifier (PCRE2, nginx's map order, `$uri` normalisation).
-final class KeyMatcher {
-    private var single: [String: EndpointClassifier] = [:]
-
-    /// Whether `key` alone matches `path`; nil when the key does not compile.
-    func matches(_ key: String, _ path: String) -> Bool? {
-        if single[key] == nil {
-            guard let c = try? EndpointClassifier(rules: [EndpointRule(endpoint: "k", key: key)], cacheEntries: 64) else {
-                return nil
-            }
-            single[key] = c
-        }
-        return single[key]?.endpoint(forPath: path) != nil
-    }
-
-    /// A path the key matches, confirmed with PCRE2; nil when none can be built.
-    func witness(_ key: MapKey) -> String? {
-        guard let w = key.witness, matches(key.key, w) == true else { return nil }
-        return w
-    }
-}
-
-/// All keys of one map in nginx's order: the index of the entry that wins for a path.
-final class MapMatcher {
-    private let classifier: EndpointClassifier?
-
-    init(keys: [String]) {
-        let rules = keys.enumerated().map { EndpointRule(endpoint: String($0.offset), key: $0.element) }
-        classifier = try? EndpointClassifier(rules: rules, cacheEntries: 1024)
-    }
-
-    /// The index of the key nginx picks for `path`, nil when none matches (or the keys do not compile).
-    func winner(_ path: String) -> Int? {
-        classifier?.endpoint(forPath: path).flatMap { Int($0) }
-    }
-}
