@@ -210,6 +210,10 @@ public struct AppState: Sendable {
     public var lastApply: ApplyStatus?
     /// The change being applied now (its summary), if any.
     public var applying: String?
+    /// When the change in flight was confirmed (for the elapsed time on the applying line).
+    public var applyingSince: Date?
+    /// An emergency rollback confirmed while another change was in flight: it runs right after that one.
+    public var queuedRollback: PendingChange?
     /// The status line.
     public var status: StatusMessage?
     /// The theme in use.
