@@ -21,7 +21,7 @@ public struct AppliedChange: Sendable, Equatable {
 }
 
 /// What the executor knows of a plan between ticks (the plan log holds the plan itself).
-public struct PlanProgress: Sendable, Equatable {
+public struct PlanProgress: Sendable, Equatable, Codable {
     /// The plan.
     public var plan: PlanID
     /// The gate's state for the live step (`healthy`, `watch`, …, one per endpoint for a group).
@@ -55,6 +55,9 @@ public final class Autopilot: @unchecked Sendable {
     public var onApplied: (@Sendable (AppliedChange) -> Void)?
     /// What the last tick found for each active plan.
     public private(set) var progress: [PlanID: PlanProgress] = [:]
+    /// The SIGINT, SIGTERM or SIGHUP that arrived while a change was in flight (the pipeline finished or reverted
+    /// that change and journaled it first); the executor stops after the tick.
+    public private(set) var interruptedBy: Int32?
 
     private let who: String
     private var breaches: [String: Breach] = [:]
@@ -248,6 +251,7 @@ public final class Autopilot: @unchecked Sendable {
             let sharing = endpoint.group.map { g in model.endpoints.filter { $0.group == g }.count > 1 } ?? true
             if sharing {
                 let (report, group) = isolate(endpoint, plan: plan)
+                if report?.outcome == .interrupted { return [] }
                 guard let report, report.outcome == .applied, let group else {
                     return try fail(&plan, "could not move \(endpoint.name) into its own group: \(report?.message ?? "the edit was refused")",
                                     report: report)
@@ -283,6 +287,9 @@ public final class Autopilot: @unchecked Sendable {
         let reason = Self.marker + "plan \(plan.id) step \(index + 1)/\(plan.steps.count): \(before.nginxText) → \(percent.nginxText)"
             + (plan.reason.map { " — \($0)" } ?? "")
         let (report, error) = apply(.setGroupPercent(group: group, percent: percent, create: false), reason: reason)
+        // A signal arrived before the reload: the step was put back and the process is stopping; the plan
+        // stays as it was and the next executor applies the step again.
+        if report?.outcome == .interrupted { return [] }
         guard let report, report.outcome == .applied, let record = report.record else {
             return try fail(&plan, "step \(index + 1) (\(percent.nginxText)) was not applied: \(report?.message ?? error ?? "")", report: report)
         }
@@ -391,6 +398,11 @@ public final class Autopilot: @unchecked Sendable {
                                              message: "\(endpoint.name) was changed by hand since the breach (journal \(change.id.prefix(8))); the automatic rollback is cancelled"))
                 continue
             }
+            // A verdict still counting requests from before the endpoint's last change (a snapshot published
+            // before the engine heard of it) judges a routing that is gone.
+            if let last = try Self.lastChange(in: journal(), of: endpoint), (verdict.since ?? .min) < Int64(last.timeIntervalSince1970.rounded(.down)) {
+                continue
+            }
             if let last = try Self.lastAutomaticRollback(in: journal(), of: endpoint), now.timeIntervalSince(last) < guardSettings.cooldownSeconds {
                 if !breach.heldReported {
                     breach.heldReported = true
@@ -424,6 +436,11 @@ public final class Autopilot: @unchecked Sendable {
             r.outcome == .applied && r.change.endpoints.contains(endpoint.name) && (r.change.reason ?? "").hasPrefix(marker)
                 && (r.change.action == "rollback")
         }?.time
+    }
+
+    /// The newest applied change of `endpoint` in the journal.
+    static func lastChange(in records: [JournalRecord], of endpoint: Endpoint) -> Date? {
+        records.last { $0.outcome == .applied && $0.change.endpoints.contains(endpoint.name) }?.time
     }
 
     /// The first applied change by anyone but the autopilot of `endpoints` (or `group`) after `time`.
@@ -494,7 +511,9 @@ public final class Autopilot: @unchecked Sendable {
             let editor = RolloutEditor(config: config, model: Discovery.discover(config, names: applier.names))
             let preview = try editor.apply(edit)
             guard !preview.changes.isEmpty else { return (nil, "nothing to change: the config already says that") }
-            return (try applier.apply(edit, preview: preview, previewModel: editor.model, reason: reason), nil)
+            let report = try applier.apply(edit, preview: preview, previewModel: editor.model, reason: reason)
+            if let signal = report.signal { interruptedBy = interruptedBy ?? signal }
+            return (report, nil)
         } catch {
             return (nil, "\(error)")
         }
@@ -533,6 +552,7 @@ public final class Autopilot: @unchecked Sendable {
                     throw ApplyError.editRefused(error.message)
                 }
             }
+            if let signal = report.signal { interruptedBy = interruptedBy ?? signal }
             return (report, chosen)
         } catch {
             return (nil, "\(error)")

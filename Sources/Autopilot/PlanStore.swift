@@ -146,6 +146,36 @@ public struct PlanStore: Sendable {
         }
     }
 
+    /// The executor's latest view of the active plans (gate status, what each waits for), for `cutover plans`.
+    public var progressPath: String { path + ".progress.json" }
+
+    /// What the executor saw, and when.
+    public struct ProgressFile: Sendable, Codable, Equatable {
+        public var updated: Date
+        public var plans: [PlanProgress]
+    }
+
+    /// Replaces the progress file (temp file and rename: readers see the old one or the new one).
+    public func saveProgress(_ plans: [PlanProgress], at time: Date) throws(PlanStoreError) {
+        let temp = progressPath + ".tmp-\(getpid())"
+        do {
+            let data = try Self.encoder().encode(ProgressFile(updated: time, plans: plans.sorted { $0.plan < $1.plan }))
+            try data.write(to: URL(fileURLWithPath: temp))
+        } catch {
+            throw PlanStoreError(path: progressPath, message: "cannot write the plans' progress: \(error)")
+        }
+        guard rename(temp, progressPath) == 0 else {
+            unlink(temp)
+            throw PlanStoreError(path: progressPath, message: "cannot write the plans' progress: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// The executor's latest progress, nil when there is none.
+    public func progress() -> ProgressFile? {
+        guard let data = FileManager.default.contents(atPath: progressPath) else { return nil }
+        return try? Self.decoder().decode(ProgressFile.self, from: data)
+    }
+
     /// Runs `body` holding the store's lock (waiting up to `wait`).
     public func withLock<T>(wait: Duration = .seconds(10), _ body: () throws -> T) throws -> T {
         let lock = try FileLock.acquire(path: lockPath, wait: wait)

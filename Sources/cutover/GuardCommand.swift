@@ -1,0 +1,185 @@
+import AccessLog
+import Apply
+import ArgumentParser
+import Autopilot
+import Foundation
+import NginxConfig
+import Rollout
+import Settings
+import Synchronization
+import TrafficStats
+
+/// `cutover guard`: the headless executor. Follows the logs, computes the verdicts, executes the ramp plans and
+/// the guardrails, prints one line per event, and stops cleanly on SIGTERM or SIGINT.
+struct GuardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guard",
+        abstract: "Run the autopilot without a terminal: execute the ramp plans and the guardrails from the live verdicts.",
+        discussion: "One line per event on stdout (journald-friendly). Exactly one process executes the plans: a second guard waits on standby and takes over when the first is gone. SIGTERM or SIGINT stops it once no change is in flight.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var logs: LogOptions
+    @Option(name: .long, help: ArgumentHelp("Seconds between two rounds of decisions.", valueName: "SECONDS")) var interval: Double = 1
+
+    func validate() throws {
+        guard interval >= 0.05, interval <= 600 else { throw ValidationError("--interval must be between 0.05 and 600 seconds") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            GuardStop.install()
+            let context = try Context.load(global)
+            let autopilot = AutopilotWiring.autopilot(context, notify: true)
+            let store = autopilot.store
+            let g = context.settings.guardrails
+            say("guard: config \(context.configPath); plans \(store.path); auto_rollback \(g.autoRollback ? "on" : "off")"
+                + (g.autoRollback ? " for \(g.endpoints.map { $0.joined(separator: ", ") } ?? "every endpoint"), cooldown \(DurationText.format(g.cooldownSeconds))" : "")
+                + (g.notify.isEmpty ? "" : "; notify \(g.notify.first ?? "")"))
+            guard let lease = try waitForLease(store) else {
+                say("guard: stopped (\(GuardStop.name)) while on standby; nothing was done")
+                return
+            }
+            defer { lease.release() }
+            if let previous = lease.tookOverFrom {
+                printEvent(AutopilotEvent(.lease, time: Date(), message: "took the executor lease over from \(previous), which is gone"))
+            } else {
+                printEvent(AutopilotEvent(.lease, time: Date(), message: "executing the plans (lease \(store.leasePath))"))
+            }
+            let traffic = try startTraffic(context, store: store)
+            defer { traffic.live.stop() }
+            var feed = traffic.feed
+            var lastError: String?
+            while !GuardStop.requested {
+                let started = Date()
+                if let error = traffic.live.error, error != lastError {
+                    lastError = error
+                    printError("cutover guard: the log reader stopped: \(error)")
+                }
+                if let snapshot = traffic.live.snapshot(.oneMinute) {
+                    let verdicts = Dictionary(snapshot.endpoints.map { ($0.endpoint, $0.verdict) }, uniquingKeysWith: { a, _ in a })
+                    do {
+                        for event in try autopilot.tick(verdicts: verdicts) { printEvent(event) }
+                        try store.saveProgress(Array(autopilot.progress.values), at: Date())
+                    } catch {
+                        printError("cutover guard: \(error)")
+                    }
+                    feed.sync(context: context, live: traffic.live)
+                }
+                if autopilot.interruptedBy != nil { break }
+                while !GuardStop.requested && Date().timeIntervalSince(started) < interval { usleep(50_000) }
+            }
+            autopilot.notifier?.waitUntilIdle(limit: .milliseconds(Int64(g.notifyTimeoutSeconds * 1000) + 1000))
+            let signal = autopilot.interruptedBy.map(SignalGuard.name) ?? GuardStop.name
+            say("guard: stopped (\(signal)); no change in flight, every transition journaled")
+        }
+    }
+
+    func say(_ line: String) {
+        print(line)
+        fflush(nil)
+    }
+
+    /// Takes the executor lease, waiting on standby (checking every 2 s) while another process holds it; nil when
+    /// stopped first.
+    func waitForLease(_ store: PlanStore) throws -> ExecutorLease? {
+        var reported: LeaseHolder?
+        var first = true
+        while !GuardStop.requested {
+            switch try AutopilotWiring.reporting({ try ExecutorLease.acquire(path: store.leasePath, role: "guard") }) {
+            case .acquired(let lease):
+                return lease
+            case .held(let holder):
+                if first || holder != reported {
+                    say("guard: standby: the plans are executed by \(holder.map(\.description) ?? "another process"); taking over when it is gone")
+                    reported = holder
+                    first = false
+                }
+            }
+            for _ in 0..<40 where !GuardStop.requested { usleep(50_000) }
+        }
+        return nil
+    }
+
+    /// The live traffic of the config's logs, told of the journal's changes.
+    func startTraffic(_ context: Context, store: PlanStore) throws -> (live: LiveTraffic, feed: JournalFeed) {
+        let prefix = global.prefix ?? context.settings.prefix ?? (context.configPath as NSString).deletingLastPathComponent
+        let plan = LogPlan.plan(model: context.model, mainLogs: logs.mainLogs(context.settings),
+                                migrationLogs: logs.migrationLogs(context.settings), prefix: prefix)
+        for problem in plan.problems { printError("cutover guard: \(problem.location): \(problem.message)") }
+        guard !plan.sources.isEmpty else {
+            throw CLIError(message: "no access logs to read, so no verdicts: set logs: in cutover.yaml or pass --main-log and --migration-log", code: CLIError.general)
+        }
+        var configuration = LogPlan.configuration(rules: LogPlan.rules(for: context.model), latency: context.settings.latency,
+                                                  newServiceUpstreams: context.settings.newServiceUpstreams)
+        configuration.verdict = context.settings.verdict
+        // Read back far enough to count every live step's requests since it began.
+        let now = Date()
+        let steps = ((try? store.plans()) ?? []).filter { $0.state.isActive }.compactMap(\.stepStarted)
+        let lookBack = max(900, Int64(steps.map { now.timeIntervalSince($0) }.max() ?? 0) + 60)
+        let live: LiveTraffic
+        do {
+            live = try LiveTraffic(sources: plan.sources, start: .end(lookBackSeconds: lookBack), configuration: configuration)
+        } catch {
+            throw CLIError(message: "cannot set up the log reader: \(error)", code: CLIError.general)
+        }
+        var feed = JournalFeed(journal: Journal(path: context.settings.journalPath(config: context.configPath)))
+        feed.sync(context: context, live: live)
+        live.run(pollInterval: 0.2, publishInterval: min(0.5, interval), windows: [.oneMinute], slideWithWallClock: true)
+        return (live, feed)
+    }
+}
+
+/// Tells the traffic engine of each journaled change once (the guard's own and everyone else's), with the
+/// endpoints' configured percents as the config has them after it.
+struct JournalFeed {
+    var journal: Journal
+    var seen = 0
+
+    mutating func sync(context: Context, live: LiveTraffic) {
+        guard let records = try? journal.records().filter({ $0.belongs(toConfig: context.configPath) }), records.count > seen else { return }
+        let fresh = Array(records[seen...])
+        seen = records.count
+        let config = (try? ConfigSet.load(path: context.configPath, prefix: context.applier.prefix)) ?? context.config
+        let model = Discovery.discover(config, names: context.settings.names)
+        let changes = Settings.routingChanges(journal: fresh, model: model, names: model.endpoints.map(\.pattern))
+        var last: [String: Int64] = [:]
+        for change in changes {
+            live.noteRoutingChange(change)
+            last[change.endpoint] = change.time
+        }
+        for e in model.endpoints {
+            live.setConfiguredPercent(e.target == nil ? nil : e.percent.value, endpoint: e.pattern, at: last[e.pattern] ?? Int64.min)
+        }
+    }
+}
+
+/// SIGTERM and SIGINT ask the guard to stop after the round in progress (a change in flight is finished or
+/// put back by the pipeline, which holds them while it runs).
+enum GuardStop {
+    private static let noted = Atomic<Int32>(0)
+
+    /// Installs the handlers.
+    static func install() {
+        _ = noted.load(ordering: .relaxed)
+        for signal in [SIGTERM, SIGINT] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { signal in GuardStop.note(signal) }
+            action.sa_flags = SA_RESTART
+            sigemptyset(&action.sa_mask)
+            sigaction(signal, &action, nil)
+        }
+    }
+
+    static func note(_ signal: Int32) {
+        _ = noted.compareExchange(expected: 0, desired: signal, ordering: .relaxed)
+    }
+
+    /// Whether a stop was asked for.
+    static var requested: Bool { noted.load(ordering: .relaxed) != 0 }
+
+    /// The signal's name.
+    static var name: String {
+        let s = noted.load(ordering: .relaxed)
+        return s == 0 ? "done" : SignalGuard.name(s)
+    }
+}
