@@ -51,12 +51,14 @@ public struct AutopilotEvent: Sendable, Equatable {
         case guardCancelled = "guard-cancelled"
         case applyFailed = "apply-failed"
         case notifyFailed = "notify-failed"
+        case rollbackConfirmed = "rollback-confirmed"
+        case rollbackNotConfirmed = "rollback-not-confirmed"
         case lease
 
         /// Whether the notify command hears of it (plan steps, aborts, automatic rollbacks, failed applies).
         public var notifies: Bool {
             switch self {
-            case .planStep, .planCompleted, .planAborted, .automaticRollback, .applyFailed: return true
+            case .planStep, .planCompleted, .planAborted, .automaticRollback, .applyFailed, .rollbackNotConfirmed: return true
             default: return false
             }
         }

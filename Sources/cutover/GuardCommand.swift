@@ -20,9 +20,12 @@ struct GuardCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var logs: LogOptions
     @Option(name: .long, help: ArgumentHelp("Seconds between two rounds of decisions.", valueName: "SECONDS")) var interval: Double = 1
+    @Option(name: .customLong("confirm-traffic"), help: ArgumentHelp("After each rollback, watch the logs this long (once the old workers have exited) to confirm the new service gets none of those requests any more; 0 turns it off.", valueName: "SECONDS"))
+    var confirmTraffic: Double = 10
 
     func validate() throws {
         guard interval >= 0.05, interval <= 600 else { throw ValidationError("--interval must be between 0.05 and 600 seconds") }
+        guard confirmTraffic >= 0, confirmTraffic <= 600 else { throw ValidationError("--confirm-traffic must be between 0 and 600 seconds") }
     }
 
     func run() throws {
@@ -57,8 +60,15 @@ struct GuardCommand: ParsableCommand {
                 }
                 if let snapshot = traffic.live.snapshot(.oneMinute) {
                     let verdicts = Dictionary(snapshot.endpoints.map { ($0.endpoint, $0.verdict) }, uniquingKeysWith: { a, _ in a })
+                    let control = context.applier.pipeline.configuration.nginx
+                    let workers = TrafficConfirmation.workers(pidFile: control.masterPidFile ?? control.reloadSignalPidFile)
                     do {
-                        for event in try autopilot.tick(verdicts: verdicts) { printEvent(event) }
+                        for event in try autopilot.tick(verdicts: verdicts) {
+                            printEvent(event)
+                            if [.automaticRollback, .planAborted].contains(event.kind), let id = event.journal, confirmTraffic > 0 {
+                                confirmRollback(journal: id, context: context, oldWorkers: workers, notifier: autopilot.notifier)
+                            }
+                        }
                         try store.saveProgress(Array(autopilot.progress.values), at: Date())
                     } catch {
                         printError("cutover guard: \(error)")
@@ -68,6 +78,7 @@ struct GuardCommand: ParsableCommand {
                 if autopilot.interruptedBy != nil { break }
                 while !GuardStop.requested && Date().timeIntervalSince(started) < interval { usleep(50_000) }
             }
+            _ = ConfirmationJob.running.wait(timeout: .now() + .milliseconds(Int(confirmTraffic * 2000) + 2000))
             autopilot.notifier?.waitUntilIdle(limit: .milliseconds(Int64(g.notifyTimeoutSeconds * 1000) + 1000))
             let signal = autopilot.interruptedBy.map(SignalGuard.name) ?? GuardStop.name
             say("guard: stopped (\(signal)); no change in flight, every transition journaled")
@@ -77,6 +88,26 @@ struct GuardCommand: ParsableCommand {
     func say(_ line: String) {
         print(line)
         fflush(nil)
+    }
+
+    /// Confirms from the traffic, on a thread of its own (decisions go on meanwhile), that the endpoints the
+    /// journaled rollback `id` sent back no longer reach the new service; prints (and notifies) the outcome.
+    func confirmRollback(journal id: String, context: Context, oldWorkers: Set<Int32>, notifier: Notifier?) {
+        guard let record = try? context.applier.pipeline.history().last(where: { $0.id == id }),
+              let config = try? ConfigSet.load(path: context.configPath, prefix: context.applier.prefix) else { return }
+        let model = Discovery.discover(config, names: context.settings.names)
+        let endpoints = model.endpoints.filter { record.change.endpoints.contains($0.name) && $0.percent == .zero }.map { (name: $0.name, pattern: $0.pattern) }
+        guard !endpoints.isEmpty else { return }
+        var fresh = context
+        fresh.config = config
+        fresh.model = model
+        let job = ConfirmationJob(context: fresh, logs: logs, endpoints: endpoints, seconds: confirmTraffic, oldWorkers: oldWorkers,
+                                  reloadedAt: record.time, journal: id, notifier: notifier)
+        ConfirmationJob.running.enter()
+        Thread.detachNewThread {
+            job.run()
+            ConfirmationJob.running.leave()
+        }
     }
 
     /// Takes the executor lease, waiting on standby (checking every 2 s) while another process holds it; nil when
@@ -168,6 +199,13 @@ enum GuardStop {
             sigemptyset(&action.sa_mask)
             sigaction(signal, &action, nil)
         }
+        // A mask inherited with them blocked (a parent that blocks them in the spawning thread) would keep them
+        // pending for ever: let this thread, and the threads it starts, take them.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     static func note(_ signal: Int32) {
@@ -181,5 +219,36 @@ enum GuardStop {
     static var name: String {
         let s = noted.load(ordering: .relaxed)
         return s == 0 ? "done" : SignalGuard.name(s)
+    }
+}
+
+/// One traffic confirmation after a rollback, run off the decision loop.
+struct ConfirmationJob: @unchecked Sendable {
+    /// The confirmations under way (the guard waits for them before it exits).
+    static let running = DispatchGroup()
+
+    var context: Context
+    var logs: LogOptions
+    var endpoints: [(name: String, pattern: String)]
+    var seconds: Double
+    var oldWorkers: Set<Int32>
+    var reloadedAt: Date
+    var journal: String
+    var notifier: Notifier?
+
+    func run() {
+        let names = endpoints.map(\.name).joined(separator: ", ")
+        let event: AutopilotEvent
+        do {
+            let result = try TrafficConfirmation.watch(context: context, logs: logs, endpoints: endpoints, seconds: seconds,
+                                                       oldWorkers: oldWorkers, reloadedAt: reloadedAt)
+            event = AutopilotEvent(result.confirmed ? .rollbackConfirmed : .rollbackNotConfirmed, time: Date(), endpoint: endpoints.first?.pattern,
+                                   outcome: result.confirmed ? "confirmed" : "not-confirmed", journal: journal, message: result.message)
+        } catch {
+            event = AutopilotEvent(.rollbackNotConfirmed, time: Date(), endpoint: endpoints.first?.pattern, outcome: "not-confirmed", journal: journal,
+                                   message: "\(names): the traffic could not be confirmed: \(error)")
+        }
+        printEvent(event)
+        notifier?.notify(event)
     }
 }

@@ -17,10 +17,10 @@ import Glibc
         let process = Process()
         let output: String
 
-        init(_ setup: CLIReferenceNginx, extra: [String] = []) throws {
-            output = setup.nginx.directory.file("guard.out")
+        init(_ setup: CLIReferenceNginx, extra: [String] = [], output name: String = "guard.out") throws {
+            output = setup.nginx.directory.file(name)
             FileManager.default.createFile(atPath: output, contents: nil)
-            FileManager.default.createFile(atPath: setup.nginx.directory.file("guard.err"), contents: nil)
+            FileManager.default.createFile(atPath: setup.nginx.directory.file(name + ".err"), contents: nil)
             process.executableURL = URL(fileURLWithPath: try CutoverBinary.path())
             process.arguments = ["guard", "--config", setup.routingPath, "--settings", setup.settingsPath,
                                  "--main-log", setup.mainLog, "--migration-log", setup.migrationLog, "--interval", "0.2"] + extra
@@ -29,7 +29,7 @@ import Glibc
             env["XDG_STATE_HOME"] = setup.nginx.directory.file("state")
             process.environment = env
             process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: setup.nginx.directory.file("guard.err")))
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: setup.nginx.directory.file(name + ".err")))
             try process.run()
         }
 
@@ -77,7 +77,7 @@ import Glibc
             client.closeConnection()
         }) { lines in lines.contains { $0.hasPrefix("plan-completed") } }
         let lines = guardProcess.lines
-        #expect(completed, "\(lines.joined(separator: "\n"))\n\((try? String(contentsOfFile: setup.nginx.directory.file("guard.err"), encoding: .utf8)) ?? "")")
+        #expect(completed, "\(lines.joined(separator: "\n"))\n\((try? String(contentsOfFile: setup.nginx.directory.file("guard.out.err"), encoding: .utf8)) ?? "")")
         #expect(lines.filter { $0.hasPrefix("plan-step plan=\(id)") }.count == 3, "\(lines)")
         #expect(lines.contains { $0.contains("percent=60%->80%") })
         // The config, the journal and the plans agree.
@@ -98,6 +98,28 @@ import Glibc
         #expect(guardProcess.lines.last?.contains("guard: stopped (SIGTERM)") == true, "\(guardProcess.lines)")
     }
 
+    @Test func aSecondGuardWaitsOnStandbyNamingTheHolderAndTakesOverWhenItIsGone() throws {
+        let setup = try CLIReferenceNginx(percents: [30, 50, 100])
+        defer { setup.nginx.stop() }
+        let first = try GuardProcess(setup)
+        defer { _ = first.terminate() }
+        let started = try until(first, seconds: 15, traffic: { usleep(20_000) }) { $0.contains { $0.hasPrefix("lease executing the plans") } }
+        try #require(started, "\(first.lines)")
+        let second = try GuardProcess(setup, output: "guard2.out")
+        defer { _ = second.terminate() }
+        let pid = first.process.processIdentifier
+        let standby = try until(second, seconds: 15, traffic: { usleep(20_000) }) { $0.contains { $0.contains("guard: standby") } }
+        #expect(standby && second.lines.contains { $0.contains("executed by cutover guard pid \(pid)") }, "\(second.lines)")
+        let plans = try setup.cutover(["plans", "--config", setup.routingPath])
+        #expect(plans.stdout.contains("executed by cutover guard pid \(pid)"), "\(plans)")
+        // The holder dies without a word: the standby takes over.
+        kill(pid, SIGKILL)
+        first.process.waitUntilExit()
+        let took = try until(second, seconds: 15, traffic: { usleep(20_000) }) { $0.contains { $0.contains("took the executor lease over from cutover guard pid \(pid)") } }
+        #expect(took, "\(second.lines)")
+        #expect(second.terminate() == 0, "\(second.lines)\n\((try? String(contentsOfFile: setup.nginx.directory.file("guard2.out.err"), encoding: .utf8)) ?? "")")
+    }
+
     @Test func theGuardRollsBackAnEndpointWhoseBackendAnswersFivePercent5xx() throws {
         // The new backend fails one request in twenty (by the request id, as nginx splits).
         let setup = try CLIReferenceNginx(percents: [30, 50, 100]) { text, _ in
@@ -115,7 +137,7 @@ import Glibc
               notify: [/bin/sh, -c, "cat >> \(events)"]
 
             """).write(toFile: setup.settingsPath, atomically: true, encoding: .utf8)
-        let guardProcess = try GuardProcess(setup)
+        let guardProcess = try GuardProcess(setup, extra: ["--confirm-traffic", "1"])
         defer { _ = guardProcess.terminate() }
         let client = HTTPTestClient(port: setup.frontPort)
         var sent = 0, failed = 0
@@ -127,7 +149,7 @@ import Glibc
             }
         }) { lines in lines.contains { $0.hasPrefix("automatic-rollback") } }
         let lines = guardProcess.lines
-        try #require(rolledBack, "sent \(sent), \(failed) failed\n\(lines.joined(separator: "\n"))\n\((try? String(contentsOfFile: setup.nginx.directory.file("guard.err"), encoding: .utf8)) ?? "")")
+        try #require(rolledBack, "sent \(sent), \(failed) failed\n\(lines.joined(separator: "\n"))\n\((try? String(contentsOfFile: setup.nginx.directory.file("guard.out.err"), encoding: .utf8)) ?? "")")
         #expect(failed > 0)
         let line = try #require(lines.first { $0.hasPrefix("automatic-rollback") })
         #expect(line.contains("endpoint=~^/v2/orders/(\\d+)$") && line.contains("percent=50%->0%") && line.contains("verdict=bad"), "\(line)")
@@ -139,10 +161,16 @@ import Glibc
         #expect(journal.count == 1)
         #expect(journal.first?.contains("autopilot: automatic rollback of ") == true && journal.first?.contains("5xx ") == true
                 && journal.first?.contains("\"outcome\":\"applied\"") == true, "\(journal)")
-        // Once: more traffic and time bring no second action.
+        // Once: more traffic and time bring no second action; the traffic confirms the rollback.
         client.closeConnection()
-        for _ in 0..<200 { _ = try client.get(Self.orders) }
-        usleep(1_500_000)
+        let confirmed = try until(guardProcess, seconds: 20, traffic: {
+            for _ in 0..<50 {
+                let response = try client.get(Self.orders)
+                #expect(response.body != "new" && response.body != "broken", "the new service still answers orders")
+            }
+        }) { lines in lines.contains { $0.hasPrefix("rollback-") } }
+        #expect(confirmed && guardProcess.lines.contains { $0.hasPrefix("rollback-confirmed") && $0.contains("traffic confirms the rollback") },
+                "\(guardProcess.lines)")
         #expect(guardProcess.lines.filter { $0.hasPrefix("automatic-rollback") }.count == 1)
         #expect(setup.journalLines().count == 1)
         // The notify command got the event as one JSON object on its stdin.
