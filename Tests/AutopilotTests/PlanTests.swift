@@ -241,6 +241,52 @@ import TrafficStats
         w.nginx.verifyAllRan()
     }
 
+    @Test func aStepNginxRefusesPausesThePlanAndIsReported() throws {
+        let w = try World()
+        let plan = try w.autopilot.create(endpoint: "c", group: nil, steps: steps([10, 25]), bakeSeconds: 60, gate: .healthy, minRequests: 0, reason: nil)
+        w.nginx.expect(.init(["nginx", "-t"], exitCode: 1, stderr: "nginx: [emerg] unknown directive \"bogus\""))
+        w.expectNotifications(1)
+        let events = try w.autopilot.tick(verdicts: [:])
+        #expect(events.map(\.kind) == [.applyFailed])
+        #expect(events[0].outcome == "validation-refused" && events[0].message.contains("step 1 (10%) was not applied"))
+        let stored = try #require(try w.plan(plan.id))
+        #expect(stored.state == .paused && stored.note?.contains("`cutover plan resume \(plan.id)`") == true)
+        #expect(try w.percent("c") == 5, "the config is as it was")
+        // Resumed, it tries again (pending: no step was applied).
+        _ = try w.autopilot.perform(.resume, plan: plan.id.raw)
+        #expect(try w.plan(plan.id)?.state == .pending)
+        w.expectApplies(1)
+        w.expectNotifications(1)
+        #expect(try w.autopilot.tick(verdicts: [:]).map(\.kind) == [.planStep])
+        #expect(try w.percent("c") == 10)
+        w.autopilot.notifier?.waitUntilIdle(limit: .seconds(5))
+        #expect(w.notifyRunner.inputs.first?.input.contains("\"event\":\"apply-failed\"") == true)
+        w.nginx.verifyAllRan()
+    }
+
+    @Test func aPausedPlanStillAbortsOnABadVerdict() throws {
+        let w = try World()
+        let plan = try w.autopilot.create(endpoint: "c", group: nil, steps: steps([10, 25]), bakeSeconds: 60, gate: .healthy, minRequests: 0, reason: nil)
+        w.expectApplies(1)
+        w.expectNotifications(1)
+        _ = try w.autopilot.tick(verdicts: [:])
+        _ = try w.autopilot.perform(.pause, plan: plan.id.raw)
+        w.expectApplies(1)
+        w.expectNotifications(1)
+        #expect(try w.autopilot.tick(verdicts: [Self.c: w.verdict(Self.c, .bad, new: 800)]).map(\.kind) == [.planAborted])
+        #expect(try w.percent("c") == 0 && w.plan(plan.id)?.state == .aborted)
+        w.nginx.verifyAllRan()
+    }
+
+    @Test func aPlanWhoseEndpointIsAlreadyAboveEveryStepCompletesWithoutAChange() throws {
+        let w = try World()
+        let plan = try w.autopilot.create(endpoint: "c", group: nil, steps: steps([1, 5]), bakeSeconds: 60, gate: .healthy, minRequests: 0, reason: nil)
+        w.expectNotifications(1)
+        #expect(try w.autopilot.tick(verdicts: [:]).map(\.kind) == [.planCompleted])
+        #expect(try w.plan(plan.id)?.note == "already at 5%, at or above every step")
+        #expect(try w.journal().isEmpty)
+    }
+
     @Test func badInputIsRefusedWithWhatToDo() throws {
         let w = try World()
         #expect(throws: PlanError("--steps must increase (e.g. 1,5,10,25,50,100)")) {
