@@ -52,6 +52,7 @@ struct GuardCommand: ParsableCommand {
             defer { traffic.live.stop() }
             var feed = traffic.feed
             var lastError: String?
+            var lastTickError: String?
             while !GuardStop.requested {
                 let started = Date()
                 if let error = traffic.live.error, error != lastError {
@@ -70,8 +71,12 @@ struct GuardCommand: ParsableCommand {
                             }
                         }
                         try store.saveProgress(Array(autopilot.progress.values), at: Date())
+                        lastTickError = nil
                     } catch {
-                        printError("cutover guard: \(error)")
+                        // Said once, not every round, until it changes or clears.
+                        let text = "\(error)"
+                        if text != lastTickError { printError("cutover guard: \(text); retrying every round") }
+                        lastTickError = text
                     }
                     feed.sync(context: context, live: traffic.live)
                 }
