@@ -137,6 +137,8 @@ import Glibc
               notify: [/bin/sh, -c, "cat >> \(events)"]
 
             """).write(toFile: setup.settingsPath, atomically: true, encoding: .utf8)
+        // No reload happens before the rollback: these are the workers it replaces.
+        let workersBefore = setup.workers()
         let guardProcess = try GuardProcess(setup, extra: ["--confirm-traffic", "1"])
         defer { _ = guardProcess.terminate() }
         let client = HTTPTestClient(port: setup.frontPort)
@@ -161,7 +163,9 @@ import Glibc
         #expect(journal.count == 1)
         #expect(journal.first?.contains("autopilot: automatic rollback of ") == true && journal.first?.contains("5xx ") == true
                 && journal.first?.contains("\"outcome\":\"applied\"") == true, "\(journal)")
-        // Once: more traffic and time bring no second action; the traffic confirms the rollback.
+        // Once: more traffic and time bring no second action; the traffic confirms the rollback. (Requests go
+        // through the new config once the workers from before the reload have exited.)
+        #expect(setup.awaitExit(of: workersBefore), "the workers from before the rollback's reload are still running after 5 s")
         client.closeConnection()
         let confirmed = try until(guardProcess, seconds: 20, traffic: {
             for _ in 0..<50 {
