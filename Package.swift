@@ -21,7 +21,7 @@ let package = Package(
         // Core: no UI.
         .target(name: "NginxConfig"),
         .target(name: "Rollout", dependencies: ["NginxConfig", "CPCRE2"]),
-        .target(name: "Settings", dependencies: ["Rollout", "Apply", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Settings", dependencies: ["Rollout", "Apply", "TrafficStats", .product(name: "Yams", package: "Yams")]),
         .target(name: "AccessLog"),
         .target(name: "TrafficStats", dependencies: [
             "AccessLog", "Rollout", "CPCRE2",

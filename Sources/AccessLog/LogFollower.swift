@@ -29,14 +29,20 @@ public struct LogSource: Sendable, Hashable {
     }
 }
 
-/// A log file that exists but cannot be opened.
+/// A log file that exists but cannot be opened, or is no regular file (a directory, a FIFO, a device).
 public struct LogFileError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The file's path.
     public let path: String
-    /// The `errno` of the failed open.
+    /// The `errno` of the failed open (EISDIR, or EINVAL for another kind of non-regular file).
     public let code: Int32
+    /// What the path is when it is no regular file ("a directory", "a FIFO (named pipe)", ...).
+    public var kind: String? = nil
 
     public var description: String {
+        if let kind {
+            return "\(path) is \(kind), not a log file: Cutover reads the regular files nginx appends to; "
+                + "point the log option (or the config's access_log) at the file itself"
+        }
         let reason = String(cString: strerror(code))
         if code == EACCES {
             return "cannot read \(path): \(reason); run with a user in the log files' group (often adm) or adjust their permissions"
@@ -144,9 +150,10 @@ public final class LogFollower {
     private func open(_ index: Int, now: Double) -> Cursor? {
         let path = sources[index].path
         #if canImport(Glibc)
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking, so a FIFO's open returns at once (and is refused below) instead of waiting for a writer.
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         #else
-        let fd = Darwin.open(path, O_RDONLY | O_CLOEXEC)
+        let fd = Darwin.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         #endif
         guard fd >= 0 else {
             let code = errno
@@ -154,13 +161,31 @@ public final class LogFollower {
             fileErrors[index] = code == ENOENT ? nil : LogFileError(path: path, code: code)
             return nil
         }
-        fileErrors[index] = nil
         var st = stat()
         guard fstat(fd, &st) == 0 else {
+            fileErrors[index] = LogFileError(path: path, code: errno)
             close(fd)
             return nil
         }
+        if let kind = Self.nonRegularKind(st.st_mode) {
+            fileErrors[index] = LogFileError(path: path, code: kind == "a directory" ? EISDIR : EINVAL, kind: kind)
+            close(fd)
+            return nil
+        }
+        fileErrors[index] = nil
         return Cursor(fd: fd, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), offset: 0, lastActivity: now)
+    }
+
+    /// What a file of `mode` is when it is no regular file; nil for a regular file.
+    static func nonRegularKind(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO (named pipe)"
+        case S_IFCHR, S_IFBLK: return "a device"
+        case S_IFSOCK: return "a socket"
+        default: return "not a regular file"
+        }
     }
 
     private func fileSize(_ fd: Int32) -> Int64 {

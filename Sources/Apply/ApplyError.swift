@@ -12,8 +12,14 @@ public enum ApplyError: Error, CustomStringConvertible, Equatable {
     case lockHeld(path: String, holderPid: Int32?, waited: Duration)
     /// A file no longer holds the text the change was computed from; `diff` shows how it differs.
     case fileChanged(path: String, diff: String)
-    /// A change is malformed (relative path, the same file twice, ...).
+    /// A change is malformed (relative path, the same file twice, ...): a caller's mistake.
     case invalidChange(String)
+    /// A file is not UTF-8 text, so Cutover will not edit it.
+    case notUTF8(path: String)
+    /// The config could not be read again under the lock (it became unreadable or unparsable meanwhile).
+    case configUnreadable(path: String, reason: String)
+    /// The edit no longer applies to the files as they now stand (Cutover refuses it; nothing written).
+    case editRefused(String)
     /// Putting the previous file back failed: the live file may hold the new text.
     case revertFailed(path: String, backup: String, reason: String)
     /// A journal line in the middle of the file could not be read.
@@ -36,6 +42,12 @@ public enum ApplyError: Error, CustomStringConvertible, Equatable {
                 + "nothing was written. Reload the view and redo the change. What changed:\n\(diff)"
         case let .invalidChange(message):
             return "invalid change: \(message)"
+        case let .notUTF8(path):
+            return "\(path) is not UTF-8 text; Cutover edits only UTF-8 configs: convert it (iconv) and try again"
+        case let .configUnreadable(path, reason):
+            return "cannot re-read the config \(path) under the lock (\(reason)); nothing was written: fix it and try again"
+        case let .editRefused(message):
+            return "refused: \(message); nothing was written"
         case let .revertFailed(path, backup, reason):
             return "could not put the previous \(path) back (\(reason)); the previous text is in \(backup): "
                 + "copy it over \(path) by hand and reload nginx"
@@ -46,12 +58,16 @@ public enum ApplyError: Error, CustomStringConvertible, Equatable {
         }
     }
 
-    /// The exit status the CLI should use: 5 for conflicts, 1 otherwise.
-    public var exitCode: Int32 {
+    /// Where this failure sits in the exit-code table.
+    public var exitStatus: ExitStatus {
         switch self {
-        case .lockHeld, .fileChanged: return ApplyOutcome.conflict.exitCode
-        case .revertFailed: return 6
-        default: return 1
+        case .io, .invalidChange, .notUTF8, .configUnreadable, .journalCorrupt, .nothingToUndo: return .error
+        case .editRefused: return .refused
+        case .lockHeld, .fileChanged: return .conflict
+        case .revertFailed: return .needsHands
         }
     }
+
+    /// The exit status the CLI uses for this failure (see `ExitStatus`).
+    public var exitCode: Int32 { exitStatus.rawValue }
 }

@@ -22,14 +22,28 @@ public struct ApplyConfiguration: Sendable {
     public var host: String
     /// The /proc root used by the worker-generation check (tests point it elsewhere).
     public var procRoot: String
+    /// The config Cutover operates on, recorded in every journal record (so a shared journal reads per config).
+    public var configPath: String?
+    /// Where a change's intent is kept while it is in flight (beside the lock file by default).
+    public var intentFile: String
+    /// Where a record goes when the journal cannot take it (tried in order, loudly).
+    public var fallbackJournals: [Journal]
+    /// Whether the pipeline ends the process by a SIGINT/SIGTERM/SIGHUP that arrived during a change,
+    /// right after journaling it; the CLI turns this off to print the report first (`ApplyReport.signal`).
+    public var raisePendingSignal: Bool
 
     /// Creates a configuration; `lockFile` defaults to `.cutover.lock` beside `mainConfig`.
     public init(nginx: NginxControl, mainConfig: String, lockFile: String? = nil, lockWait: Duration = .seconds(3),
                 journal: Journal = Journal(path: Journal.defaultPath()),
                 user: String = ApplyConfiguration.currentUser(), host: String = ApplyConfiguration.currentHost(),
-                procRoot: String = "/proc") {
+                procRoot: String = "/proc", configPath: String? = nil, intentFile: String? = nil,
+                fallbackJournals: [Journal]? = nil, raisePendingSignal: Bool = true) {
         self.nginx = nginx
         self.lockFile = lockFile ?? ApplyConfiguration.lockFile(besideConfig: mainConfig)
+        self.configPath = configPath
+        self.intentFile = intentFile ?? ApplyIntent.path(besideLock: self.lockFile)
+        self.fallbackJournals = (fallbackJournals ?? Journal.fallbackPaths().map(Journal.init(path:))).filter { $0.path != journal.path }
+        self.raisePendingSignal = raisePendingSignal
         self.lockWait = lockWait
         self.journal = journal
         self.user = user
@@ -98,9 +112,37 @@ public struct ApplyReport: Sendable {
     public var validation: CommandResult?
     /// The reload command's result, when it ran.
     public var reload: CommandResult?
+    /// Where the record was written: the journal, a fallback journal, or nil when nowhere.
+    public var journalPath: String?
+    /// Why the record is not in the configured journal, when it is not (said loudly by the CLI).
+    public var journalProblem: String?
+    /// The held signal that arrived during the change (the CLI ends by it after printing).
+    public var signal: Int32?
+
+    /// Creates a report.
+    public init(outcome: ApplyOutcome, message: String, record: JournalRecord?, timings: ApplyTimings,
+                validation: CommandResult? = nil, reload: CommandResult? = nil, journalPath: String? = nil,
+                journalProblem: String? = nil, signal: Int32? = nil) {
+        self.outcome = outcome
+        self.message = message
+        self.record = record
+        self.timings = timings
+        self.validation = validation
+        self.reload = reload
+        self.journalPath = journalPath
+        self.journalProblem = journalProblem
+        self.signal = signal
+    }
+
+    /// Where this report sits in the exit-code table: the outcome's row, except that a change that
+    /// happened without reaching the configured journal is `notJournaled`.
+    public var exitStatus: ExitStatus {
+        if journalProblem != nil && outcome.exitStatus == .success { return .notJournaled }
+        return outcome.exitStatus
+    }
 
     /// The exit status the CLI uses for this report.
-    public var exitCode: Int32 { outcome.exitCode }
+    public var exitCode: Int32 { exitStatus.rawValue }
 }
 
 /// The candidate change found by `ApplyPipeline.planUndo`: the reverting edits and the record they undo.
@@ -134,16 +176,17 @@ public struct ApplyPipeline: Sendable {
 
     /// Applies precomputed whole-file changes; each file must still hold its `before` text, else the
     /// outcome is `.conflict`. Throws only for I/O trouble (and `revertFailed`, the one case needing hands).
-    public func apply(changes: [FileChange], description: ChangeDescription) throws -> ApplyReport {
-        try run(description: description) { _ in (changes, nil) }
+    public func apply(changes: [FileChange], description: ChangeDescription, emergency: Bool = false) throws -> ApplyReport {
+        try run(description: description, emergency: emergency) { _ in (changes, nil) }
     }
 
     /// Applies the change that `edit` computes under the lock, so concurrent writers never lose each
     /// other's updates: `edit` should read the files itself (they are current once the lock is held) and
-    /// may refine the description (e.g. the percentages it found).
-    public func apply(description: ChangeDescription,
+    /// may refine the description (e.g. the percentages it found). An `emergency` change (a rollback) is
+    /// never blocked by bookkeeping: an unwritable journal sends its record to a fallback journal, loudly.
+    public func apply(description: ChangeDescription, emergency: Bool = false,
                       edit: (inout ChangeDescription) throws -> [FileChange]) throws -> ApplyReport {
-        try run(description: description) { description in (try edit(&description), nil) }
+        try run(description: description, emergency: emergency) { description in (try edit(&description), nil) }
     }
 
     /// Applies an edit of whole file texts, run under the lock on the files' current texts: `edit` gets
@@ -171,15 +214,17 @@ public struct ApplyPipeline: Sendable {
         }
     }
 
-    /// The journal, oldest record first, for `history`.
+    /// The journal's records of this config (all of them when no config is set), oldest first, for `history`.
     public func history() throws -> [JournalRecord] {
-        try configuration.journal.records()
+        let records = try configuration.journal.records()
+        guard let config = configuration.configPath else { return records }
+        return records.filter { $0.belongs(toConfig: config) }
     }
 
     /// Builds the change that reverts the last applied (and not yet undone) change; throws
     /// `nothingToUndo` when there is none or a touched file no longer matches that change's result.
     public func planUndo(reason: String? = nil) throws -> UndoPlan {
-        guard let target = try configuration.journal.lastUndoable() else {
+        guard let target = try configuration.journal.lastUndoable(forConfig: configuration.configPath) else {
             throw ApplyError.nothingToUndo("the journal \(configuration.journal.path) has no applied change left to undo")
         }
         var changes: [FileChange] = []
@@ -223,7 +268,22 @@ public struct ApplyPipeline: Sendable {
         ISO8601DateFormatter().string(from: date)
     }
 
-    private func run(description initial: ChangeDescription,
+    /// One file swapped in: the path the change names, the file written (symlinks resolved), its backup and
+    /// the hash of the text Cutover put there.
+    private struct Swapped {
+        var path: String
+        var target: String
+        var backup: String
+        var hashAfter: String
+    }
+
+    /// A file the revert left alone because it no longer held Cutover's text.
+    private struct Withheld {
+        var path: String
+        var kept: String
+    }
+
+    private func run(description initial: ChangeDescription, emergency: Bool = false,
                      edit: (inout ChangeDescription) throws -> (changes: [FileChange], undoes: String?)) throws -> ApplyReport {
         let start = clock.monotonic()
         var timings = ApplyTimings()
@@ -243,6 +303,9 @@ public struct ApplyPipeline: Sendable {
         }
         defer { lock.release() }
         timings.lock = lap(start)
+
+        // A change a dead process left half-way is put back before anything else.
+        _ = try recoverUnderLock()
 
         // Compute the change under the lock.
         var t = clock.monotonic()
@@ -270,29 +333,105 @@ public struct ApplyPipeline: Sendable {
                                record: nil, timings: timings, validation: nil, reload: nil)
         }
 
-        // 3 and 5. Write beside, keep backups, swap in (only once the change can be journaled).
+        // 3 and 5. Write beside, keep backups, swap in (only once the change can be journaled, except for an
+        // emergency change, which goes through and journals wherever it can).
         t = clock.monotonic()
-        try configuration.journal.checkWritable()
-        var swapped: [(path: String, backup: String)] = []
+        var journalWarning: String?
         do {
-            var temps: [(path: String, temp: String)] = []
+            try configuration.journal.checkWritable()
+        } catch {
+            guard emergency else { throw error }
+            journalWarning = "the journal \(configuration.journal.path) cannot be written (\(error)); the rollback goes "
+                + "through anyway and its record goes to a fallback journal"
+        }
+        let targets = try changes.map { try AtomicFiles.resolveSymlinks($0.path) }
+        let id = UUID().uuidString.lowercased()
+        let intent = ApplyIntent(
+            id: id, time: clock.now(), pid: getpid(), user: configuration.user, host: configuration.host, change: description,
+            files: zip(changes, targets).map { change, target in
+                ApplyIntent.File(path: change.path, target: target, backup: AtomicFiles.backupPath(for: target),
+                                 hashBefore: SHA256.hex(change.before), hashAfter: SHA256.hex(change.after))
+            })
+        // From the intent on, SIGINT/SIGTERM/SIGHUP are only noted: the change is reverted or completed first.
+        SignalGuard.hold()
+        var released = false
+        func releaseSignals() -> Int32? {
+            guard !released else { return nil }
+            released = true
+            return SignalGuard.release()
+        }
+        defer { if !released { _ = SignalGuard.release() } }
+        try intent.save(to: configuration.intentFile)
+        var swapped: [Swapped] = []
+        do {
+            var temps: [(change: FileChange, target: String, temp: String)] = []
             defer { for entry in temps { unlink(entry.temp) } }
-            for change in changes {
-                temps.append((change.path, try AtomicFiles.writeTemp(beside: change.path, text: change.after)))
+            for (change, target) in zip(changes, targets) {
+                temps.append((change, target, try AtomicFiles.writeTemp(beside: target, text: change.after)))
             }
             for entry in temps {
-                let backup = AtomicFiles.backupPath(for: entry.path)
-                try AtomicFiles.makeBackup(of: entry.path, at: backup)
-                try AtomicFiles.renameFile(entry.temp, to: entry.path)
-                swapped.append((entry.path, backup))
+                let backup = AtomicFiles.backupPath(for: entry.target)
+                try AtomicFiles.makeBackup(of: entry.target, at: backup)
+                try AtomicFiles.renameFile(entry.temp, to: entry.target)
+                swapped.append(Swapped(path: entry.change.path, target: entry.target, backup: backup,
+                                       hashAfter: SHA256.hex(entry.change.after)))
             }
             temps.removeAll()
-            for directory in Set(changes.map { AtomicFiles.directory(of: $0.path) }) { AtomicFiles.fsyncDirectory(directory) }
+            for directory in Set(targets.map { AtomicFiles.directory(of: $0) }) { AtomicFiles.fsyncDirectory(directory) }
         } catch {
-            try revert(swapped)
+            _ = try revert(swapped, id: id)
+            ApplyIntent.remove(at: configuration.intentFile)
             throw error
         }
         timings.write = lap(t)
+
+        /// Journals the outcome, removes the intent, stops holding signals (ending the process by one that
+        /// arrived, when so configured, after the record is safe).
+        func conclude(_ outcome: ApplyOutcome, _ message: String, validate: StepRecord? = nil, reloadStep: StepRecord? = nil,
+                      verify: StepRecord? = nil, validation: CommandResult? = nil, reload: CommandResult? = nil) -> ApplyReport {
+            var report = finish(outcome, message, description: description, changes: changes, undoes: undoes, timings: timings,
+                                validate: validate, reloadStep: reloadStep, verify: verify, validation: validation, reload: reload,
+                                id: id, journalWarning: journalWarning)
+            ApplyIntent.remove(at: configuration.intentFile)
+            report.signal = releaseSignals() ?? report.signal
+            if configuration.raisePendingSignal { SignalGuard.raisePending(report.signal) }
+            return report
+        }
+
+        /// Puts the previous files back after `why`, or withholds that for files a hand edit reached.
+        func revertOrWithhold(_ outcome: ApplyOutcome, _ message: String, validate: StepRecord? = nil,
+                              reloadStep: StepRecord? = nil, verify: StepRecord? = nil, validation: CommandResult? = nil,
+                              reload: CommandResult? = nil, reloadAfter: Bool = false, firstReloadRan: Bool = false,
+                              verifier: ReloadVerifier? = nil) throws -> ApplyReport {
+            let revertStart = clock.monotonic()
+            let withheld = try revert(swapped, id: id)
+            var message = message
+            if reloadAfter, let verifier {
+                let again = reloadAfterRevert(verifier: verifier, firstReloadRan: firstReloadRan)
+                message += withheld.isEmpty ? "\nThe previous files are back in place; \(again)" : "\nAfter the revert: \(again)"
+            }
+            timings.revert = lap(revertStart)
+            timings.total = lap(start)
+            guard withheld.isEmpty else {
+                let list = withheld.map { "\($0.path) holds an edit made while the change was in flight (kept as it is); "
+                    + "the text from before Cutover's change is in \($0.kept)" }
+                message += "\nREVERT WITHHELD: " + list.joined(separator: "; ")
+                    + ". Merge the two texts by hand, then run `nginx -t` and reload nginx."
+                return conclude(.revertWithheld, message, validate: validate, reloadStep: reloadStep, verify: verify,
+                                validation: validation, reload: reload)
+            }
+            return conclude(outcome, message, validate: validate, reloadStep: reloadStep, verify: verify,
+                            validation: validation, reload: reload)
+        }
+
+        func interruptedMessage(_ signal: Int32, stage: String) -> String {
+            "interrupted by \(SignalGuard.name(signal)) \(stage): the previous files were put back before any reload; "
+                + "nginx still runs the configuration from before the change"
+        }
+
+        if let signal = SignalGuard.pending {
+            return try revertOrWithhold(.interrupted, interruptedMessage(signal, stage: "while swapping the files in"))
+        }
 
         // 4. Validate the new text in place.
         let control = configuration.nginx
@@ -304,24 +443,26 @@ public struct ApplyPipeline: Sendable {
         do {
             validation = try runner.run(control.validateArgv, timeout: control.validateTimeout)
         } catch {
-            try revert(swapped)
-            throw error
+            timings.validate = lap(t)
+            let step = StepRecord(command: control.validateArgv, succeeded: false, exitCode: nil,
+                                  durationMs: timings.validate.millisecondsDouble, message: "\(error)")
+            return try revertOrWithhold(.validationNotRun, "validation could not run, nothing changed: \(error); nginx was "
+                                        + "not reloaded and the files are as they were", validate: step)
         }
         timings.validate = lap(t)
         let validateStep = Self.step(validation)
+        if let signal = SignalGuard.pending {
+            return try revertOrWithhold(.interrupted, interruptedMessage(signal, stage: "during validation"),
+                                        validate: validateStep, validation: validation)
+        }
         if !validation.succeeded {
-            t = clock.monotonic()
-            try revert(swapped)
-            timings.revert = lap(t)
-            timings.total = lap(start)
             let message = "refused by validation, nothing changed: \(validation.summary); nginx was not reloaded and "
                 + "the files are as they were. nginx said:\n"
                 + verifier.nginxMessage(validation.message, since: beforeValidation)
-            return finish(.validationRefused, message, description: description, changes: changes, undoes: undoes,
-                          timings: timings, validate: validateStep, validation: validation)
+            return try revertOrWithhold(.validationRefused, message, validate: validateStep, validation: validation)
         }
 
-        // 6. Reload.
+        // 6. Reload. From here on the change is completed even if a signal arrives.
         let snapshot = verifier.snapshot()
         t = clock.monotonic()
         let reload = performReload()
@@ -345,21 +486,14 @@ public struct ApplyPipeline: Sendable {
 
         // 8. On failure put the previous files back and reload again.
         if let failure {
-            t = clock.monotonic()
-            try revert(swapped)
-            let again = reloadAfterRevert(verifier: verifier, firstReloadRan: reload.succeeded)
-            timings.revert = lap(t)
-            timings.total = lap(start)
-            let message = "reload failed and reverted: \(failure)\nThe previous files are back in place; \(again)"
-            return finish(.reloadFailedReverted, message, description: description, changes: changes, undoes: undoes,
-                          timings: timings, validate: validateStep, reloadStep: reloadStep, verify: verifyStep,
-                          validation: validation, reload: reload)
+            return try revertOrWithhold(.reloadFailedReverted, "reload failed and reverted: \(failure)", validate: validateStep,
+                                        reloadStep: reloadStep, verify: verifyStep, validation: validation, reload: reload,
+                                        reloadAfter: true, firstReloadRan: reload.succeeded, verifier: verifier)
         }
         timings.total = lap(start)
         let files = changes.map(\.path).joined(separator: ", ")
-        return finish(.applied, "applied: \(files) validated, swapped in and nginx reloaded", description: description,
-                      changes: changes, undoes: undoes, timings: timings, validate: validateStep,
-                      reloadStep: reloadStep, verify: verifyStep, validation: validation, reload: reload)
+        return conclude(.applied, "applied: \(files) validated, swapped in and nginx reloaded", validate: validateStep,
+                        reloadStep: reloadStep, verify: verifyStep, validation: validation, reload: reload)
     }
 
     /// Reloads after a revert and says how that went.
@@ -381,7 +515,8 @@ public struct ApplyPipeline: Sendable {
     }
 
     /// Runs the reload command (or signals the master, when so configured); never throws, a command
-    /// that cannot start is a failed reload.
+    /// that cannot start is a failed reload. The pid file's process must be an nginx master before any
+    /// signal is sent or `nginx -s reload` runs (a stale pid file may name an unrelated process).
     private func performReload() -> CommandResult {
         let control = configuration.nginx
         let start = clock.monotonic()
@@ -391,9 +526,18 @@ public struct ApplyPipeline: Sendable {
                 return CommandResult(argv: argv, exitCode: 1, stderr: "no nginx master pid in \(pidFile); is nginx running?",
                                      duration: clock.monotonic() - start)
             }
+            if let refusal = ProcessTable.notAnNginxMaster(pid, pidFile: pidFile, procRoot: configuration.procRoot) {
+                return CommandResult(argv: ["kill", "-HUP", "\(pid)"], exitCode: 1, stderr: refusal, duration: clock.monotonic() - start)
+            }
             let code: Int32 = kill(pid, SIGHUP) == 0 ? 0 : 1
             let message = code == 0 ? "" : "kill -HUP \(pid): \(String(cString: strerror(errno)))"
             return CommandResult(argv: ["kill", "-HUP", "\(pid)"], exitCode: code, stderr: message,
+                                 duration: clock.monotonic() - start)
+        }
+        if let pidFile = control.masterPidFile, control.reloadArgv.contains("-s"),
+           let pid = ProcessTable.readPid(pidFile), pid > 0,
+           let refusal = ProcessTable.notAnNginxMaster(pid, pidFile: pidFile, procRoot: configuration.procRoot) {
+            return CommandResult(argv: control.reloadArgv, exitCode: 1, stderr: refusal + "; `nginx -s reload` was not run",
                                  duration: clock.monotonic() - start)
         }
         do {
@@ -403,16 +547,32 @@ public struct ApplyPipeline: Sendable {
         }
     }
 
-    /// Renames each backup back over its file, newest first.
-    private func revert(_ swapped: [(path: String, backup: String)]) throws {
+    /// Renames each backup back over its file, newest first, unless the file no longer holds the text
+    /// Cutover wrote (a hand edit arrived meanwhile): that file is left alone and its backup is kept
+    /// under a name no later change reuses; returns those.
+    private func revert(_ swapped: [Swapped], id: String) throws -> [Withheld] {
+        var withheld: [Withheld] = []
         for entry in swapped.reversed() {
+            let current = try? AtomicFiles.readBytes(entry.target)
+            if let current, SHA256.hex(bytes: current) != entry.hashAfter {
+                let kept = AtomicFiles.directory(of: entry.target) + "/." + (entry.target as NSString).lastPathComponent
+                    + ".cutover-previous-" + id.prefix(8)
+                do {
+                    try AtomicFiles.renameFile(entry.backup, to: kept)
+                } catch {
+                    throw ApplyError.revertFailed(path: entry.path, backup: entry.backup, reason: "\(error)")
+                }
+                withheld.append(Withheld(path: entry.path, kept: kept))
+                continue
+            }
             do {
-                try AtomicFiles.renameFile(entry.backup, to: entry.path)
+                try AtomicFiles.renameFile(entry.backup, to: entry.target)
             } catch {
                 throw ApplyError.revertFailed(path: entry.path, backup: entry.backup, reason: "\(error)")
             }
         }
-        for directory in Set(swapped.map { AtomicFiles.directory(of: $0.path) }) { AtomicFiles.fsyncDirectory(directory) }
+        for directory in Set(swapped.map { AtomicFiles.directory(of: $0.target) }) { AtomicFiles.fsyncDirectory(directory) }
+        return withheld.reversed()
     }
 
     private func checkWellFormed(_ changes: [FileChange]) throws {
@@ -427,34 +587,157 @@ public struct ApplyPipeline: Sendable {
         }
     }
 
-    /// Appends the journal record and builds the report.
+    // MARK: - Recovery
+
+    /// Finishes what a Cutover process that died mid-change (SIGKILL, power loss) left: when its intent
+    /// has no journaled outcome, puts the previous files back (leaving any file a hand edit reached since),
+    /// validates and reloads nginx on them, and journals that as `recovered`. Returns nil when there was
+    /// nothing to recover or another writer holds the lock (it is alive, so nothing is left behind).
+    public func recoverInterrupted() throws -> ApplyReport? {
+        let lock: FileLock
+        do {
+            lock = try FileLock.acquire(path: configuration.lockFile, wait: .zero, clock: clock)
+        } catch let error as ApplyError {
+            if case .lockHeld = error { return nil }
+            // No lock file can be made here (read-only directory): nothing can have been swapped by Cutover.
+            if case .io = error, !FileManager.default.fileExists(atPath: configuration.intentFile) { return nil }
+            throw error
+        }
+        defer { lock.release() }
+        return try recoverUnderLock()
+    }
+
+    private func recoverUnderLock() throws -> ApplyReport? {
+        guard let intent = try ApplyIntent.read(from: configuration.intentFile) else { return nil }
+        if let journaled = try? allRecords().contains(where: { $0.id == intent.id }), journaled {
+            ApplyIntent.remove(at: configuration.intentFile)
+            return nil
+        }
+        let start = clock.monotonic()
+        var restored: [FileChange] = []
+        var notes: [String] = []
+        var withheld: [String] = []
+        for file in intent.files {
+            guard let bytes = try? AtomicFiles.readBytes(file.target) else {
+                notes.append("\(file.path) is unreadable; left as it is")
+                continue
+            }
+            let hash = SHA256.hex(bytes: bytes)
+            if hash == file.hashBefore {
+                notes.append("\(file.path) already holds its previous text")
+                continue
+            }
+            guard hash == file.hashAfter else {
+                withheld.append("\(file.path) was edited since (kept as it is); the text from before the change is in \(file.backup)")
+                continue
+            }
+            guard let backup = try? AtomicFiles.readText(file.backup), SHA256.hex(backup) == file.hashBefore else {
+                withheld.append("\(file.path) holds the interrupted change's text but its backup \(file.backup) is missing "
+                    + "or differs; left as it is")
+                continue
+            }
+            let current = String(decoding: bytes, as: UTF8.self)
+            try AtomicFiles.renameFile(file.backup, to: file.target)
+            AtomicFiles.fsyncDirectory(AtomicFiles.directory(of: file.target))
+            restored.append(FileChange(path: file.path, before: current, after: backup))
+        }
+        var message = "recovered an interrupted change: \(intent.change.action) started \(Self.timestamp(intent.time)) by "
+            + "\(intent.user)@\(intent.host) (pid \(intent.pid)) left no outcome"
+        if !restored.isEmpty { message += "; put the previous text back in " + restored.map(\.path).joined(separator: ", ") }
+        if !notes.isEmpty { message += "; " + notes.joined(separator: "; ") }
+        var validateStep: StepRecord?, reloadStep: StepRecord?
+        var validation: CommandResult?, reload: CommandResult?
+        if !restored.isEmpty {
+            // nginx may have been reloaded on the interrupted text: validate and reload on the restored files.
+            let control = configuration.nginx
+            if let result = try? runner.run(control.validateArgv, timeout: control.validateTimeout) {
+                validation = result
+                validateStep = Self.step(result)
+                if result.succeeded {
+                    let r = performReload()
+                    reload = r
+                    reloadStep = Self.step(r)
+                    message += r.succeeded ? "; nginx was reloaded on them"
+                        : "; the reload failed (\(r.summary): \(r.message)); reload nginx by hand"
+                } else {
+                    message += "; `nginx -t` refuses the restored files (\(result.message)); nginx was not reloaded"
+                }
+            } else {
+                message += "; the validate command could not run, so nginx was not reloaded: reload it by hand"
+            }
+        }
+        let outcome: ApplyOutcome = withheld.isEmpty ? .recovered : .revertWithheld
+        if !withheld.isEmpty { message += "\nREVERT WITHHELD: " + withheld.joined(separator: "; ") + ". Merge by hand." }
+        var timings = ApplyTimings()
+        timings.revert = clock.monotonic() - start
+        timings.total = timings.revert
+        let description = ChangeDescription(action: "recover", endpoints: intent.change.endpoints, groups: intent.change.groups,
+                                            percentsBefore: intent.change.percentsAfter, percentsAfter: intent.change.percentsBefore,
+                                            reason: "recovery of the interrupted \(intent.change.action) \(intent.id.prefix(8))")
+        let report = finish(outcome, message, description: description, changes: restored, undoes: nil, timings: timings,
+                            validate: validateStep, reloadStep: reloadStep, validation: validation, reload: reload)
+        ApplyIntent.remove(at: configuration.intentFile)
+        return report
+    }
+
+    /// The records of the journal and of the fallback journals (an intent's outcome may be in either).
+    private func allRecords() throws -> [JournalRecord] {
+        var out = try configuration.journal.records()
+        for fallback in configuration.fallbackJournals { out += (try? fallback.records()) ?? [] }
+        return out
+    }
+
+    /// Appends the journal record (to the journal, else a fallback journal) and builds the report.
     private func finish(_ outcome: ApplyOutcome, _ message: String, description: ChangeDescription, changes: [FileChange],
                         undoes: String?, timings: ApplyTimings, validate: StepRecord? = nil, reloadStep: StepRecord? = nil,
                         verify: StepRecord? = nil, validation: CommandResult? = nil,
-                        reload: CommandResult? = nil) -> ApplyReport {
+                        reload: CommandResult? = nil, id: String? = nil, journalWarning: String? = nil) -> ApplyReport {
         let journalStart = clock.monotonic()
         let files = changes.map { change in
             FileRecord(path: change.path, hashBefore: SHA256.hex(change.before), hashAfter: SHA256.hex(change.after),
                        diff: unifiedDiff(old: change.before, new: change.after, oldName: "a" + change.path, newName: "b" + change.path))
         }
         let record = JournalRecord(
-            id: UUID().uuidString.lowercased(), time: clock.now(), user: configuration.user, host: configuration.host,
+            id: id ?? UUID().uuidString.lowercased(), time: clock.now(), user: configuration.user, host: configuration.host,
             change: description, outcome: outcome, message: message, files: files,
             configHashBefore: Self.configHash(changes.map { ($0.path, $0.before) }),
             configHashAfter: Self.configHash(changes.map { ($0.path, $0.after) }),
-            validate: validate, reload: reloadStep, verify: verify, undoes: undoes)
+            validate: validate, reload: reloadStep, verify: verify, undoes: undoes, config: configuration.configPath)
         var message = message
+        var journalPath: String?
+        var problem: String? = journalWarning
         do {
             try configuration.journal.append(record)
+            journalPath = configuration.journal.path
         } catch {
-            // The change already happened (or was already put back): report it rather than lose the outcome.
-            message += "\nWARNING: the journal record could not be written (\(error)); this change is missing from history."
+            // The change already happened (or was already put back): keep the record somewhere and say so.
+            problem = "the journal record could not be written to \(configuration.journal.path) (\(error))"
+            for fallback in configuration.fallbackJournals {
+                do {
+                    try fallback.append(record)
+                    journalPath = fallback.path
+                    break
+                } catch {
+                    problem? += "; nor to the fallback \(fallback.path) (\(error))"
+                }
+            }
+        }
+        if let problem {
+            if let journalPath, journalPath != configuration.journal.path {
+                message += "\nWARNING: \(problem); the record was written to the fallback journal \(journalPath) — copy it "
+                    + "into the journal once it is writable, or `history` and `undo` will not see this change."
+            } else if journalPath == nil {
+                message += "\nWARNING: \(problem); this change is missing from history. The record:\n"
+                    + (Journal.line(record) ?? "(unencodable)")
+            }
         }
         var timings = timings
         timings.journal = clock.monotonic() - journalStart
         timings.total += timings.journal
+        let inJournal = journalPath == configuration.journal.path
         return ApplyReport(outcome: outcome, message: message, record: record, timings: timings,
-                           validation: validation, reload: reload)
+                           validation: validation, reload: reload, journalPath: journalPath,
+                           journalProblem: inJournal ? nil : (problem ?? "the record was not journaled"))
     }
 
     /// SHA-256 over the files' paths and texts, in path order.

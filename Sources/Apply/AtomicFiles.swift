@@ -13,9 +13,30 @@ import Darwin
 enum AtomicFiles {
     /// Reads the file as lossless text (`ConfigText`: UTF-8, other bytes kept as they are).
     static func readText(_ path: String) throws -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // The config is bytes: a Latin-1 comment is kept byte for byte (`ConfigText`).
+        ConfigText.decode(try readBytes(path))
+    }
+
+    /// The path with every symlink resolved (what a write must replace so the link survives); the path
+    /// itself when it is no link.
+    static func resolveSymlinks(_ path: String) throws -> String {
+        guard let resolved = realpath(path, nil) else {
+            throw ApplyError.io(operation: "resolve the symlinks of", path: path, errno: errno)
+        }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Reads a regular file's bytes (a FIFO, device or directory is refused rather than read).
+    static func readBytes(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw ApplyError.io(operation: "read", path: path, errno: errno) }
         defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ApplyError.io(operation: "stat", path: path, errno: errno) }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw ApplyError.io(operation: "read (not a regular file)", path: path, errno: st.st_mode & S_IFMT == S_IFDIR ? EISDIR : EINVAL)
+        }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -27,8 +48,7 @@ enum AtomicFiles {
             if n == 0 { break }
             bytes += buffer[0..<n]
         }
-        // The config is bytes: a Latin-1 comment is kept byte for byte (`ConfigText`).
-        return ConfigText.decode(bytes)
+        return bytes
     }
 
     /// The directory part of `path`.

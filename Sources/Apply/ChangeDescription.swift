@@ -42,24 +42,42 @@ public struct PlannedChange: Sendable, Equatable {
     }
 }
 
-/// How an attempted change ended; each case has a stable exit code for the CLI.
+/// How an attempted change ended; each case maps to one row of the exit-code table (`ExitStatus`).
 public enum ApplyOutcome: String, Sendable, Codable, CaseIterable {
     /// The change is live: validated, swapped in, reloaded and verified.
     case applied
     /// `nginx -t` refused the new text; the files were put back and nginx was not reloaded.
     case validationRefused = "validation-refused"
+    /// The validate command could not be started at all; the files were put back, nginx was not reloaded.
+    case validationNotRun = "validation-not-run"
     /// The reload or its verification failed; the previous files were put back and nginx reloaded.
     case reloadFailedReverted = "reload-failed-reverted"
     /// Another writer holds the lock, or a file changed since the change was prepared; nothing written.
     case conflict
+    /// The change had to be put back, but a file no longer held Cutover's text (a hand edit arrived while
+    /// the change was in flight): it was left alone and the previous text kept aside; both are named.
+    case revertWithheld = "revert-withheld"
+    /// A SIGINT, SIGTERM or SIGHUP arrived before the reload: the previous files were put back, nginx
+    /// was not reloaded.
+    case interrupted
+    /// A later Cutover command found the intent of a change whose process died mid-way (SIGKILL, power
+    /// loss) and put the previous files back.
+    case recovered
 
-    /// The exit status the CLI uses: 0 applied, 3 validation refused, 4 reload failed and reverted, 5 conflict.
-    public var exitCode: Int32 {
+    /// Where this outcome sits in the exit-code table.
+    public var exitStatus: ExitStatus {
         switch self {
-        case .applied: return 0
-        case .validationRefused: return 3
-        case .reloadFailedReverted: return 4
-        case .conflict: return 5
+        case .applied, .recovered: return .success
+        case .validationRefused: return .refused
+        case .validationNotRun: return .validationNotRun
+        case .reloadFailedReverted: return .reloadFailedReverted
+        case .conflict: return .conflict
+        case .revertWithheld: return .needsHands
+        case .interrupted: return .interrupted
         }
     }
+
+    /// The exit status the CLI uses: 0 applied, 3 validation refused, 4 reload failed and reverted,
+    /// 5 conflict, 6 revert withheld, 9 validation not run, 130 interrupted.
+    public var exitCode: Int32 { exitStatus.rawValue }
 }

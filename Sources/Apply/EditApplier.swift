@@ -38,12 +38,13 @@ public struct EditApplier: Sendable {
     /// Applies `edit`, whose `preview` was computed from the files as first read.
     public func apply(_ edit: RolloutEdit, preview: EditResult, previewModel: RolloutModel, reason: String?) throws -> ApplyReport {
         let expected = Dictionary(preview.changes.map { ($0.path, $0.before) }, uniquingKeysWith: { a, _ in a })
-        return try pipeline.apply(description: EditApplier.describe(preview, before: previewModel, reason: reason)) { description in
+        return try pipeline.apply(description: EditApplier.describe(preview, before: previewModel, reason: reason),
+                                  emergency: EditApplier.isEmergency(edit)) { description in
             let fresh: ConfigSet
             do {
                 fresh = try ConfigSet.load(path: configPath, prefix: prefix)
             } catch {
-                throw ApplyError.invalidChange("cannot re-read the config under the lock: \(error)")
+                throw ApplyError.configUnreadable(path: configPath, reason: "\(error)")
             }
             for (path, before) in expected {
                 guard let now = fresh.originals[path], now != before else { continue }
@@ -57,10 +58,18 @@ public struct EditApplier: Sendable {
             do {
                 result = try RolloutEditor(config: fresh, model: model).apply(edit)
             } catch {
-                throw ApplyError.invalidChange("\(error)")
+                throw ApplyError.editRefused("\(error)")
             }
             description = EditApplier.describe(result, before: model, reason: reason)
             return result.changes
+        }
+    }
+
+    /// Whether `edit` is an emergency change (a rollback), which bookkeeping must never block.
+    public static func isEmergency(_ edit: RolloutEdit) -> Bool {
+        switch edit {
+        case .rollback, .rollbackAll: return true
+        default: return false
         }
     }
 

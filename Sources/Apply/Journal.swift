@@ -78,12 +78,15 @@ public struct JournalRecord: Sendable, Equatable, Codable {
     public var verify: StepRecord?
     /// The id of the record this change undoes, for undo changes.
     public var undoes: String?
+    /// The config Cutover operated on (its path as given), so a shared journal can be read per config;
+    /// nil in records written before it was recorded.
+    public var config: String?
 
     /// Creates a record.
     public init(id: String, time: Date, user: String, host: String, change: ChangeDescription,
                 outcome: ApplyOutcome, message: String, files: [FileRecord], configHashBefore: String,
                 configHashAfter: String, validate: StepRecord? = nil, reload: StepRecord? = nil,
-                verify: StepRecord? = nil, undoes: String? = nil) {
+                verify: StepRecord? = nil, undoes: String? = nil, config: String? = nil) {
         self.id = id
         self.time = time
         self.user = user
@@ -98,6 +101,15 @@ public struct JournalRecord: Sendable, Equatable, Codable {
         self.reload = reload
         self.verify = verify
         self.undoes = undoes
+        self.config = config
+    }
+
+    /// Whether this record belongs to the config at `path`: recorded for it, or (older records without a
+    /// config) touching it or a file beside it.
+    public func belongs(toConfig path: String) -> Bool {
+        if let config { return config == path }
+        let directory = (path as NSString).deletingLastPathComponent
+        return files.contains { $0.path == path || ($0.path as NSString).deletingLastPathComponent == directory }
     }
 
     /// The unified diff of the whole change, file after file.
@@ -129,8 +141,9 @@ public struct JournalRecord: Sendable, Equatable, Codable {
 }
 
 /// The append-only JSON-lines journal of attempted changes: one record per line, written with a single
-/// `write` on an O_APPEND descriptor, never rewritten; a torn last line (a crash mid-write) is skipped
-/// when reading.
+/// `write` on an O_APPEND descriptor, never rewritten. A torn last line (a crash or a full disk mid-write)
+/// is skipped when reading, and set aside into `<journal>.torn` before the next append, so the next
+/// record starts on its own line; a failed append is cut back to where it started.
 public struct Journal: Sendable {
     /// The journal file's path.
     public let path: String
@@ -140,14 +153,27 @@ public struct Journal: Sendable {
         self.path = path
     }
 
-    /// The default journal path: `$XDG_STATE_HOME/cutover/journal.jsonl`, else
-    /// `~/.local/state/cutover/journal.jsonl`.
+    /// The per-user journal path: `$XDG_STATE_HOME/cutover/journal.jsonl`, else
+    /// `~/.local/state/cutover/journal.jsonl` (the fallback's directory; configs default to `besideConfig`).
     public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let state = environment["XDG_STATE_HOME"], state.hasPrefix("/") {
             return state + "/cutover/journal.jsonl"
         }
         let home = environment["HOME"] ?? NSHomeDirectory()
         return home + "/.local/state/cutover/journal.jsonl"
+    }
+
+    /// The default journal of a config: `.<name>.cutover-journal.jsonl` beside it (dot-named, so an
+    /// `include dir/*` glob never reads it), shared by everyone who may edit that config.
+    public static func besideConfig(_ config: String) -> String {
+        let name = (config as NSString).lastPathComponent
+        return AtomicFiles.directory(of: config) + "/." + name + ".cutover-journal.jsonl"
+    }
+
+    /// Where a record goes when the journal cannot take it: the per-user state directory, then /tmp.
+    public static func fallbackPaths(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        let state = (defaultPath(environment: environment) as NSString).deletingLastPathComponent
+        return [state + "/fallback-journal.jsonl", "/tmp/cutover-fallback-journal-\(geteuid()).jsonl"]
     }
 
     private static func encoder() -> JSONEncoder {
@@ -157,6 +183,11 @@ public struct Journal: Sendable {
         return encoder
     }
 
+    /// The record as the journal line it would be (without the newline).
+    public static func line(_ record: JournalRecord) -> String? {
+        (try? encoder().encode(record)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// Checks the journal can be appended to (creating its directory and file), so a change is never
     /// made that cannot be journaled.
     public func checkWritable() throws {
@@ -164,17 +195,72 @@ public struct Journal: Sendable {
         close(fd)
     }
 
-    /// Appends `record` as one line with one write; creates the file and its directory when missing.
+    /// Appends `record` as one line with one write; creates the file and its directory when missing. A
+    /// torn last line is set aside first; a write that fails midway (ENOSPC) is cut back, so the journal
+    /// never ends in half a record, and the error is thrown.
     public func append(_ record: JournalRecord) throws {
         var data = try Journal.encoder().encode(record)
         data.append(0x0a)
         let fd = try openForAppend()
         defer { close(fd) }
-        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == data.count else {
-            throw ApplyError.io(operation: "append to journal", path: path, errno: written < 0 ? errno : EIO)
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ApplyError.io(operation: "stat journal", path: path, errno: errno) }
+        var size = st.st_size
+        if size > 0 { size = try setAsideTornTail(fd: fd, size: size) }
+        var written = 0
+        var failure: Int32 = 0
+        while written < data.count {
+            let n = data.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + written }, $0.count - written) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                failure = errno
+                break
+            }
+            if n == 0 { failure = EIO; break }
+            written += n
         }
-        _ = fsync(fd)
+        if failure == 0 && fsync(fd) != 0 && errno != EINVAL { failure = errno }
+        if failure != 0 {
+            _ = ftruncate(fd, size)
+            throw ApplyError.io(operation: "append to journal", path: path, errno: failure)
+        }
+    }
+
+    /// When the file does not end with a newline, moves its unfinished last line into `<path>.torn` and cuts
+    /// it off; returns the size after that.
+    private func setAsideTornTail(fd: Int32, size: off_t) throws -> off_t {
+        var last: UInt8 = 0
+        guard pread(fd, &last, 1, size - 1) == 1 else { throw ApplyError.io(operation: "read journal", path: path, errno: errno) }
+        if last == 0x0a { return size }
+        // Find the start of the torn line, reading backwards in chunks.
+        var start: off_t = 0
+        var end = size
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        search: while end > 0 {
+            let from = max(0, end - off_t(buffer.count))
+            let count = Int(end - from)
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, from) }
+            guard n == count else { throw ApplyError.io(operation: "read journal", path: path, errno: n < 0 ? errno : EIO) }
+            for index in stride(from: count - 1, through: 0, by: -1) where buffer[index] == 0x0a {
+                start = from + off_t(index) + 1
+                break search
+            }
+            end = from
+        }
+        var torn = [UInt8](repeating: 0, count: Int(size - start))
+        let n = torn.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, start) }
+        guard n == torn.count else { throw ApplyError.io(operation: "read journal", path: path, errno: n < 0 ? errno : EIO) }
+        torn.append(0x0a)
+        let aside = path + ".torn"
+        let tornFD = open(aside, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard tornFD >= 0 else { throw ApplyError.io(operation: "set aside the torn journal line in", path: aside, errno: errno) }
+        defer { close(tornFD) }
+        let w = torn.withUnsafeBytes { write(tornFD, $0.baseAddress, $0.count) }
+        guard w == torn.count, fsync(tornFD) == 0 || errno == EINVAL else {
+            throw ApplyError.io(operation: "set aside the torn journal line in", path: aside, errno: w < 0 ? errno : EIO)
+        }
+        guard ftruncate(fd, start) == 0 else { throw ApplyError.io(operation: "cut the torn line off", path: path, errno: errno) }
+        return start
     }
 
     private func openForAppend() throws -> Int32 {
@@ -188,7 +274,7 @@ public struct Journal: Sendable {
                 throw ApplyError.io(operation: "create journal directory", path: directory, errno: code)
             }
         }
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o664)
         guard fd >= 0 else { throw ApplyError.io(operation: "open journal", path: path, errno: errno) }
         return fd
     }
@@ -221,9 +307,9 @@ public struct Journal: Sendable {
 
     /// The applied change that `undo` would revert: the newest applied record not already undone by a
     /// later applied undo (so repeated undos walk back through history).
-    public func lastUndoable() throws -> JournalRecord? {
+    public func lastUndoable(forConfig config: String? = nil) throws -> JournalRecord? {
         var undone = Set<String>()
-        for record in try records().reversed() where record.outcome == .applied {
+        for record in try records().reversed() where record.outcome == .applied && (config.map(record.belongs(toConfig:)) ?? true) {
             if let target = record.undoes {
                 undone.insert(target)
                 continue

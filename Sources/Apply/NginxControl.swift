@@ -12,15 +12,27 @@ public struct NginxLocation: Sendable, Equatable {
     public var pidFile: String?
     /// The main error log, when known.
     public var errorLog: String?
+    /// The build's default prefix (`--prefix` of `nginx -V`): what relative paths resolve against when
+    /// nginx runs without `-p`.
+    public var buildPrefix: String?
 
     /// Creates a location.
     public init(binary: String = "nginx", prefix: String? = nil, mainConfig: String? = nil,
-                pidFile: String? = nil, errorLog: String? = nil) {
+                pidFile: String? = nil, errorLog: String? = nil, buildPrefix: String? = nil) {
         self.binary = binary
         self.prefix = prefix
         self.mainConfig = mainConfig
         self.pidFile = pidFile
         self.errorLog = errorLog
+        self.buildPrefix = buildPrefix
+    }
+
+    /// `path` resolved as nginx resolves a relative `pid` or `error_log`: against the prefix (`-p`, else the
+    /// build's default); absolute paths are returned as they are.
+    public func resolve(_ path: String) -> String {
+        guard !path.hasPrefix("/") else { return path }
+        let base = prefix ?? buildPrefix ?? "/"
+        return (base as NSString).appendingPathComponent(path)
     }
 
     /// The `-p`/`-c` arguments that address this nginx.
@@ -62,12 +74,14 @@ public struct NginxControl: Sendable, Equatable {
     /// `reloadArgv`: what `nginx -s reload` does, minus starting nginx to parse the whole config again
     /// (validation already did). Only for an nginx this process may signal (same host, same user or root).
     public var reloadSignalPidFile: String?
+    /// The master's pid file: before `nginx -s ...` runs, the process it names must be an nginx master.
+    public var masterPidFile: String?
 
     /// Creates a control from explicit commands.
     public init(validateArgv: [String], reloadArgv: [String], verify: [VerifyCheck] = [],
                 validateTimeout: Duration = .seconds(30), reloadTimeout: Duration = .seconds(10),
                 verifyTimeout: Duration = .seconds(5), errorLogSettle: Duration = .milliseconds(300),
-                reloadSignalPidFile: String? = nil) {
+                reloadSignalPidFile: String? = nil, masterPidFile: String? = nil) {
         self.validateArgv = validateArgv
         self.reloadArgv = reloadArgv
         self.verify = verify
@@ -76,6 +90,7 @@ public struct NginxControl: Sendable, Equatable {
         self.verifyTimeout = verifyTimeout
         self.errorLogSettle = errorLogSettle
         self.reloadSignalPidFile = reloadSignalPidFile
+        self.masterPidFile = masterPidFile
     }
 
     /// The default control for a located nginx: `nginx [-p P] [-c C] -t`, `... -s reload`, and the
@@ -85,7 +100,8 @@ public struct NginxControl: Sendable, Equatable {
         var checks: [VerifyCheck] = []
         if let pid = location.pidFile { checks.append(.newWorkers(pidFile: pid)) }
         if let log = location.errorLog { checks.append(.errorLog(path: log)) }
-        return NginxControl(validateArgv: base + ["-t"], reloadArgv: base + ["-s", "reload"], verify: checks)
+        return NginxControl(validateArgv: base + ["-t"], reloadArgv: base + ["-s", "reload"], verify: checks,
+                            masterPidFile: location.pidFile)
     }
 }
 
@@ -144,6 +160,20 @@ public enum NginxDiscovery {
         return (prefix, config)
     }
 
+    /// The running nginx masters: pid, `-p` and `-c` (relative `-c` resolved against `-p`) from their command lines.
+    public static func runningMasters(procRoot: String = "/proc") -> [(pid: Int32, prefix: String?, config: String?)] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: procRoot) else { return [] }
+        var out: [(pid: Int32, prefix: String?, config: String?)] = []
+        for entry in entries {
+            guard let pid = Int32(entry), let raw = FileManager.default.contents(atPath: "\(procRoot)/\(entry)/cmdline"),
+                  raw.starts(with: Array("nginx: master process".utf8)) else { continue }
+            var (prefix, config) = parseMasterCommandLine(Array(raw))
+            if let c = config, !c.hasPrefix("/"), let p = prefix { config = (p as NSString).appendingPathComponent(c) }
+            out.append((pid, prefix, config))
+        }
+        return out.sorted { $0.pid < $1.pid }
+    }
+
     /// Locates nginx: explicit values in `known` win, then the running master's command line (through
     /// the pid file), then the build defaults from `binary -V`; a relative `-c` is resolved against the prefix.
     public static func discover(known: NginxLocation = NginxLocation(), runner: CommandRunner,
@@ -153,6 +183,7 @@ public enum NginxDiscovery {
         if let result = try? runner.run([known.binary, "-V"], timeout: .seconds(5)), result.succeeded {
             defaults = parseVersionOutput(result.stderr + "\n" + result.stdout)
         }
+        location.buildPrefix = location.buildPrefix ?? defaults.prefix
         if location.pidFile == nil { location.pidFile = defaults.pidPath }
         if location.errorLog == nil { location.errorLog = defaults.errorLogPath }
         var fromMaster: (prefix: String?, config: String?) = (nil, nil)
@@ -178,6 +209,27 @@ public enum ProcessTable {
     public static func readPid(_ pidFile: String) -> Int32? {
         guard let data = FileManager.default.contents(atPath: pidFile) else { return nil }
         return Int32(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Why `pid` (read from `pidFile`) must not be signalled as nginx's master, or nil when it is one: its
+    /// `/proc/PID/exe` must be an nginx binary (when readable) and its command line nginx's master title.
+    public static func notAnNginxMaster(_ pid: Int32, pidFile: String, procRoot: String = "/proc") -> String? {
+        let stale = "the pid file \(pidFile) names process \(pid)"
+        guard let raw = FileManager.default.contents(atPath: "\(procRoot)/\(pid)/cmdline") else {
+            return "\(stale), which is not running: nginx is not running, or the pid file is stale; start nginx or fix the `pid` directive"
+        }
+        let words = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        let commandLine = words.joined(separator: " ")
+        var exe: String?
+        if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(procRoot)/\(pid)/exe") {
+            exe = target.hasSuffix(" (deleted)") ? String(target.dropLast(10)) : target
+        }
+        let exeIsNginx = exe.map { ($0 as NSString).lastPathComponent.hasPrefix("nginx") } ?? true
+        let isMaster = commandLine.hasPrefix("nginx: master process")
+        if exeIsNginx && isMaster { return nil }
+        let what = String((exe ?? words.first ?? "?").prefix(200))
+        return "\(stale) (\(what): `\(String(commandLine.prefix(120)))`), which is not an nginx master: the pid file is stale; "
+            + "Cutover sends no signal to it. Check that nginx runs and that its `pid` directive names this file"
     }
 
     /// Whether `pid` is a live (not zombie) process.

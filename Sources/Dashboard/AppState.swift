@@ -38,7 +38,7 @@ public enum SortColumn: String, CaseIterable, Sendable, Hashable {
     /// The new service's 5xx rate minus the current one's.
     case errors
     case p50, p95, p99
-    /// Health, worst first.
+    /// The verdict, worst first: bad, then watch, then by traffic.
     case state
 
     /// The label shown in the status line and the table header.
@@ -54,7 +54,7 @@ public enum SortColumn: String, CaseIterable, Sendable, Hashable {
         case .p50: return "p50 delta"
         case .p95: return "p95 delta"
         case .p99: return "p99 delta"
-        case .state: return "state"
+        case .state: return "worst first"
         }
     }
 }
@@ -147,6 +147,10 @@ public struct ApplyStatus: Sendable, Equatable {
         case .validationRefused?: return "refused by validation"
         case .reloadFailedReverted?: return "reload failed, reverted"
         case .conflict?: return "conflict, nothing written"
+        case .validationNotRun?: return "validation could not run"
+        case .revertWithheld?: return "revert withheld: a hand edit arrived, fix by hand"
+        case .interrupted?: return "interrupted, reverted"
+        case .recovered?: return "recovered"
         case nil: return "not applied"
         }
     }
@@ -189,7 +193,7 @@ public struct AppState: Sendable {
     /// The selected row in the groups, not-migrated, history and problems views.
     public var listSelection: Int = 0
     /// The endpoint table's sort column.
-    public var sort: SortColumn = .config
+    public var sort: SortColumn = .state
     /// Whether the sort is reversed.
     public var sortDescending = false
     /// The endpoint filter (substring of name, key or group; empty shows all).

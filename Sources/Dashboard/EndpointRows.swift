@@ -2,84 +2,37 @@ import Foundation
 import Rollout
 import TrafficStats
 
-/// How an endpoint's new service compares with the current one, from its figures.
-public enum Health: Int, Sendable, Hashable, Comparable, CaseIterable {
-    /// Too few requests on the new service to judge.
-    case noData = 0
-    /// No worse than the current service.
-    case healthy = 1
-    /// Somewhat worse, or the observed split does not match the config.
-    case watch = 2
-    /// Clearly worse: more errors or much slower.
-    case bad = 3
-
-    public static func < (a: Health, b: Health) -> Bool { a.rawValue < b.rawValue }
-
+/// How the dashboard shows a verdict's state; the judgement itself is the core's (`Verdict`, computed with the
+/// snapshot): nothing here decides health.
+extension VerdictState {
     /// The short label in the table's state column.
     public var label: String {
         switch self {
-        case .noData: return "n/a"
-        case .healthy: return "ok"
-        case .watch: return "watch"
         case .bad: return "BAD"
+        case .watch: return "watch"
+        case .healthy: return "healthy"
+        case .notEnoughData: return "need data"
+        case .noBaseline: return "no baseline"
         }
     }
 
     /// The theme role that colours it.
     public var role: ThemeRole {
         switch self {
-        case .noData: return .noData
-        case .healthy: return .ok
-        case .watch: return .watch
         case .bad: return .bad
+        case .watch: return .watch
+        case .healthy: return .ok
+        case .notEnoughData, .noBaseline: return .noData
         }
     }
 }
 
-/// The thresholds that turn an endpoint's figures into a `Health`.
-public struct HealthRules: Sendable, Equatable {
-    /// New-service requests needed before judging.
-    public var minimumRequests = 30
-    /// A 5xx-rate increase (absolute share) that is bad when significant.
-    public var badErrorDelta = 0.02
-    /// A 5xx-rate increase that is worth watching when significant.
-    public var watchErrorDelta = 0.005
-    /// The p-value below which an error difference counts.
-    public var significance = 0.01
-    /// A new-service 5xx share that is bad on its own (when there is no current traffic to compare).
-    public var badErrorRate = 0.05
-    /// A p99 increase, as a fraction of the current p99, that is bad (and at least `minimumLatencyDeltaMs`).
-    public var badLatencyRatio = 0.5
-    /// A p95 increase, as a fraction of the current p95, that is worth watching.
-    public var watchLatencyRatio = 0.2
-    /// Latency increases smaller than this never count.
-    public var minimumLatencyDeltaMs = 5.0
-
-    /// The default thresholds.
-    public init() {}
-
-    /// Judges one endpoint's figures.
-    public func health(of stats: EndpointStats?) -> Health {
-        guard let stats, stats.new.requests >= minimumRequests else { return .noData }
-        let compared = stats.current.requests >= minimumRequests
-        let significant = (stats.errorRateDeltaPValue ?? 1) < significance
-        if let delta = stats.errorRateDelta, compared, significant, delta >= badErrorDelta { return .bad }
-        if !compared, let rate = stats.new.errorRate, rate >= badErrorRate { return .bad }
-        if compared, let delta = stats.p99DeltaMs, let base = stats.current.p99Ms,
-           delta >= max(minimumLatencyDeltaMs, base * badLatencyRatio) {
-            return .bad
-        }
-        if let delta = stats.errorRateDelta, compared, significant, delta >= watchErrorDelta { return .watch }
-        if compared, let delta = stats.p95DeltaMs, let base = stats.current.p95Ms,
-           delta >= max(minimumLatencyDeltaMs, base * watchLatencyRatio) {
-            return .watch
-        }
-        if stats.splitMismatch == true { return .watch }
-        return .healthy
-    }
+extension Verdict {
+    /// The State cell: `rolled back` after a rollback, else the state's label.
+    public var label: String { rolledBackAt != nil ? "rolled back" : state.label }
 }
 
-/// One row of the endpoint table: the endpoint as configured, its traffic, and its health.
+/// One row of the endpoint table: the endpoint as configured, its traffic, and its verdict.
 public struct EndpointRow: Sendable, Equatable {
     /// The endpoint from the config.
     public var endpoint: Endpoint
@@ -87,8 +40,13 @@ public struct EndpointRow: Sendable, Equatable {
     public var order: Int
     /// Its figures over the window, when the logs have any.
     public var traffic: EndpointTraffic?
-    /// The judgement of its figures.
-    public var health: Health
+
+    /// The core's verdict on the endpoint (carried on the snapshot).
+    public var verdict: Verdict { traffic?.verdict ?? .unknown }
+    /// The verdict's state.
+    public var health: VerdictState { verdict.state }
+    /// Requests per second on both services over the window (the tie-break of the worst-first order).
+    public var requestRate: Double { traffic.map { $0.stats.current.rps + $0.stats.new.rps } ?? 0 }
 
     /// The group's short name (`group3` for `$group3_routing`), `-` without one.
     public var groupLabel: String { EndpointRow.shortGroupName(endpoint.groupName ?? endpoint.assignment) }
@@ -103,9 +61,6 @@ public struct EndpointRow: Sendable, Equatable {
 }
 
 extension AppState {
-    /// The health thresholds in use.
-    public static let healthRules = HealthRules()
-
     /// The endpoint table's rows: filtered by `filter`, sorted by `sort`.
     public var rows: [EndpointRow] {
         guard let model else { return [] }
@@ -115,8 +70,7 @@ extension AppState {
         var rows: [EndpointRow] = []
         for (index, endpoint) in model.endpoints.enumerated() {
             let t = traffic[names[index]]
-            rows.append(EndpointRow(endpoint: endpoint, order: index, traffic: t,
-                                    health: AppState.healthRules.health(of: t?.stats)))
+            rows.append(EndpointRow(endpoint: endpoint, order: index, traffic: t))
         }
         let needle = filter.lowercased()
         if !needle.isEmpty {
@@ -151,8 +105,13 @@ extension AppState {
         case .group:
             ascending = rows.sorted { ($0.groupLabel, $0.order) < ($1.groupLabel, $1.order) }
         case .state:
-            // Worst first reads best for "state", so the natural order is descending health.
-            ascending = rows.sorted { ($1.health.rawValue, $0.order) < ($0.health.rawValue, $1.order) }
+            // Worst first: bad, then watch, then the busiest endpoints.
+            func rank(_ row: EndpointRow) -> Int { row.health == .bad ? 2 : row.health == .watch ? 1 : 0 }
+            ascending = rows.sorted { a, b in
+                if rank(a) != rank(b) { return rank(a) > rank(b) }
+                if a.requestRate != b.requestRate { return a.requestRate > b.requestRate }
+                return a.order < b.order
+            }
         default:
             // Unknown values sort last whatever the direction.
             ascending = rows.sorted { a, b in
@@ -168,6 +127,24 @@ extension AppState {
         if sort == .config || sort == .endpoint || sort == .group || sort == .state { return ascending.reversed() }
         let known = ascending.filter { key($0) != nil }, unknown = ascending.filter { key($0) == nil }
         return known.reversed() + unknown
+    }
+
+    /// Every endpoint's verdict counted by state (worst state first, zero counts left out), and the worst
+    /// endpoint when one is bad or watch (bad before watch, then the busiest).
+    public var verdictSummary: (counts: [(VerdictState, Int)], worst: EndpointRow?) {
+        guard let model, snapshot != nil else { return ([], nil) }
+        var traffic: [String: EndpointTraffic] = [:]
+        for entry in snapshot?.endpoints ?? [] { traffic[entry.endpoint] = entry }
+        let names = EndpointNaming.names(for: model.endpoints)
+        let all = model.endpoints.enumerated().map { EndpointRow(endpoint: $1, order: $0, traffic: traffic[names[$0]]) }
+        var counts: [VerdictState: Int] = [:]
+        for row in all { counts[row.health, default: 0] += 1 }
+        let order: [VerdictState] = [.bad, .watch, .healthy, .notEnoughData, .noBaseline]
+        let worst = all.filter { $0.health == .bad || $0.health == .watch }.min { a, b in
+            if a.health != b.health { return a.health == .bad }
+            return a.requestRate > b.requestRate
+        }
+        return (order.compactMap { s in counts[s].map { (s, $0) } }, worst)
     }
 
     /// The index of the selected endpoint in `rows` (0 when it is filtered out or unset).

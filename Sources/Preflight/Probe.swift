@@ -121,11 +121,15 @@ public struct SystemProbe: PreflightProbe {
     }
 
     public func readTail(_ path: String, maxBytes: Int) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking, so a FIFO is refused at once instead of hanging the check.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw ProbeReadError(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw ProbeReadError(path: path, reason: String(cString: strerror(errno))) }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw ProbeReadError(path: path, reason: "it is not a regular file (a FIFO, socket or device), so it cannot be a log nginx appends to")
+        }
         let size = Int(st.st_size)
         let start = max(0, size - max(0, maxBytes))
         guard lseek(fd, off_t(start), SEEK_SET) >= 0 else {

@@ -5,7 +5,9 @@ import NginxConfig
 extension Settings {
     /// The nginx.conf nginx itself loads for `configPath`: the file itself when it is a full config (it has
     /// `events` or `http` at top level), else `main_config:`, else the running master's `-c` or nginx's default.
-    public func mainConfig(for configPath: String, config: ConfigSet, runner: CommandRunner) -> NginxLocation {
+    /// The main config's own `pid` and `error_log` name the pid file and the error log, relative ones resolved
+    /// as nginx does (against `-p`, found from the running master, else the build's prefix).
+    public func mainConfig(for configPath: String, config: ConfigSet, runner: CommandRunner, procRoot: String = "/proc") -> NginxLocation {
         let top = config.files[config.mainPath]?.children.map(\.name.value) ?? []
         var known = NginxLocation(binary: nginx)
         if top.contains("events") || top.contains("http") {
@@ -13,16 +15,36 @@ extension Settings {
         } else if let mainConfig {
             known.mainConfig = mainConfig
         }
-        // The main config's own `pid` names the master's pid file; the build default is only a fallback.
+        var mainFile: ConfigFile?
         if let main = known.mainConfig {
-            known.pidFile = Self.pidDirective(in: config.files[main] ?? (try? ConfigParser.parse(String(contentsOfFile: main, encoding: .utf8), path: main)))
+            mainFile = config.files[main] ?? (try? ConfigParser.parse(String(contentsOfFile: main, encoding: .utf8), path: main))
         }
-        return NginxDiscovery.discover(known: known, runner: runner)
+        let pid = Self.topLevelValue("pid", in: mainFile)
+        if let pid {
+            if pid.hasPrefix("/") {
+                known.pidFile = pid
+            } else if let main = known.mainConfig,
+                      let master = NginxDiscovery.runningMasters(procRoot: procRoot).first(where: { $0.config == main }) {
+                // A relative pid needs the prefix first: the master running this config says it.
+                known.prefix = master.prefix
+            }
+        }
+        var location = NginxDiscovery.discover(known: known, runner: runner, procRoot: procRoot)
+        if let pid, !pid.hasPrefix("/") { location.pidFile = location.resolve(pid) }
+        if let log = Self.topLevelValue("error_log", in: mainFile), log != "stderr", !log.hasPrefix("syslog:"), !log.hasPrefix("memory:") {
+            location.errorLog = location.resolve(log)
+        }
+        return location
+    }
+
+    /// The first value of the last top-level `name` directive of the file, if it has one.
+    static func topLevelValue(_ name: String, in file: ConfigFile?) -> String? {
+        file?.children.last(where: { $0.name.value == name })?.values.first
     }
 
     /// The absolute path a top-level `pid` directive names, if the file has one.
     static func pidDirective(in file: ConfigFile?) -> String? {
-        guard let value = file?.children.last(where: { $0.name.value == "pid" })?.values.first, value.hasPrefix("/") else { return nil }
+        guard let value = topLevelValue("pid", in: file), value.hasPrefix("/") else { return nil }
         return value
     }
 
@@ -46,7 +68,7 @@ extension Settings {
     public func editApplier(configPath: String, config: ConfigSet, runner: CommandRunner = ProcessRunner()) -> EditApplier {
         let location = mainConfig(for: configPath, config: config, runner: runner)
         let configuration = ApplyConfiguration(nginx: nginxControl(location: location), mainConfig: location.mainConfig ?? configPath,
-                                               journal: Journal(path: journalPath()))
+                                               journal: Journal(path: journalPath(config: configPath)), configPath: configPath)
         return EditApplier(pipeline: ApplyPipeline(configuration: configuration, runner: runner),
                            configPath: configPath, prefix: prefix, names: names)
     }

@@ -1,5 +1,7 @@
+import Apply
 import Foundation
 import Rollout
+import TrafficStats
 import Yams
 
 /// Cutover's settings, read from `cutover.yaml`; every field is optional and flags override it.
@@ -34,7 +36,7 @@ public struct Settings: Sendable, Equatable {
     public var reloadBySignal = false
     /// Seconds each external command may take.
     public var commandTimeout: Double = 30
-    /// The journal file; nil means `$XDG_STATE_HOME/cutover/journal.jsonl`.
+    /// The journal file; nil means one journal per config, beside it (`.<name>.cutover-journal.jsonl`).
     public var journal: String?
     /// The theme name.
     public var theme: String?
@@ -42,6 +44,8 @@ public struct Settings: Sendable, Equatable {
     public var ladder: [Double] = [1, 5, 10, 25, 50, 75, 100]
     /// The statistics window (`1m`, `5m`, `15m`, `all`).
     public var window: String = "5m"
+    /// The margins and confidence of the per-endpoint verdict (the `verdict:` mapping).
+    public var verdict = VerdictSettings()
     /// The file these settings came from, if any.
     public var source: String?
 
@@ -207,6 +211,8 @@ extension Settings {
                     default: throw SettingsError(file: file, line: line(k), message: "unknown key variables.\(k.string ?? "?"); expected target_path, is_migratable, split_group or api_routing")
                     }
                 }
+            case "verdict":
+                s.verdict = try parseVerdict(value, file: file, at: at)
             case "labels":
                 guard let m = value.mapping else { throw SettingsError(file: file, line: at, message: "labels must be a mapping") }
                 for (k, v) in m {
@@ -218,7 +224,7 @@ extension Settings {
                     }
                 }
             default:
-                throw SettingsError(file: file, line: at, message: "unknown setting \"\(key)\"; known: config, prefix, main_config, variables, labels, logs, nginx, journal, theme, ladder, window")
+                throw SettingsError(file: file, line: at, message: "unknown setting \"\(key)\"; known: config, prefix, main_config, variables, labels, logs, nginx, journal, theme, ladder, window, verdict")
             }
         }
         return s
@@ -245,9 +251,12 @@ extension Settings {
         }
     }
 
-    /// The journal path: the setting, else `$XDG_STATE_HOME/cutover/journal.jsonl`.
-    public func journalPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    /// The journal path: the setting, else the config's own journal beside it (so `history` and the
+    /// dashboard show that config's changes, and everyone who may edit the config can read and undo them),
+    /// else (no config known) `$XDG_STATE_HOME/cutover/journal.jsonl`.
+    public func journalPath(config: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let journal { return journal }
+        if let config { return Journal.besideConfig(config) }
         let home = environment["HOME"] ?? NSHomeDirectory()
         let state = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/state"
         return state + "/cutover/journal.jsonl"

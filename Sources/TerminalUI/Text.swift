@@ -96,3 +96,31 @@ public struct Text: Hashable, Sendable, ExpressibleByStringLiteral {
     /// The number of lines.
     public var height: Int { lines.count }
 }
+
+/// Text made safe to print on a terminal: what arrives from outside (a request path in a log, a file
+/// name) may carry terminal escapes that would rewrite the operator's screen or title.
+public enum TerminalText {
+    /// `text` with every control character (C0 except newline and tab, DEL, C1, line and paragraph
+    /// separators) replaced by a visible `\xNN` / `\u{NNNN}` escape, so it prints as inert text.
+    public static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) {
+                let hex = String(scalar.value, radix: 16, uppercase: true)
+                let escape = scalar.value < 0x100 ? "\\x" + (hex.count < 2 ? "0" + hex : hex) : "\\u{\(hex)}"
+                out.append(contentsOf: escape.unicodeScalars)
+            } else {
+                out.append(scalar)
+            }
+        }
+        return String(out)
+    }
+
+    /// Whether `scalar` would act on a terminal rather than print.
+    public static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        let v = scalar.value
+        if v == 0x0A || v == 0x09 { return false }
+        return v < 0x20 || (0x7F...0x9F).contains(v) || v == 0x2028 || v == 0x2029
+    }
+}

@@ -29,11 +29,14 @@ public struct TrafficConfiguration: Sendable, Hashable {
     public var malformedSamples: Int
     /// Seconds in each endpoint's new-share series (at most 60).
     public var seriesSeconds: Int
+    /// The margins and confidence of every endpoint's verdict.
+    public var verdict: VerdictSettings
 
     /// Creates a configuration.
     public init(rules: [EndpointRule], latency: LatencySource = .request, newServiceUpstreams: [String] = [],
                 notMigratedCapacity: Int = 1024, notMigratedReported: Int = 20, pathCacheEntries: Int = 32_768,
-                malformedSamples: Int = 5, seriesSeconds: Int = 60) {
+                malformedSamples: Int = 5, seriesSeconds: Int = 60, verdict: VerdictSettings = VerdictSettings()) {
+        self.verdict = verdict
         self.rules = rules
         self.latency = latency
         self.newServiceUpstreams = newServiceUpstreams
@@ -57,6 +60,9 @@ public final class TrafficAggregator {
 
     private let pairs: [WindowedStats]
     private var configuredPercent: [Double?]
+    private var percentKnown: [Bool]
+    // Per endpoint: what each service did since the last routing change and in the stretch before it.
+    private let epochs: [EndpointEpochs]
     // Per endpoint: the log time of the last configuration change, and requests (current, new) counted since.
     private let changedAt: UnsafeMutablePointer<Int64>
     private let sinceChange: UnsafeMutablePointer<Int>
@@ -92,6 +98,8 @@ public final class TrafficAggregator {
         let count = classifier.endpoints.count
         pairs = (0..<(count * 2)).map { _ in WindowedStats() }
         configuredPercent = Array(repeating: nil, count: count)
+        percentKnown = Array(repeating: false, count: count)
+        epochs = (0..<count).map { _ in EndpointEpochs() }
         changedAt = .allocate(capacity: max(1, count))
         changedAt.initialize(repeating: .min, count: max(1, count))
         sinceChange = .allocate(capacity: max(2, count * 2))
@@ -154,8 +162,31 @@ public final class TrafficAggregator {
         let endpoint = Int(result.endpoint)
         let side = backend(parser, role: role)
         let latency = configuration.latency == .request ? parser.requestTimeMilliseconds : parser.upstreamResponseTimeMilliseconds
-        pairs[endpoint &* 2 &+ side].record(time: time, now: c.pointee.now, status: parser.status ?? 0, latency: latency)
+        let status = parser.status ?? 0
+        pairs[endpoint &* 2 &+ side].record(time: time, now: c.pointee.now, status: status, latency: latency)
         if time >= changedAt[endpoint] { sinceChange[endpoint &* 2 &+ side] &+= 1 }
+        epochs[endpoint].record(time: time, side: side, status: status, latencyMs: latency,
+                                nginxMade: status >= 500 && status < 600 ? Self.nginxMade(parser, status: status) : nil)
+    }
+
+    /// Whether nginx made a 5xx itself: no upstream answered (`$upstream_status` and `$upstream_addr` unset), or
+    /// nginx's own 502/504 for an upstream it could not reach or that timed out. Nil when the format has neither
+    /// variable, so the log cannot tell.
+    @inline(__always)
+    static func nginxMade(_ parser: LogLineParser, status: Int) -> Bool? {
+        let hasStatus = parser.raw(.upstreamStatus) != nil
+        guard hasStatus || parser.raw(.upstreamAddr) != nil else { return nil }
+        let upstream = parser.upstreamStatus
+        if upstream == nil && parser.upstreamAddress == nil { return true }
+        guard hasStatus, let upstream else { return false }
+        return (status == 502 || status == 504) && upstream == status
+    }
+
+    /// Records a routing change of an endpoint (from the journal, oldest first, before the lines are read; or
+    /// applied in this session): its verdict and since-change figures count only the requests from then on.
+    public func noteRoutingChange(_ change: RoutingChange) {
+        guard let endpoint = endpointIndex[change.endpoint] else { return }
+        epochs[endpoint].note(change)
     }
 
     /// Records that the configured new-service percent of an endpoint changed at a log time.
@@ -164,6 +195,12 @@ public final class TrafficAggregator {
     /// ten-second buckets reach) are counted again from the buckets. Unknown endpoints are ignored.
     public func setConfiguredPercent(_ percent: Double?, endpoint name: String, at time: Int64) {
         guard let endpoint = endpointIndex[name] else { return }
+        // A different percent than the one known is a routing change; the first one known is not.
+        if percentKnown[endpoint], configuredPercent[endpoint] != percent {
+            let before = configuredPercent[endpoint] ?? 0
+            epochs[endpoint].note(RoutingChange(endpoint: name, time: time, rollback: before > 0 && (percent ?? 0) <= 0))
+        }
+        percentKnown[endpoint] = true
         configuredPercent[endpoint] = percent
         changedAt[endpoint] = time
         let (current, new) = sinceCounts(endpoint, since: time)
@@ -239,21 +276,65 @@ public final class TrafficAggregator {
         }
         for (index, name) in classifier.endpoints.enumerated() {
             var stats = EndpointStats(window: window)
+            var verdict = Verdict.unknown
             if let to {
                 let windowEnd: Int64? = length == nil ? nil : to
                 stats.current = figures(pairs[index * 2], from: from, to: windowEnd, rate: rate)
                 stats.new = figures(pairs[index * 2 + 1], from: from, to: windowEnd, rate: rate)
+                let epoch = epochs[index]
+                if let change = epoch.last, length == nil || change.time >= from {
+                    stats.since = change.time
+                    let seconds = max(1, to - max(change.time, first) + 1)
+                    stats.sinceCurrent = epoch.since[0].figures(seconds: seconds)
+                    stats.sinceNew = epoch.since[1].figures(seconds: seconds)
+                }
                 fillComparisons(&stats, endpoint: index, from: from, to: windowEnd)
+                verdict = self.verdict(index, newRate: stats.new.rps)
             }
-            endpoints.append(EndpointTraffic(endpoint: name, stats: stats, newShareSeries: series(index, to: to)))
+            endpoints.append(EndpointTraffic(endpoint: name, stats: stats, newShareSeries: series(index, to: to), verdict: verdict))
         }
         let top = heavyHitters.top(configuration.notMigratedReported).map { PathCount(path: $0.label, requests: Int($0.count)) }
         return TrafficSnapshot(window: window, logTime: to, endpoints: endpoints, notMigrated: top, malformed: [:],
                                lines: lines, unclassified: unclassified)
     }
 
+    /// The verdict of an endpoint from what its services did since its last routing change: against the current
+    /// service over the same requests, or (at 100%) against the current service before the change; after a
+    /// rollback `no_baseline`, with the verdict of the stretch before it.
+    private func verdict(_ index: Int, newRate: Double) -> Verdict {
+        let epoch = epochs[index]
+        let settings = configuration.verdict
+        let percent = percentKnown[index] ? configuredPercent[index] : nil
+        let since = epoch.last?.time
+        var new = epoch.since[1]
+        new.rate = newRate
+        var current = epoch.since[0]
+        var historical = false
+        if let percent, percent >= 100, epoch.hasBefore, epoch.before[0].requests > 0 {
+            current = epoch.before[0]
+            historical = true
+        }
+        var verdict = Verdict.judge(current: current, new: new, configuredPercent: percent, historical: historical,
+                                    since: since, settings: settings)
+        if let change = epoch.last, change.rollback, (percent ?? 0) <= 0 || epoch.since[1].requests == 0 {
+            let start = epoch.previousStart == .min ? nil : epoch.previousStart
+            let before = Verdict.judge(current: epoch.before[0], new: epoch.before[1], configuredPercent: nil, since: start, settings: settings)
+            verdict.state = .noBaseline
+            verdict.baseline = .none
+            verdict.rolledBackAt = change.time
+            var line = "rolled back at \(settings.clock(change.time))"
+            if epoch.before[1].requests > 0 {
+                verdict.previous = PreviousVerdict(state: before.state, reasons: before.reasons, rolledBackAt: change.time)
+                line += "; was \(before.summary)"
+            }
+            verdict.reasons = [line] + verdict.reasons
+            verdict.neededRequests = nil
+        }
+        return verdict
+    }
+
     private func fillComparisons(_ stats: inout EndpointStats, endpoint: Int, from: Int64, to: Int64?) {
-        let current = stats.current, new = stats.new
+        let current = stats.comparedCurrent, new = stats.comparedNew
         let total = current.requests + new.requests
         if total > 0 {
             stats.observedPercent = 100 * Double(new.requests) / Double(total)
@@ -271,8 +352,11 @@ public final class TrafficAggregator {
         if let a = new.p99Ms, let b = current.p99Ms { stats.p99DeltaMs = a - b }
         guard let percent = configuredPercent[endpoint] else { return }
         stats.configuredPercent = percent
-        let counted: (current: Int, new: Int)
-        if let to {
+        var counted: (current: Int, new: Int)
+        if stats.since != nil {
+            // The split since the last routing change, counted exactly.
+            counted = (current.requests, new.requests)
+        } else if let to {
             counted = sinceCounts(endpoint, since: max(from, changedAt[endpoint]), to: to, changedInside: changedAt[endpoint] > from)
         } else {
             counted = (sinceChange[endpoint * 2], sinceChange[endpoint * 2 + 1])

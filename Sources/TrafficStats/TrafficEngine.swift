@@ -80,6 +80,11 @@ public final class TrafficEngine {
         aggregator.setConfiguredPercent(percent, endpoint: endpoint, at: time)
     }
 
+    /// Records a routing change of an endpoint (see `TrafficAggregator.noteRoutingChange`).
+    public func noteRoutingChange(_ change: RoutingChange) {
+        aggregator.noteRoutingChange(change)
+    }
+
     /// The figures over a window, with the malformed-line counts per file.
     ///
     /// - Parameter end: the last second of the window; by default the newest log time. Pass the wall clock while
@@ -109,6 +114,7 @@ public final class LiveTraffic: @unchecked Sendable {
     private var asked: [TrafficWindow: Double] = [:]
     private var askedUnpublished = false
     private var pending: [(endpoint: String, percent: Double?, time: Int64)] = []
+    private var pendingChanges: [RoutingChange] = []
     private var task: Task<Void, Never>?
     private var failure: String?
     private let sources: [LogSource]
@@ -157,12 +163,12 @@ public final class LiveTraffic: @unchecked Sendable {
                 return
             }
             var lastPublish = -Double.infinity
+            // Changes known before the first line (the journal's) must be in place before the lines they split.
+            self?.applyPending(to: engine)
             while !Task.isCancelled {
                 let read = engine.poll(maxBytesPerFile: 16 << 20)
                 guard let self else { return }
-                for change in self.takePending() {
-                    engine.setConfiguredPercent(change.percent, endpoint: change.endpoint, at: change.time)
-                }
+                self.applyPending(to: engine)
                 let now = clock()
                 let due = self.windowsToPublish(now: now, always: windows)
                 if now - lastPublish >= publishInterval || due.hurry {
@@ -233,12 +239,22 @@ public final class LiveTraffic: @unchecked Sendable {
         lock.unlock()
     }
 
-    private func takePending() -> [(endpoint: String, percent: Double?, time: Int64)] {
+    /// Records a routing change of an endpoint (applied by the background task, before any line when given
+    /// before `run`).
+    public func noteRoutingChange(_ change: RoutingChange) {
         lock.lock()
-        defer { lock.unlock() }
-        let taken = pending
+        pendingChanges.append(change)
+        lock.unlock()
+    }
+
+    private func applyPending(to engine: TrafficEngine) {
+        lock.lock()
+        let percents = pending, changes = pendingChanges
         pending.removeAll()
-        return taken
+        pendingChanges.removeAll()
+        lock.unlock()
+        for change in changes { engine.noteRoutingChange(change) }
+        for change in percents { engine.setConfiguredPercent(change.percent, endpoint: change.endpoint, at: change.time) }
     }
 
     private func publish(_ snapshots: [TrafficWindow: TrafficSnapshot]) {

@@ -126,6 +126,19 @@ public struct EndpointStats: Sendable, Hashable, Codable {
     public var splitPValue: Double?
     /// The configured percent the split was tested against (not part of the JSON figures).
     public var configuredPercent: Double?
+    /// The endpoint's last routing change when it lies inside the window (Unix seconds): the comparisons, the
+    /// observed split and `sinceCurrent`/`sinceNew` then cover only the requests since it; nil when they cover
+    /// the whole window. `current` and `new` always hold the plain window totals.
+    public var since: Int64?
+    /// The current service since `since` (nil when `since` is nil).
+    public var sinceCurrent: BackendFigures?
+    /// The new service since `since` (nil when `since` is nil).
+    public var sinceNew: BackendFigures?
+
+    /// The current-service figures the comparisons use: since the last change inside the window, else the window's.
+    public var comparedCurrent: BackendFigures { sinceCurrent ?? current }
+    /// The new-service figures the comparisons use: since the last change inside the window, else the window's.
+    public var comparedNew: BackendFigures { sinceNew ?? new }
 
     /// Creates stats.
     public init(window: TrafficWindow, current: BackendFigures = BackendFigures(), new: BackendFigures = BackendFigures(),
@@ -154,6 +167,8 @@ public struct EndpointStats: Sendable, Hashable, Codable {
         case splitMismatch = "split_mismatch"
         case errorRateDelta = "error_rate_delta"
         case p50DeltaMs = "p50_delta_ms", p95DeltaMs = "p95_delta_ms", p99DeltaMs = "p99_delta_ms"
+        case since
+        case sinceCurrent = "since_current", sinceNew = "since_new"
     }
 
     public init(from decoder: Decoder) throws {
@@ -168,6 +183,9 @@ public struct EndpointStats: Sendable, Hashable, Codable {
         p50DeltaMs = try c.decodeIfPresent(Double.self, forKey: .p50DeltaMs)
         p95DeltaMs = try c.decodeIfPresent(Double.self, forKey: .p95DeltaMs)
         p99DeltaMs = try c.decodeIfPresent(Double.self, forKey: .p99DeltaMs)
+        since = try c.decodeIfPresent(Int64.self, forKey: .since)
+        sinceCurrent = try c.decodeIfPresent(BackendFigures.self, forKey: .sinceCurrent)
+        sinceNew = try c.decodeIfPresent(BackendFigures.self, forKey: .sinceNew)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -182,6 +200,9 @@ public struct EndpointStats: Sendable, Hashable, Codable {
         try c.encode(p50DeltaMs, forKey: .p50DeltaMs)
         try c.encode(p95DeltaMs, forKey: .p95DeltaMs)
         try c.encode(p99DeltaMs, forKey: .p99DeltaMs)
+        try c.encode(since, forKey: .since)
+        try c.encode(sinceCurrent, forKey: .sinceCurrent)
+        try c.encode(sinceNew, forKey: .sinceNew)
     }
 }
 
@@ -194,6 +215,16 @@ public struct EndpointTraffic: Sendable, Hashable {
     /// The new service's share (0...1) for each of the last seconds of log time, oldest first; nil for a second
     /// without requests. Meant for a sparkline.
     public var newShareSeries: [Double?]
+    /// The judgement of the endpoint's new service, computed with the snapshot.
+    public var verdict: Verdict
+
+    /// Creates an entry.
+    public init(endpoint: String, stats: EndpointStats, newShareSeries: [Double?], verdict: Verdict = .unknown) {
+        self.endpoint = endpoint
+        self.stats = stats
+        self.newShareSeries = newShareSeries
+        self.verdict = verdict
+    }
 }
 
 /// A not-migrated path with its (approximate, heavy-hitter) request count.

@@ -25,7 +25,7 @@ struct CheckCommand: ParsableCommand {
                 mainLogs: logs.mainLogs(settings),
                 migrationLogs: logs.migrationLogs(settings),
                 nginxBinary: settings.nginx, validateCommand: control.validateArgv, reloadCommand: control.reloadArgv,
-                pidFile: location.pidFile, journal: settings.journalPath(),
+                pidFile: location.pidFile, journal: settings.journalPath(config: context.configPath),
                 commandTimeout: .milliseconds(Int64(settings.commandTimeout * 1000)), checkEnvironment: !configOnly)
             let findings = Preflight.run(config: context.config, model: context.model, inputs: inputs, probe: SystemProbe(runner: runner))
             if json {

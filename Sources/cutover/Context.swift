@@ -37,10 +37,10 @@ struct CLIError: Error, CustomStringConvertible {
 
     var description: String { message }
 
-    static let general: Int32 = 1
-    static let refused: Int32 = 3
-    static let reverted: Int32 = 4
-    static let conflict: Int32 = 5
+    static let general: Int32 = ExitStatus.error.rawValue
+    static let refused: Int32 = ExitStatus.refused.rawValue
+    static let reverted: Int32 = ExitStatus.reloadFailedReverted.rawValue
+    static let conflict: Int32 = ExitStatus.conflict.rawValue
 }
 
 /// Everything a command needs after reading settings and the config.
@@ -49,8 +49,12 @@ struct Context {
     var configPath: String
     var config: ConfigSet
     var model: RolloutModel
+    /// The apply pipeline wired from the settings for this config (the CLI prints the report before
+    /// ending by a signal that arrived mid-change, so the pipeline does not raise it itself).
+    var applier: EditApplier
 
-    /// Loads settings, then the config they or the flags name, then discovers the model.
+    /// Loads settings, then the config they or the flags name, then discovers the model; then finishes
+    /// a change a dead Cutover process left half-way on this config (saying so loudly).
     static func load(_ options: GlobalOptions) throws -> Context {
         let settings: Settings
         do {
@@ -62,6 +66,7 @@ struct Context {
             let looked = Settings.searchPaths().joined(separator: ", ")
             throw CLIError(message: "no nginx config given: pass --config FILE or set `config:` in cutover.yaml (looked for settings in \(looked))", code: CLIError.general)
         }
+        try checkConfigFile(path)
         var config: ConfigSet
         do {
             config = try ConfigSet.load(path: path, prefix: options.prefix ?? settings.prefix)
@@ -81,14 +86,55 @@ struct Context {
                 model = Discovery.discover(config, names: settings.names)
             }
         }
-        return Context(settings: settings, configPath: config.mainPath, config: config, model: model)
+        var applier = settings.editApplier(configPath: config.mainPath, config: config)
+        var configuration = applier.pipeline.configuration
+        configuration.raisePendingSignal = false
+        applier.pipeline = ApplyPipeline(configuration: configuration, runner: applier.pipeline.runner, clock: applier.pipeline.clock)
+        let context = Context(settings: settings, configPath: config.mainPath, config: config, model: model, applier: applier)
+        context.recoverInterruptedChange()
+        return context
+    }
+
+    /// Puts back a change whose Cutover process died mid-way (its intent has no journaled outcome).
+    func recoverInterruptedChange() {
+        do {
+            guard let report = try applier.pipeline.recoverInterrupted() else { return }
+            printError("cutover: RECOVERED: \(report.message)")
+            if let problem = report.journalProblem { printError("cutover: WARNING: \(problem)") }
+        } catch {
+            printError("cutover: WARNING: an interrupted change could not be recovered: \(error)")
+        }
+    }
+
+    /// Refuses a config path that is no regular readable file (a FIFO would hang the read, a directory or
+    /// device is no config) with what to do instead.
+    static func checkConfigFile(_ path: String) throws {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return }  // missing: the loader says so
+        let type = st.st_mode & S_IFMT
+        let kind: String?
+        switch type {
+        case S_IFREG: kind = nil
+        case S_IFDIR: kind = "a directory"
+        case S_IFIFO: kind = "a FIFO (named pipe)"
+        case S_IFCHR, S_IFBLK: kind = "a device"
+        case S_IFSOCK: kind = "a socket"
+        default: kind = "not a regular file"
+        }
+        if let kind {
+            throw CLIError(message: "\(path) is \(kind), not an nginx config file; pass --config with the file nginx loads "
+                           + "(e.g. /etc/nginx/nginx.conf) or the file holding the routing", code: CLIError.general)
+        }
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            let reason = String(cString: strerror(errno))
+            throw CLIError(message: "cannot read the config \(path): \(reason); run as a user who can read it, or fix its permissions",
+                           code: CLIError.general)
+        }
+        close(fd)
     }
 }
 
-/// Writes to standard error.
-func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
-}
 
 /// Runs `body`, turning CLI errors into their message on stderr and their exit code.
 func runReportingErrors(_ body: () throws -> Void) throws {

@@ -27,6 +27,7 @@ struct SetCommand: ParsableCommand {
     @Argument(help: "A short name, a key, or any unique part of a key.") var endpoint: String
     @Option(name: .long, help: "The group to move the endpoint to (e.g. group3_routing).") var group: String?
     @Option(name: .long, help: "The new-service percent (0-100, two decimals at most).") var percent: String?
+    @OptionGroup var confirm: ConfirmTrafficOptions
 
     func validate() throws {
         guard (group == nil) != (percent == nil) else { throw ValidationError("give exactly one of --group NAME or --percent P") }
@@ -40,7 +41,7 @@ struct SetCommand: ParsableCommand {
         } else {
             change = .assignPercent(endpoint: endpoint, percent: Percent(parsing: percent ?? "") ?? .zero)
         }
-        try EditRunner.run(change, global: global, options: edit)
+        try EditRunner.run(change, global: global, options: edit, confirm: confirm)
     }
 }
 
@@ -53,6 +54,7 @@ struct GroupCommand: ParsableCommand {
     @Argument(help: "The group's name (e.g. group3_routing).") var name: String
     @Option(name: .long, help: "The new-service percent (0-100, two decimals at most).") var percent: String
     @Flag(name: .long, help: "Create the group if it does not exist.") var create = false
+    @OptionGroup var confirm: ConfirmTrafficOptions
 
     func validate() throws {
         if !EditOptions.isPercent(percent) { throw ValidationError("--percent \(percent) is not a percent from 0 to 100 with at most two decimals") }
@@ -63,7 +65,8 @@ struct GroupCommand: ParsableCommand {
     }
 
     func run() throws {
-        try EditRunner.run(.setGroupPercent(group: name, percent: Percent(parsing: percent) ?? .zero, create: create), global: global, options: edit)
+        try EditRunner.run(.setGroupPercent(group: name, percent: Percent(parsing: percent) ?? .zero, create: create), global: global,
+                           options: edit, confirm: confirm)
     }
 }
 
@@ -110,6 +113,7 @@ struct RollbackCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var edit: EditOptions
     @Flag(name: .long, help: "Roll back every group in one reversible edit.") var all = false
+    @OptionGroup var confirm: ConfirmTrafficOptions
     @Argument(help: "Endpoints to roll back.") var endpoints: [String] = []
 
     func validate() throws {
@@ -117,7 +121,7 @@ struct RollbackCommand: ParsableCommand {
     }
 
     func run() throws {
-        try EditRunner.run(all ? .rollbackAll : .rollback(endpoints: endpoints), global: global, options: edit)
+        try EditRunner.run(all ? .rollbackAll : .rollback(endpoints: endpoints), global: global, options: edit, confirm: confirm)
     }
 }
 
@@ -135,6 +139,26 @@ struct ResumeCommand: ParsableCommand {
 
 /// The shared path of every editing command: compute, preview, confirm, apply through the pipeline, report.
 enum EditRunner {
+    /// `--confirm-traffic`: watches the logs after the change; exits 7 when the new service still gets
+    /// requests for the endpoints the change put at 0%.
+    static func confirmTraffic(_ options: ConfirmTrafficOptions, seconds: Double, preview: EditResult, global: GlobalOptions,
+                               oldWorkers: Set<Int32>, reloadedAt: Date) throws {
+        let endpoints = TrafficConfirmation.zeroedEndpoints(preview.shifts, model: preview.model)
+        guard !endpoints.isEmpty else {
+            print("traffic: nothing to confirm, no endpoint is at 0% after this change")
+            return
+        }
+        let context = try Context.load(global)
+        let result = try TrafficConfirmation.watch(context: context, logs: options.logs, endpoints: endpoints, seconds: seconds,
+                                                   oldWorkers: oldWorkers, reloadedAt: reloadedAt)
+        if result.confirmed {
+            print(result.message)
+        } else {
+            printError("cutover: " + result.message)
+            throw ExitCode(ExitStatus.trafficNotConfirmed.rawValue)
+        }
+    }
+
     /// Prints the diffs for `--dry-run` (and returns false), or asks `question` when stdin is a terminal and
     /// `--yes` was not given; true means go ahead.
     static func previewOrConfirm(_ changes: [FileChange], options: EditOptions, question: String) -> Bool {
@@ -153,7 +177,7 @@ enum EditRunner {
         return true
     }
 
-    static func run(_ edit: RolloutEdit, global: GlobalOptions, options: EditOptions) throws {
+    static func run(_ edit: RolloutEdit, global: GlobalOptions, options: EditOptions, confirm: ConfirmTrafficOptions? = nil) throws {
         try runReportingErrors {
             let context = try Context.load(global)
             let preview: EditResult
@@ -169,9 +193,14 @@ enum EditRunner {
             print(preview.summary)
             guard EditRunner.previewOrConfirm(preview.changes, options: options, question: "Apply this change") else { return }
             let wiring = try ApplyWiring(context: context)
+            let control = context.applier.pipeline.configuration.nginx
+            let oldWorkers = TrafficConfirmation.workers(pidFile: control.masterPidFile ?? control.reloadSignalPidFile)
             let report = try wiring.apply(edit: edit, preview: preview, reason: options.reason)
-            print(ApplyWiring.describe(report))
-            if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+            let reloadedAt = Date()
+            let code = ApplyWiring.finish(report)
+            if code != 0 { throw ExitCode(code) }
+            if let confirm, let seconds = confirm.seconds { try confirmTraffic(confirm, seconds: seconds, preview: preview, global: global,
+                                                                               oldWorkers: oldWorkers, reloadedAt: reloadedAt) }
         }
     }
 }

@@ -17,11 +17,18 @@ struct HistoryCommand: ParsableCommand {
             do { settings = try Settings.load(explicit: global.settings) } catch {
                 throw CLIError(message: "settings: \(error)", code: CLIError.general)
             }
-            let journal = Journal(path: settings.journalPath())
+            // With a config (flag or settings), its own journal and only its records.
+            var config: String?
+            if let path = global.config ?? settings.config {
+                config = (try? Context.load(global))?.configPath ?? (path.hasPrefix("/") ? path
+                    : FileManager.default.currentDirectoryPath + "/" + path)
+            }
+            let journal = Journal(path: settings.journalPath(config: config))
             var records: [JournalRecord]
             do { records = try journal.records() } catch {
                 throw CLIError(message: "\(error)", code: CLIError.general)
             }
+            if let config { records = records.filter { $0.belongs(toConfig: config) } }
             if let last { records = Array(records.suffix(max(0, last))) }
             if json {
                 let encoder = JSONEncoder()
@@ -75,7 +82,7 @@ struct UndoCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let context = try Context.load(global)
-            let applier = context.settings.editApplier(configPath: context.configPath, config: context.config)
+            let applier = context.applier
             let plan: UndoPlan
             do { plan = try applier.pipeline.planUndo(reason: edit.reason) } catch let error as ApplyError {
                 throw CLIError(message: error.description, code: CLIError.general)
@@ -87,8 +94,8 @@ struct UndoCommand: ParsableCommand {
             do { report = try applier.pipeline.undo(reason: edit.reason) } catch let error as ApplyError {
                 throw CLIError(message: error.description, code: error.exitCode)
             }
-            print(ApplyWiring.describe(report))
-            if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+            let code = ApplyWiring.finish(report)
+            if code != 0 { throw ExitCode(code) }
         }
     }
 }

@@ -3,6 +3,7 @@ import Apply
 import ArgumentParser
 import Foundation
 import Rollout
+import Settings
 import TrafficStats
 
 /// `cutover status`: the routes with their live statistics from the access logs.
@@ -40,15 +41,24 @@ struct StatusCommand: ParsableCommand {
                 start = .beginning
             }
             let engine: TrafficEngine
+            var configuration = LogPlan.configuration(rules: LogPlan.rules(for: context.model), latency: context.settings.latency,
+                                                      newServiceUpstreams: context.settings.newServiceUpstreams)
+            configuration.verdict = context.settings.verdict
             do {
-                engine = try TrafficEngine(sources: plan.sources, start: start, configuration: LogPlan.configuration(rules: LogPlan.rules(for: context.model), latency: context.settings.latency,
-                                                                           newServiceUpstreams: context.settings.newServiceUpstreams))
+                engine = try TrafficEngine(sources: plan.sources, start: start, configuration: configuration)
             } catch {
                 throw CLIError(message: "cannot set up the log reader: \(error)", code: CLIError.general)
             }
-            let changes = StatusCommand.lastChangeTimes(journal: context.settings.journalPath())
+            // The journal's changes split every endpoint's requests into before and since its last change.
+            let records = (try? Journal(path: context.settings.journalPath(config: context.configPath)).records()) ?? []
+            let changes = Settings.routingChanges(journal: records, model: context.model, names: context.model.endpoints.map(\.pattern))
+            var lastChange: [String: Int64] = [:]
+            for change in changes {
+                engine.noteRoutingChange(change)
+                lastChange[change.endpoint] = change.time
+            }
             for e in context.model.endpoints {
-                engine.setConfiguredPercent(e.target == nil ? nil : e.percent.value, endpoint: e.pattern, at: changes[e.name] ?? Int64.min)
+                engine.setConfiguredPercent(e.target == nil ? nil : e.percent.value, endpoint: e.pattern, at: lastChange[e.pattern] ?? Int64.min)
             }
             // Read to the current end of every file (bounded: each poll consumes what is there).
             var rounds = 0
@@ -56,23 +66,16 @@ struct StatusCommand: ParsableCommand {
             let snapshot = engine.snapshot(window)
             var model = context.model
             model.problems += plan.problems
+            // A log that cannot be read (permissions, a directory, a FIFO) is a problem, never silent.
+            model.problems += snapshot.unreadable.sorted { $0.key < $1.key }.map { Problem(.error, $0.value, at: SourceLocation(file: $0.key, line: 0)) }
             if json {
                 print(StatusReport.json(model, snapshot: snapshot, configPath: context.configPath).serialized())
             } else {
-                print(StatusReport.text(model, snapshot: snapshot, configPath: context.configPath), terminator: "")
+                print(StatusReport.text(model, snapshot: snapshot, configPath: context.configPath, settings: context.settings.verdict), terminator: "")
             }
         }
     }
 
-    /// The time (Unix seconds) of the last applied change per endpoint short name, from the journal.
-    static func lastChangeTimes(journal path: String) -> [String: Int64] {
-        guard let records = try? Journal(path: path).records() else { return [:] }
-        var out: [String: Int64] = [:]
-        for r in records where r.outcome == .applied {
-            for e in r.change.endpoints { out[e] = Int64(r.time.timeIntervalSince1970) }
-        }
-        return out
-    }
 }
 
 /// Renders `status` as JSON (the routes document plus statistics) or as a table.
@@ -94,37 +97,74 @@ enum StatusReport {
             ("split_mismatch", .optional(s.splitMismatch, JSON.bool)),
             ("error_rate_delta", .number(s.errorRateDelta, places: 6)),
             ("p50_delta_ms", .number(s.p50DeltaMs)), ("p95_delta_ms", .number(s.p95DeltaMs)), ("p99_delta_ms", .number(s.p99DeltaMs)),
+            ("since", .optional(s.since) { .int(Int($0)) }),
+            ("since_change", s.since == nil ? .null : .object([("current", backend(s.comparedCurrent)), ("new", backend(s.comparedNew))])),
         ])
+    }
+
+    /// The `"verdict"` object: `state`, `reasons`, `needed_requests`, `since` (the contract), then the baseline,
+    /// the rollback and the verdict before it.
+    static func verdict(_ v: Verdict) -> JSON {
+        .object([
+            ("state", .string(v.state.rawValue)),
+            ("reasons", .array(v.reasons.map { JSON.string($0) })),
+            ("needed_requests", .optional(v.neededRequests, JSON.int)),
+            ("since", .optional(v.since) { .int(Int($0)) }),
+            ("baseline", .string(v.baseline.rawValue)),
+            ("new_requests", .int(v.newRequests)), ("current_requests", .int(v.currentRequests)),
+            ("rolled_back_at", .optional(v.rolledBackAt) { .int(Int($0)) }),
+            ("previous", .optional(v.previous) { p in .object([("state", .string(p.state.rawValue)), ("reasons", .array(p.reasons.map { JSON.string($0) }))]) }),
+        ])
+    }
+
+    /// The VERDICT cell: the state, marked when the endpoint was rolled back or judged against history.
+    static func verdictCell(_ v: Verdict) -> String {
+        if v.rolledBackAt != nil { return "\(v.state.rawValue) (rolled back)" }
+        if v.baseline == .historical { return "\(v.state.rawValue) (historical)" }
+        return v.state.rawValue
     }
 
     static func json(_ model: RolloutModel, snapshot: TrafficSnapshot, configPath: String) -> JSON {
         let byPattern = Dictionary(snapshot.endpoints.map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
         guard case .object(var fields) = RoutesReport.json(model, configPath: configPath, endpointExtras: { e in
-            [("stats", byPattern[e.pattern].map { stats($0.stats) } ?? stats(EndpointStats(window: snapshot.window)))]
+            [("stats", byPattern[e.pattern].map { stats($0.stats) } ?? stats(EndpointStats(window: snapshot.window))),
+             ("verdict", verdict(byPattern[e.pattern]?.verdict ?? .unknown))]
         }) else { return .null }
         fields.append(("not_migrated", .array(snapshot.notMigrated.map { .object([("path", .string($0.path)), ("requests", .int($0.requests))]) })))
         fields.append(("malformed", .object(snapshot.malformedCounts.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })))
         return .object(fields)
     }
 
-    static func text(_ model: RolloutModel, snapshot: TrafficSnapshot, configPath: String) -> String {
+    static func text(_ model: RolloutModel, snapshot: TrafficSnapshot, configPath: String, settings: VerdictSettings = VerdictSettings()) -> String {
         func pct(_ v: Double?) -> String { v.map { String(format: "%.1f", $0) } ?? "-" }
         func ms(_ v: Double?) -> String { v.map { String(format: "%.0f", $0) } ?? "-" }
         func rate(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 * 100) } ?? "-" }
         func signed(_ v: Double?, _ f: (Double?) -> String) -> String { v.map { ($0 >= 0 ? "+" : "") + f($0) } ?? "-" }
         let byPattern = Dictionary(snapshot.endpoints.map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
         var out = "config: \(configPath)   window: \(snapshot.window.rawValue)   lines: \(snapshot.lines)\n\n"
+        // Comparisons (and their per-service columns) cover the requests since the last change inside the window.
         out += RoutesReport.table(
-            ["ENDPOINT", "GROUP", "CONF%", "OBS% [95% CI]", "REQ cur|new", "5XX% cur|new", "Δ5XX", "P50 cur|new", "P95 cur|new", "P99 cur|new", "ΔP99", "SPLIT"],
+            ["ENDPOINT", "GROUP", "CONF%", "OBS% [95% CI]", "REQ cur|new", "5XX% cur|new", "Δ5XX", "P50 cur|new", "P95 cur|new", "P99 cur|new", "ΔP99", "SPLIT", "SINCE", "VERDICT"],
             model.endpoints.map { e in
                 let s = byPattern[e.pattern]?.stats ?? EndpointStats(window: snapshot.window)
+                let v = byPattern[e.pattern]?.verdict ?? .unknown
+                let c = s.comparedCurrent, n = s.comparedNew
                 let ci = s.observedPercentCI.map { "[\(pct($0.first)), \(pct($0.last))]" } ?? ""
                 return [e.name, e.groupName ?? e.assignment ?? "-", e.percent.plain, "\(pct(s.observedPercent)) \(ci)",
-                        "\(s.current.requests)|\(s.new.requests)", "\(rate(s.current.errorRate))|\(rate(s.new.errorRate))",
-                        signed(s.errorRateDelta.map { $0 * 100 }, pct), "\(ms(s.current.p50Ms))|\(ms(s.new.p50Ms))",
-                        "\(ms(s.current.p95Ms))|\(ms(s.new.p95Ms))", "\(ms(s.current.p99Ms))|\(ms(s.new.p99Ms))",
-                        signed(s.p99DeltaMs, ms), s.splitMismatch == true ? "MISMATCH" : (s.splitMismatch == false ? "ok" : "-")]
+                        "\(c.requests)|\(n.requests)", "\(rate(c.errorRate))|\(rate(n.errorRate))",
+                        signed(s.errorRateDelta.map { $0 * 100 }, pct), "\(ms(c.p50Ms))|\(ms(n.p50Ms))",
+                        "\(ms(c.p95Ms))|\(ms(n.p95Ms))", "\(ms(c.p99Ms))|\(ms(n.p99Ms))",
+                        signed(s.p99DeltaMs, ms), s.splitMismatch == true ? "MISMATCH" : (s.splitMismatch == false ? "ok" : "-"),
+                        s.since.map { settings.clock($0) } ?? "-", verdictCell(v)]
             })
+        let judged = model.endpoints.compactMap { e in byPattern[e.pattern].map { (e.name, $0.verdict) } }
+        if !judged.isEmpty {
+            out += "\nverdicts (each claim at \(String(format: "%g", settings.confidence * 100))% confidence, valid however often you look):\n"
+            for (name, v) in judged {
+                out += "  \(name): \(verdictCell(v))\n"
+                for reason in v.reasons { out += "      \(reason)\n" }
+            }
+        }
         if !snapshot.notMigrated.isEmpty {
             out += "\nnot migrated (top paths on the current service):\n"
             out += RoutesReport.table(["PATH", "REQUESTS"], snapshot.notMigrated.map { [$0.path, String($0.requests)] })

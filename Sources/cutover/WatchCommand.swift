@@ -37,7 +37,7 @@ struct WatchCommand: ParsableCommand {
                 let context = try Context.load(global)
                 let inputs = PreflightInputs(mainLogs: logs.mainLogs(settings),
                                              migrationLogs: logs.migrationLogs(settings),
-                                             nginxBinary: settings.nginx, journal: settings.journalPath(), checkEnvironment: false)
+                                             nginxBinary: settings.nginx, journal: settings.journalPath(config: context.configPath), checkEnvironment: false)
                 options.preflight = Preflight.run(config: context.config, model: context.model, inputs: inputs)
             }
             let session: DashboardSession

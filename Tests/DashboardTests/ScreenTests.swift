@@ -6,6 +6,7 @@ import Foundation
 import TerminalUI
 import TestSupport
 import Testing
+import TrafficStats
 
 /// Renders a state on an in-memory terminal of the given size and returns the backend.
 func render(_ state: AppState, width: Int, height: Int, colorMode: ColorMode = .truecolor, unicode: Bool = true) -> TestBackend {
@@ -148,5 +149,73 @@ func render(_ state: AppState, width: Int, height: Int, colorMode: ColorMode = .
         let ascii = text.allSatisfy { $0.isASCII }
         #expect(ascii, "non-ASCII drawn on an ASCII terminal: \(text.filter { !$0.isASCII })")
         #expect(text.contains("search.query"))
+    }
+}
+
+/// The verdict on screen: counts and the worst endpoint in the header, `since` and `rolled back` in the rows and
+/// the detail, the selection keeping the State cell's colour.
+@Suite struct VerdictScreenTests {
+    /// The standard state with `search.query` rolled back at 11:55:00 (was bad) and `user.get_profile` changed at
+    /// 11:58:20, as plain values on the snapshot.
+    static func state() throws -> AppState {
+        var state = try ScreenTests.state()
+        var snapshot = try #require(state.snapshot)
+        let rolledBack: Int64 = 1_796_126_100, changed: Int64 = 1_796_126_300
+        for i in snapshot.endpoints.indices {
+            switch snapshot.endpoints[i].endpoint {
+            case "search.query":
+                let was = snapshot.endpoints[i].verdict
+                snapshot.endpoints[i].stats.since = rolledBack
+                snapshot.endpoints[i].stats.sinceCurrent = snapshot.endpoints[i].stats.current
+                snapshot.endpoints[i].stats.sinceNew = BackendFigures()
+                snapshot.endpoints[i].stats.errorRateDelta = nil
+                snapshot.endpoints[i].stats.p50DeltaMs = nil
+                snapshot.endpoints[i].stats.p95DeltaMs = nil
+                snapshot.endpoints[i].stats.p99DeltaMs = nil
+                snapshot.endpoints[i].verdict = Verdict(state: .noBaseline, reasons: ["rolled back at 11:55:00; was \(was.summary)", "at 0%: the new service gets no traffic to judge"],
+                                                        since: rolledBack, rolledBackAt: rolledBack,
+                                                        previous: PreviousVerdict(state: was.state, reasons: was.reasons, rolledBackAt: rolledBack))
+            case "user.get_profile":
+                snapshot.endpoints[i].stats.since = changed
+                snapshot.endpoints[i].verdict = Verdict(state: .watch, reasons: ["p99 61 ms vs 38 ms (+61%, margin 20%, at least 5 ms)"],
+                                                        since: changed, baseline: .concurrent, newRequests: 800, currentRequests: 800)
+            default: break
+            }
+        }
+        state.snapshot = snapshot
+        state.timeZone = TimeZone(identifier: "UTC") ?? .current
+        return state
+    }
+
+    @Test func headerCountsRowsAndDetailShowTheVerdict() throws {
+        var state = try Self.state()
+        try select(&state, name: "search.query")
+        let backend = render(state, width: 120, height: 40)
+        assertSnapshot(backend.snapshot(), name: "verdict-rolled-back-120x40")
+        let lines = backend.lines()
+        #expect(lines[1].contains("1 watch"))
+        #expect(lines[1].contains("worst: user.get_profile"))
+        let row = try #require(lines.first { $0.contains("search.query") && $0.contains("rolled back") })
+        #expect(row.contains("11:55:00"))
+        #expect(lines.contains { $0.contains("verdict rolled back at 11:55:00") })
+        #expect(lines.contains { $0.contains("was BAD before the rollback: 5xx") })
+        #expect(lines.contains { $0.contains("user.get_profile") && $0.contains("11:58:20") && $0.contains("watch") })
+        // Worst first: the watch endpoint leads the table (nothing is bad any more).
+        let firstRow = try #require(lines.firstIndex { $0.contains("│ Endpoint ") })
+        #expect(lines[firstRow + 1].contains("user.get_profile"))
+    }
+
+    @Test func theSelectedRowKeepsTheStateColour() throws {
+        var state = try ScreenTests.state()
+        try select(&state, name: "search.query")
+        let backend = render(state, width: 120, height: 40)
+        let lines = backend.lines()
+        let y = try #require(lines.firstIndex { $0.contains("▶search.query") && $0.contains("BAD") })
+        let x = try #require(lines[y].range(of: "BAD").map { lines[y].distance(from: lines[y].startIndex, to: $0.lowerBound) })
+        let cell = try #require(backend.screen[x, y])
+        #expect(cell.style.fg == state.theme[.bad].fg)
+        #expect(cell.style.bg != state.theme[.selection].bg)
+        // The rest of the row is highlighted.
+        #expect(backend.screen[3, y]?.style.bg == state.theme[.selection].bg)
     }
 }

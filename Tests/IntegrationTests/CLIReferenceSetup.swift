@@ -118,7 +118,8 @@ final class CLIReferenceNginx: @unchecked Sendable {
     /// cutover.yaml. With `spreadLatency`, each backend serves a file behind `limit_req` without `nodelay`
     /// (new: 100 r/s, current: 250 r/s), so back-to-back requests wait a few milliseconds each and
     /// `$request_time` spreads over 0-10 ms instead of sitting at 0.
-    init(percents: [Int] = [30, 50, 100], nginxSettings: [String] = [], spreadLatency: Bool = false) throws {
+    init(percents: [Int] = [30, 50, 100], nginxSettings: [String] = [], spreadLatency: Bool = false,
+         mainConfigEdit: (String, NginxHarness) -> String = { text, _ in text }) throws {
         nginx = try NginxHarness(binary: Self.nginxBinary)
         let ports = try FreePort.allocate(3)
         routing = ReferenceRouting(frontPort: ports[0], newPort: ports[1], currentPort: ports[2],
@@ -145,7 +146,7 @@ final class CLIReferenceNginx: @unchecked Sendable {
                     server { listen 127.0.0.1:\(ports[2]); location / { return 200 "current"; } }
                 """
         }
-        try nginx.write("nginx.conf", nginx.standardMainConfig(extraHTTP: backends))
+        try nginx.write("nginx.conf", mainConfigEdit(nginx.standardMainConfig(extraHTTP: backends), nginx))
         routingPath = try nginx.write("conf.d/routing.conf", routing.text)
         journalPath = nginx.directory.file("state/journal.jsonl")
         settingsPath = try nginx.write("cutover.yaml", """

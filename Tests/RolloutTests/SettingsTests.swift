@@ -52,6 +52,11 @@ import Testing
         ("window: 2h\n", 1, "window must be one of"),
         ("nginx:\n  reload: x\n  restart: y\n", 3, "unknown key nginx.restart"),
         ("ladder: [10, 5]\n", 1, "increasing"),
+        ("verdict: 0.99\n", 1, "verdict must be a mapping"),
+        ("verdict:\n  confidence: 99\n", 2, "verdict.confidence must be a number from 0.5 to 1"),
+        ("verdict:\n  error_margin_pp: -1\n", 2, "verdict.error_margin_pp must be"),
+        ("verdict:\n  watch_4xx: maybe\n", 2, "verdict.watch_4xx must be true or false"),
+        ("verdict:\n  margin: 1\n", 2, "unknown key verdict.margin; expected confidence, error_margin_pp"),
     ])
     func errorsCarryTheLine(yaml: String, line: Int, fragment: String) {
         do {
@@ -61,6 +66,26 @@ import Testing
             #expect(error.line == line, "\(error)")
             #expect(error.message.contains(fragment), "\(error)")
         }
+    }
+
+    @Test func verdictMarginsAndConfidence() throws {
+        let s = try Settings.parse("""
+            verdict:
+              confidence: 0.995
+              error_margin_pp: 1
+              latency_margin_percent: 30
+              latency_margin_min_ms: 10
+              watch_4xx: false
+              split_confidence: 0.9999
+            """, file: "cutover.yaml")
+        #expect(s.verdict.confidence == 0.995)
+        #expect(s.verdict.errorMargin == 0.01)
+        #expect(abs(s.verdict.latencyMargin - 0.3) < 1e-12)
+        #expect(s.verdict.latencyMarginMinMs == 10)
+        #expect(s.verdict.watchClientErrors == false)
+        #expect(s.verdict.splitConfidence == 0.9999)
+        let defaults = try Settings.parse("window: 5m\n", file: "cutover.yaml").verdict
+        #expect(defaults.confidence == 0.99 && defaults.errorMargin == 0.005 && defaults.latencyMargin == 0.2 && defaults.latencyMarginMinMs == 5)
     }
 
     @Test func searchOrderAndExplicitOverride() throws {

@@ -116,7 +116,10 @@ struct Harness {
         for i in 0..<1000 { h.feed(t + 100 + Int64(i % 50), "/v2/book", new: i % 10 == 0) }
         s = try #require(h.engine.snapshot(.all).endpoint("book")).stats
         #expect(s.splitMismatch == false)
-        #expect(abs((s.observedPercent ?? 0) - 100 * 300.0 / 1400.0) < 1e-9)
+        // The observed split counts only the requests since the change (100 of 1,000), not the window's mix.
+        #expect(s.since == t + 100)
+        #expect(abs((s.observedPercent ?? 0) - 10) < 1e-9)
+        #expect(s.new.requests == 300 && s.current.requests == 1100)  // the plain window totals stay
         let ci = try #require(s.observedPercentCI)
         #expect(ci[0] < s.observedPercent ?? 0 && (s.observedPercent ?? 0) < ci[1])
         for i in 0..<1000 { h.feed(t + 150 + Int64(i % 20), "/v2/book", new: i % 2 == 0) }
@@ -189,7 +192,8 @@ struct Harness {
         let data = try JSONEncoder().encode(stats)
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(Set(object.keys) == ["window", "current", "new", "observed_percent", "observed_percent_ci", "split_mismatch",
-                                     "error_rate_delta", "p50_delta_ms", "p95_delta_ms", "p99_delta_ms"])
+                                     "error_rate_delta", "p50_delta_ms", "p95_delta_ms", "p99_delta_ms", "since", "since_current", "since_new"])
+        #expect(object["since"] is NSNull)
         #expect(object["window"] as? String == "5m")
         #expect(object["split_mismatch"] is NSNull)
         #expect(object["p50_delta_ms"] is NSNull)

@@ -60,6 +60,24 @@ extension LiveTraffic: TrafficSource {}
 
 extension Journal: JournalReading {}
 
+/// A journal read for one config: only that config's records (a shared `journal:` holds others too).
+public struct ConfigJournal: JournalReading {
+    /// The journal file.
+    public var journal: Journal
+    /// The config whose records are shown.
+    public var config: String
+
+    /// Creates a reader of `journal` for `config`.
+    public init(journal: Journal, config: String) {
+        self.journal = journal
+        self.config = config
+    }
+
+    public func records() throws -> [JournalRecord] {
+        try journal.records().filter { $0.belongs(toConfig: config) }
+    }
+}
+
 /// The dashboard's time source: wall time for display and a monotonic reading for durations.
 public struct DashboardClock: Sendable {
     /// The current wall-clock time.

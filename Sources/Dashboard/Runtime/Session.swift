@@ -75,6 +75,8 @@ struct SessionParts {
     var latency = "request"
     /// The new service's upstream addresses, when both services log to one file.
     var newServiceUpstreams: [String] = []
+    /// The verdict's margins and confidence (`verdict:` in cutover.yaml).
+    var verdict = VerdictSettings()
 }
 
 /// A ready-to-run dashboard: the app, its background ingest and (for the demo) the simulator.
@@ -119,12 +121,12 @@ public final class DashboardSession {
         editSettings.prefix = reader.prefix
         let applier = editSettings.editApplier(configPath: loaded.config.mainPath, config: loaded.config, runner: runner)
         let parts = SessionParts(
-            reader: reader, loaded: loaded, applier: applier, journalPath: settings.journalPath(),
+            reader: reader, loaded: loaded, applier: applier, journalPath: settings.journalPath(config: loaded.config.mainPath),
             mainLogs: options.mainLogs.isEmpty ? settings.mainLogs : options.mainLogs,
             migrationLogs: options.migrationLogs.isEmpty ? settings.migrationLogs : options.migrationLogs,
             theme: options.theme ?? settings.theme, window: window, readOnly: options.readOnly, ladder: settings.ladder,
             themeDirectories: options.themeDirectories, preflight: options.preflight, badge: nil,
-            latency: settings.latency, newServiceUpstreams: settings.newServiceUpstreams)
+            latency: settings.latency, newServiceUpstreams: settings.newServiceUpstreams, verdict: settings.verdict)
         return try make(parts, clock: clock, simulator: nil, sandbox: nil)
     }
 
@@ -174,12 +176,18 @@ public final class DashboardSession {
         let notices = plan.problems.map { p in p.location.line > 0 ? "\(p.location): \(p.message)" : p.message }
         if !sources.isEmpty {
             let lookBack = parts.window.seconds ?? 900
+            var configuration = LogPlan.configuration(rules: EndpointNaming.rules(for: loaded.model), latency: parts.latency,
+                                                      newServiceUpstreams: parts.newServiceUpstreams)
+            configuration.verdict = parts.verdict
             do {
-                traffic = try LiveTraffic(sources: sources, start: .end(lookBackSeconds: lookBack),
-                                          configuration: LogPlan.configuration(rules: EndpointNaming.rules(for: loaded.model), latency: parts.latency,
-                                                                             newServiceUpstreams: parts.newServiceUpstreams))
+                traffic = try LiveTraffic(sources: sources, start: .end(lookBackSeconds: lookBack), configuration: configuration)
             } catch {
                 trafficProblem = "cannot read traffic: \(error)"
+            }
+            // The journal's changes split each endpoint's requests into before and since its last change.
+            let records = (try? Journal(path: parts.journalPath).records()) ?? []
+            for change in Settings.routingChanges(journal: records, model: loaded.model, names: EndpointNaming.names(for: loaded.model.endpoints)) {
+                traffic?.noteRoutingChange(change)
             }
         }
         let applier = PipelineChangeApplier(applier: parts.applier, reader: parts.reader)
@@ -189,7 +197,7 @@ public final class DashboardSession {
             return (result.theme, result.diagnostics.map(\.description))
         }
         let source: TrafficSource? = simulator.map { DemoTrafficSource(live: traffic, simulator: $0) } ?? traffic
-        let runner = EffectRunner(applier: applier, journal: Journal(path: parts.journalPath), config: parts.reader,
+        let runner = EffectRunner(applier: applier, journal: ConfigJournal(journal: Journal(path: parts.journalPath), config: parts.loaded.config.mainPath), config: parts.reader,
                                   traffic: source, themes: themes, clock: clock)
         var state = AppState(configPath: loaded.config.mainPath, loaded: loaded, window: parts.window, readOnly: parts.readOnly,
                              ladder: AppState.ladder(from: parts.ladder), now: clock.now())

@@ -25,12 +25,14 @@ enum EndpointsScreen {
             }
             return Line(spans)
         }
+        // Deltas take the verdict's colour when it is bad or watch (the core decides; this only paints).
         func deltaRole(_ value: Double?, worseAt: Double, row: EndpointRow) -> ThemeRole? {
-            guard let value, row.health != .noData else { return nil }
-            if value >= worseAt { return row.health == .bad ? .bad : .watch }
+            guard let value, row.health != .notEnoughData, row.health != .noBaseline else { return nil }
+            if value >= worseAt { return row.health == .bad ? .bad : (row.health == .watch ? .watch : nil) }
             if value < 0 { return .ok }
             return nil
         }
+        let margins = VerdictSettings()
         return [
             ColumnSpec(title: "Endpoint", width: 22, alignment: .left, priority: 0, sort: .endpoint) { row, theme, _ in
                 Line([Span(row.endpoint.name, style: theme[.text])])
@@ -54,26 +56,27 @@ enum EndpointsScreen {
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
                 return triple(formatRate(s.current.rps), formatRate(s.new.rps), nil, theme: theme, deltaRole: nil)
             },
+            // The comparisons cover the requests since the endpoint's last change inside the window (see Since).
             ColumnSpec(title: "5xx% c|n|Δ", width: 15, alignment: .right, priority: 1, sort: .errors) { row, theme, _ in
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
-                return triple(formatErrorRate(s.current.errorRate), formatErrorRate(s.new.errorRate),
+                return triple(formatErrorRate(s.comparedCurrent.errorRate), formatErrorRate(s.comparedNew.errorRate),
                               formatErrorDelta(s.errorRateDelta), theme: theme,
-                              deltaRole: deltaRole(s.errorRateDelta, worseAt: AppState.healthRules.watchErrorDelta, row: row))
+                              deltaRole: deltaRole(s.errorRateDelta, worseAt: margins.errorMargin, row: row))
             },
             ColumnSpec(title: "p50 c|n|Δ", width: 11, alignment: .right, priority: 5, sort: .p50) { row, theme, _ in
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
-                return triple(formatMs(s.current.p50Ms), formatMs(s.new.p50Ms), formatDeltaMs(s.p50DeltaMs), theme: theme,
-                              deltaRole: deltaRole(s.p50DeltaMs, worseAt: max(5, (s.current.p50Ms ?? 0) * 0.2), row: row))
+                return triple(formatMs(s.comparedCurrent.p50Ms), formatMs(s.comparedNew.p50Ms), formatDeltaMs(s.p50DeltaMs), theme: theme,
+                              deltaRole: deltaRole(s.p50DeltaMs, worseAt: max(margins.latencyMarginMinMs, (s.comparedCurrent.p50Ms ?? 0) * margins.latencyMargin), row: row))
             },
             ColumnSpec(title: "p95 c|n|Δ", width: 12, alignment: .right, priority: 3, sort: .p95) { row, theme, _ in
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
-                return triple(formatMs(s.current.p95Ms), formatMs(s.new.p95Ms), formatDeltaMs(s.p95DeltaMs), theme: theme,
-                              deltaRole: deltaRole(s.p95DeltaMs, worseAt: max(5, (s.current.p95Ms ?? 0) * 0.2), row: row))
+                return triple(formatMs(s.comparedCurrent.p95Ms), formatMs(s.comparedNew.p95Ms), formatDeltaMs(s.p95DeltaMs), theme: theme,
+                              deltaRole: deltaRole(s.p95DeltaMs, worseAt: max(margins.latencyMarginMinMs, (s.comparedCurrent.p95Ms ?? 0) * margins.latencyMargin), row: row))
             },
             ColumnSpec(title: "p99 c|n|Δ", width: 14, alignment: .right, priority: 1, sort: .p99) { row, theme, _ in
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
-                return triple(formatMs(s.current.p99Ms), formatMs(s.new.p99Ms), formatDeltaMs(s.p99DeltaMs), theme: theme,
-                              deltaRole: deltaRole(s.p99DeltaMs, worseAt: max(5, (s.current.p99Ms ?? 0) * 0.2), row: row))
+                return triple(formatMs(s.comparedCurrent.p99Ms), formatMs(s.comparedNew.p99Ms), formatDeltaMs(s.p99DeltaMs), theme: theme,
+                              deltaRole: deltaRole(s.p99DeltaMs, worseAt: max(margins.latencyMarginMinMs, (s.comparedCurrent.p99Ms ?? 0) * margins.latencyMargin), row: row))
             },
             ColumnSpec(title: "New share", width: 10, alignment: .left, priority: 2, sort: nil) { row, theme, unicode in
                 let series = row.traffic?.newShareSeries ?? []
@@ -82,8 +85,12 @@ enum EndpointsScreen {
                 let text = series.suffix(10).map { value in value.map { spark.symbol(for: $0) } ?? " " }.joined()
                 return Line([Span(text, style: theme[.newService])])
             },
-            ColumnSpec(title: "State", width: 5, alignment: .left, priority: 0, sort: .state) { row, theme, _ in
-                Line([Span(row.health.label, style: theme[row.health.role])])
+            ColumnSpec(title: "Since", width: 8, alignment: .left, priority: 1, sort: nil) { row, theme, _ in
+                guard let since = row.traffic?.stats.since else { return Line([Span("-", style: theme[.muted])]) }
+                return Line([Span(formatTime(Date(timeIntervalSince1970: TimeInterval(since)), zone: state.timeZone), style: theme[.muted])])
+            },
+            ColumnSpec(title: "State", width: 11, alignment: .left, priority: 0, sort: .state) { row, theme, _ in
+                Line([Span(row.verdict.label, style: theme[row.health.role])])
             },
         ]
     }
@@ -144,6 +151,18 @@ enum EndpointsScreen {
                           highlightSymbol: state.unicode ? "▶" : ">")
         var scroll = ScrollState(selected: state.selectedIndex)
         table.render(in: inner, buffer: &buffer, state: &scroll)
+        // The selected row keeps its State cell's own colours, so a bad endpoint stays red under the highlight.
+        if let selected = scroll.selected, selected >= scroll.offset, selected < rows.count,
+           let column = specs.lastIndex(where: { $0.sort == .state }) {
+            let widths = table.columnWidths(totalWidth: inner.width)
+            let x = inner.x + DisplayWidth.of(table.highlightSymbol) + widths[..<column].reduce(0, +) + column * table.columnSpacing
+            let y = inner.y + 1 + selected - scroll.offset
+            if y < inner.bottom, column < widths.count {
+                let cell = Rect(x: x, y: y, width: widths[column], height: 1)
+                buffer.fill(cell, with: .blank)
+                specs[column].cell(rows[selected], theme, state.unicode).render(in: cell, buffer: &buffer)
+            }
+        }
     }
 }
 
@@ -156,7 +175,15 @@ enum DetailPane {
         title += " · \(row.groupLabel) \(row.endpoint.percent.nginxText) "
         let block = Block(title: Line(title), borderSet: border, borderStyle: theme[.border], titleStyle: theme[.title])
         block.render(in: area, buffer: &buffer)
-        let inner = block.inner(area)
+        var inner = block.inner(area)
+        guard !inner.isEmpty else { return }
+        // The verdict first: its state, since when, its reasons and the needs-N-more estimate.
+        let lines = verdictLines(row, state: state, theme: theme)
+        let reserved = min(lines.count, max(1, inner.height - 6))
+        for (i, line) in lines.prefix(reserved).enumerated() {
+            line.render(in: Rect(x: inner.x, y: inner.y + i, width: inner.width, height: 1), buffer: &buffer)
+        }
+        inner = Rect(x: inner.x, y: inner.y + reserved, width: inner.width, height: max(0, inner.height - reserved))
         guard !inner.isEmpty else { return }
         let wide = inner.width >= 100
         let parts = wide ? inner.columns([.percentage(45), .length(27), .fill(1)], spacing: 1)
@@ -166,14 +193,49 @@ enum DetailPane {
         if wide { renderChanges(row, state: state, theme: theme, area: parts[2], buffer: &buffer) }
     }
 
+    /// The verdict's lines: `verdict: BAD since 14:02:11 (…)`, then one line per reason; after a rollback the
+    /// verdict before it.
+    static func verdictLines(_ row: EndpointRow, state: AppState, theme: Theme) -> [Line] {
+        let v = row.verdict
+        func clock(_ t: Int64) -> String { formatTime(Date(timeIntervalSince1970: TimeInterval(t)), zone: state.timeZone) }
+        var head: [Span] = [Span("verdict ", style: theme[.title]), Span(v.label, style: theme[v.state.role].bold)]
+        if let at = v.rolledBackAt {
+            head.append(Span(" at \(clock(at)) · no baseline", style: theme[.muted]))
+        } else if let since = v.since {
+            head.append(Span(" since \(clock(since))", style: theme[.muted]))
+        }
+        if v.baseline == .historical { head.append(Span(" · baseline: historical (before the change)", style: theme[.watch])) }
+        if let needed = v.neededRequests { head.append(Span(" · needs ~\(formatCount(needed)) more new-service requests", style: theme[.accent])) }
+        var details: [Line] = []
+        if let previous = v.previous {
+            details.append(Line([Span("was ", style: theme[.muted]), Span(previous.state.label, style: theme[previous.state.role]),
+                                 Span(" before the rollback: " + (previous.reasons.first ?? ""), style: theme[.text])]))
+        }
+        let reasons = v.rolledBackAt == nil ? v.reasons : Array(v.reasons.dropFirst())
+        for reason in reasons where !reason.hasPrefix("needs about") || v.neededRequests == nil {
+            details.append(Line([Span(reason, style: theme[.text])]))
+        }
+        // The most important detail rides on the first line, so even a short pane says why.
+        if let first = details.first {
+            head.append(Span(" · ", style: theme[.muted]))
+            head += first.spans
+        }
+        return [Line(head)] + details.dropFirst().map { Line([Span("  · ", style: theme[.muted])] + $0.spans) }
+    }
+
     /// The two latency distributions side by side: one bar per percentile for each service.
     static func renderLatency(_ row: EndpointRow, state: AppState, theme: Theme, area: Rect, buffer: inout Buffer) {
         guard !area.isEmpty else { return }
-        guard let s = row.traffic?.stats, s.current.requests + s.new.requests > 0 else {
-            Line([Span("latency: no requests in the \(state.window.rawValue) window yet", style: theme[.noData])])
+        guard let stats = row.traffic?.stats, stats.comparedCurrent.requests + stats.comparedNew.requests > 0 else {
+            let since = row.traffic?.stats.since.map { _ in " since the last change" } ?? " in the \(state.window.rawValue) window"
+            Line([Span("latency: no requests\(since) yet", style: theme[.noData])])
                 .render(in: area, buffer: &buffer)
             return
         }
+        // Both services since the last change inside the window (the window's figures when there is none).
+        var s = stats
+        s.current = stats.comparedCurrent
+        s.new = stats.comparedNew
         let percentiles: [(String, Double?, Double?)] = [
             ("p50", s.current.p50Ms, s.new.p50Ms), ("p90", s.current.p90Ms, s.new.p90Ms),
             ("p95", s.current.p95Ms, s.new.p95Ms), ("p99", s.current.p99Ms, s.new.p99Ms),
@@ -211,7 +273,10 @@ enum DetailPane {
         guard !area.isEmpty else { return }
         Line([Span("status", style: theme[.title]), Span("   current", style: theme[.currentService]),
               Span("      new", style: theme[.newService])]).render(in: area, buffer: &buffer)
-        guard let s = row.traffic?.stats else { return }
+        guard let stats = row.traffic?.stats else { return }
+        var s = stats
+        s.current = stats.comparedCurrent
+        s.new = stats.comparedNew
         func share(_ n: Int, _ total: Int) -> String { total > 0 ? String(format: "%5.1f%%", Double(n) * 100 / Double(total)) : "    -" }
         let classes: [(String, Int, Int, ThemeRole)] = [
             ("2xx", s.current.status.s2xx, s.new.status.s2xx, .ok), ("3xx", s.current.status.s3xx, s.new.status.s3xx, .text),

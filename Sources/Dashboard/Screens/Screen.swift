@@ -126,6 +126,7 @@ enum HeaderScreen {
                               Span(" · ", style: theme[.muted]),
                               Span("new \(formatRate(newRps))", style: theme[.newService])]
         if let lines = state.snapshot?.lines { second.append(Span(" · \(formatCount(lines)) lines", style: theme[.muted])) }
+        second += verdictSummary(state, theme: theme)
         if state.trafficError != nil { second.append(Span(" · log reader stopped (see 5)", style: theme[.error])) }
         let secondLine = Line(second)
         var tabs: [Span] = []
@@ -161,5 +162,21 @@ enum HeaderScreen {
             third.append(Span("none yet", style: theme[.muted]))
         }
         Line(third).render(in: rows[2], buffer: &buffer)
+    }
+
+    /// The verdicts counted (`1 bad · 2 watch · 5 healthy`) and the worst endpoint named.
+    static func verdictSummary(_ state: AppState, theme: Theme) -> [Span] {
+        let summary = state.verdictSummary
+        guard !summary.counts.isEmpty else { return [] }
+        var spans: [Span] = []
+        for (verdictState, count) in summary.counts {
+            spans.append(Span(" · ", style: theme[.muted]))
+            spans.append(Span("\(count) \(verdictState.label)", style: theme[verdictState.role]))
+        }
+        if let worst = summary.worst {
+            spans.append(Span(" · worst: ", style: theme[.muted]))
+            spans.append(Span(worst.endpoint.name, style: theme[worst.health.role].bold))
+        }
+        return spans
     }
 }

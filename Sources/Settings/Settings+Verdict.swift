@@ -1,0 +1,65 @@
+import Apply
+import Foundation
+import Rollout
+import TrafficStats
+import Yams
+
+extension Settings {
+    /// The keys of the `verdict:` mapping, in the order the README lists them.
+    static let verdictKeys = "confidence, error_margin_pp, latency_margin_percent, latency_margin_min_ms, watch_4xx, split_confidence"
+
+    /// Reads the `verdict:` mapping; a wrong key or value is an error at its line saying what is allowed.
+    static func parseVerdict(_ value: Node, file: String, at: Int) throws(SettingsError) -> VerdictSettings {
+        guard let mapping = value.mapping else {
+            throw SettingsError(file: file, line: at, message: "verdict must be a mapping (\(verdictKeys))")
+        }
+        var v = VerdictSettings()
+        for (k, node) in mapping {
+            let key = k.string ?? "?"
+            let number = node.scalar.flatMap { Double($0.string) }
+            func need(_ ok: Bool, _ what: String) throws(SettingsError) -> Double {
+                guard ok, let number else { throw SettingsError(file: file, line: line(k), message: "verdict.\(key) must be \(what)") }
+                return number
+            }
+            switch key {
+            case "confidence":
+                v.confidence = try need((number ?? 0) >= 0.5 && (number ?? 1) < 1, "a number from 0.5 to 1 (exclusive), e.g. 0.99")
+            case "error_margin_pp":
+                v.errorMargin = try need((number ?? 0) > 0 && (number ?? 100) < 100, "a number of percentage points above 0, e.g. 0.5") / 100
+            case "latency_margin_percent":
+                v.latencyMargin = try need((number ?? 0) > 0, "a percent above 0, e.g. 20") / 100
+            case "latency_margin_min_ms":
+                v.latencyMarginMinMs = try need((number ?? -1) >= 0, "a number of milliseconds, 0 or more, e.g. 5")
+            case "split_confidence":
+                v.splitConfidence = try need((number ?? 0) >= 0.5 && (number ?? 1) < 1, "a number from 0.5 to 1 (exclusive), e.g. 0.999")
+            case "watch_4xx":
+                guard let b = node.scalar.flatMap({ Bool($0.string) }) else {
+                    throw SettingsError(file: file, line: line(k), message: "verdict.watch_4xx must be true or false")
+                }
+                v.watchClientErrors = b
+            default:
+                throw SettingsError(file: file, line: line(k), message: "unknown key verdict.\(key); expected \(verdictKeys)")
+            }
+        }
+        return v
+    }
+
+    /// The routing changes the journal records (applied ones, oldest first) for the traffic figures, each under
+    /// the name the traffic rules give the endpoint: `names[i]` for `model.endpoints[i]` (the journal names
+    /// endpoints by their short name).
+    public static func routingChanges(journal records: [JournalRecord], model: RolloutModel, names: [String]) -> [RoutingChange] {
+        var byShortName: [String: [String]] = [:]
+        for (endpoint, name) in zip(model.endpoints, names) { byShortName[endpoint.name, default: []].append(name) }
+        var out: [RoutingChange] = []
+        for record in records.sorted(by: { $0.time < $1.time }) where record.outcome == .applied {
+            let rollback = record.change.action == "rollback" || record.change.action == "rollback-all"
+                || (!record.change.percentsAfter.isEmpty && record.change.percentsAfter.values.allSatisfy { $0 <= 0 }
+                    && record.change.percentsBefore.values.contains { $0 > 0 })
+            let time = Int64(record.time.timeIntervalSince1970.rounded(.down))
+            for short in record.change.endpoints {
+                for name in byShortName[short] ?? [] { out.append(RoutingChange(endpoint: name, time: time, rollback: rollback)) }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+/// A routing change of one endpoint at a moment of log time: from the journal, or applied in this session.
+public struct RoutingChange: Sendable, Hashable {
+    /// The endpoint's name as the traffic rules give it.
+    public var endpoint: String
+    /// When it took effect (Unix seconds).
+    public var time: Int64
+    /// Whether it sent the endpoint back to the current service (a rollback, or a percent lowered to 0).
+    public var rollback: Bool
+
+    /// Creates a change.
+    public init(endpoint: String, time: Int64, rollback: Bool = false) {
+        self.endpoint = endpoint
+        self.time = time
+        self.rollback = rollback
+    }
+}
+
+/// What one endpoint's two services did since its last routing change, and between the change before it and
+/// the last one: the evidence its verdict, its since-change figures and its historical baseline are made of.
+///
+/// A line counts in the stretch its log time falls in; lines from before the change before the last are not
+/// kept (the windows still hold them). Memory: four counters and four latency histograms per endpoint.
+final class EndpointEpochs {
+    /// The last change, nil when none is known (then every line read counts as "since").
+    private(set) var last: RoutingChange?
+    /// The start of the previous stretch (the change before the last one), `.min` when unknown.
+    private(set) var previousStart: Int64 = .min
+    /// Current and new service since the last change.
+    private(set) var since = [SideEvidence(), SideEvidence()]
+    /// Current and new service between the change before and the last one.
+    private(set) var before = [SideEvidence(), SideEvidence()]
+    /// Whether `before` holds a stretch at all (a change is known).
+    var hasBefore: Bool { last != nil }
+
+    /// Counts one request of `side` (0 current, 1 new) at log second `time`.
+    @inline(__always)
+    func record(time: Int64, side: Int, status: Int, latencyMs: Int?, nginxMade: Bool?) {
+        if let last, time < last.time {
+            guard time >= previousStart else { return }
+            before[side].record(status: status, latencyMs: latencyMs, nginxMade: nginxMade)
+        } else {
+            since[side].record(status: status, latencyMs: latencyMs, nginxMade: nginxMade)
+        }
+    }
+
+    /// Starts a new stretch at `change.time`. Changes must come oldest first; an older one than the last known
+    /// is ignored (the journal and the session only move forward).
+    func note(_ change: RoutingChange) {
+        if let last, change.time < last.time { return }
+        if let last, change.time == last.time {
+            self.last = change
+            return
+        }
+        previousStart = last?.time ?? .min
+        before = since
+        since = [SideEvidence(), SideEvidence()]
+        last = change
+    }
+}
