@@ -61,6 +61,10 @@ import Testing
         #expect(abs(d.estimate - 0.03) < 1e-12)
         #expect(d.lower > 0.02 && d.upper < 0.04)
         #expect(Sequential.difference(1, of: 0, minus: 0, of: 5, alpha: 0.01) == nil)
+        // Counts past their totals (scaled estimates round up) are clamped, never a NaN bound.
+        let clamped = try #require(Sequential.proportion(5, of: 4, alpha: 0.01))
+        #expect(clamped.estimate == 1 && !clamped.lower.isNaN && clamped.upper == 1)
+        #expect(Sequential.difference(7, of: 6, minus: 0, of: 6, alpha: 0.01).map { !$0.lower.isNaN } == true)
         // 75% configured: 7,500 of 10,000 matches; 7,200 does not.
         #expect(!Sequential.splitMismatch(newCount: 7_500, total: 10_000, configured: 0.75, alpha: 0.001))
         #expect(Sequential.splitMismatch(newCount: 7_200, total: 10_000, configured: 0.75, alpha: 0.001))
