@@ -1,4 +1,5 @@
 import Apply
+import Autopilot
 import Foundation
 import Rollout
 import TrafficStats
@@ -46,6 +47,8 @@ public struct Settings: Sendable, Equatable {
     public var window: String = "5m"
     /// The margins and confidence of the per-endpoint verdict (the `verdict:` mapping).
     public var verdict = VerdictSettings()
+    /// The guardrails and notifications of the autopilot (the `guard:` mapping).
+    public var guardrails = GuardSettings()
     /// The file these settings came from, if any.
     public var source: String?
 
@@ -115,6 +118,22 @@ extension Settings {
 
     /// Parses settings YAML; unknown keys and wrong types are errors with their line.
     public static func parse(_ text: String, file: String) throws(SettingsError) -> Settings {
+        // YAML counts a lone carriage return as a line break, an editor does not: error lines would point past
+        // the file's end (found by fuzzing). Refuse it, naming the line an editor shows.
+        var lineNumber = 1
+        var previousCR = false
+        for byte in text.utf8 {
+            if previousCR && byte != 0x0A {
+                throw SettingsError(file: file, line: lineNumber, message: "a carriage return (\\r) not followed by a newline; "
+                                    + "save the file with Unix (\\n) or Windows (\\r\\n) line endings")
+            }
+            previousCR = byte == 0x0D
+            if byte == 0x0A { lineNumber += 1 }
+        }
+        if previousCR {
+            throw SettingsError(file: file, line: lineNumber, message: "the file ends with a carriage return (\\r) without a newline; "
+                                + "save it with Unix (\\n) or Windows (\\r\\n) line endings")
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -213,6 +232,8 @@ extension Settings {
                 }
             case "verdict":
                 s.verdict = try parseVerdict(value, file: file, at: at)
+            case "guard":
+                s.guardrails = try parseGuard(value, file: file, at: at)
             case "labels":
                 guard let m = value.mapping else { throw SettingsError(file: file, line: at, message: "labels must be a mapping") }
                 for (k, v) in m {
@@ -224,7 +245,7 @@ extension Settings {
                     }
                 }
             default:
-                throw SettingsError(file: file, line: at, message: "unknown setting \"\(key)\"; known: config, prefix, main_config, variables, labels, logs, nginx, journal, theme, ladder, window, verdict")
+                throw SettingsError(file: file, line: at, message: "unknown setting \"\(key)\"; known: config, prefix, main_config, variables, labels, logs, nginx, journal, theme, ladder, window, verdict, guard")
             }
         }
         return s

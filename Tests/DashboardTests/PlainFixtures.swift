@@ -125,7 +125,9 @@ enum PlainFixtures {
     /// The snapshot of every entry for a five-minute window ending at `logTime`.
     static func snapshot(logTime: Int64, window: TrafficWindow = .fiveMinutes) -> TrafficSnapshot {
         let endpoints = entries.map { e in
-            EndpointTraffic(endpoint: e.name, stats: stats(e, window: window), newShareSeries: [], verdict: e.verdict,
+            // The last minute's per-second new share: the share the endpoint is at now.
+            EndpointTraffic(endpoint: e.name, stats: stats(e, window: window),
+                            newShareSeries: Array(repeating: e.shareAfter / 100, count: 60), verdict: e.verdict,
                             timeline: timeline(e, end: logTime))
         }
         let lines = entries.reduce(0) { $0 + $1.current.requests + $1.new.requests }
