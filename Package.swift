@@ -21,7 +21,7 @@ let package = Package(
         // Core: no UI.
         .target(name: "NginxConfig"),
         .target(name: "Rollout", dependencies: ["NginxConfig", "CPCRE2"]),
-        .target(name: "Settings", dependencies: ["Rollout", "Apply", "TrafficStats", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Settings", dependencies: ["Rollout", "Apply", "TrafficStats", "Autopilot", .product(name: "Yams", package: "Yams")]),
         .target(name: "AccessLog"),
         .target(name: "TrafficStats", dependencies: [
             "AccessLog", "Rollout", "CPCRE2",
@@ -29,6 +29,7 @@ let package = Package(
             .product(name: "Collections", package: "swift-collections"),
         ]),
         .target(name: "Apply", dependencies: ["NginxConfig", "Rollout"]),
+        .target(name: "Autopilot", dependencies: ["NginxConfig", "Rollout", "Apply", "TrafficStats"]),
         .target(name: "Preflight", dependencies: ["NginxConfig", "Rollout", "AccessLog", "TrafficStats", "Apply"]),
 
         // Terminal UI.
@@ -42,7 +43,7 @@ let package = Package(
         // Executables: the one place real implementations are wired together.
         .executableTarget(name: "cutover", dependencies: [
             "NginxConfig", "Rollout", "Settings", "AccessLog", "TrafficStats", "Apply", "Preflight",
-            "TerminalUI", "TerminalCurses", "Dashboard",
+            "TerminalUI", "TerminalCurses", "Dashboard", "Autopilot",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "cutover-bench", dependencies: [
@@ -63,6 +64,7 @@ let package = Package(
         .testTarget(name: "AccessLogTests", dependencies: ["AccessLog", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TrafficStatsTests", dependencies: ["TrafficStats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ApplyTests", dependencies: ["Apply", "Rollout", "NginxConfig", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "AutopilotTests", dependencies: ["Autopilot", "Settings", "Apply", "Rollout", "NginxConfig", "TrafficStats", "TestSupport"]),
         .testTarget(name: "PreflightTests", dependencies: ["Preflight", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "TestSupport"], exclude: ["Fixtures", "__Snapshots__"]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "TerminalUI", "Preflight", "Rollout", "TestSupport"], exclude: ["Fixtures", "__Snapshots__"]),

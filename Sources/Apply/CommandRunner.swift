@@ -77,6 +77,16 @@ public protocol CommandRunner: Sendable {
     /// Runs `argv` (argv[0] looked up on PATH), waits at most `timeout`, killing it past that, and
     /// returns what it did; throws only when the command could not be started.
     func run(_ argv: [String], timeout: Duration) throws -> CommandResult
+
+    /// Runs `argv` like `run(_:timeout:)` with `input` on its standard input (a notification's JSON event).
+    func run(_ argv: [String], input: [UInt8], timeout: Duration) throws -> CommandResult
+}
+
+extension CommandRunner {
+    /// Runners that cannot feed standard input (the demo's, which runs nothing) run the command without it.
+    public func run(_ argv: [String], input: [UInt8], timeout: Duration) throws -> CommandResult {
+        try run(argv, timeout: timeout)
+    }
 }
 
 /// The real runner: posix_spawn with stdout and stderr captured through pipes, SIGKILL on timeout.
@@ -88,6 +98,30 @@ public struct ProcessRunner: CommandRunner {
     public init() {}
 
     public func run(_ argv: [String], timeout: Duration) throws -> CommandResult {
+        try run(argv, stdin: nil, timeout: timeout)
+    }
+
+    /// Runs `argv` with `input` as its standard input, read from an unlinked temporary file (so a command
+    /// that never reads it cannot block on a full pipe).
+    public func run(_ argv: [String], input: [UInt8], timeout: Duration) throws -> CommandResult {
+        var template = Array((NSTemporaryDirectory() + "/cutover-stdin-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
+        guard fd >= 0 else { throw CommandLaunchError(argv: argv, errno: errno) }
+        defer { close(fd) }
+        unlink(String(cString: template))
+        var written = 0
+        while written < input.count {
+            let n = input.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + written }, $0.count - written) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw CommandLaunchError(argv: argv, errno: n < 0 ? errno : EIO) }
+            written += n
+        }
+        _ = lseek(fd, 0, SEEK_SET)
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        return try run(argv, stdin: fd, timeout: timeout)
+    }
+
+    private func run(_ argv: [String], stdin: Int32?, timeout: Duration) throws -> CommandResult {
         guard !argv.isEmpty else { throw CommandLaunchError(argv: argv, errno: EINVAL) }
         let clock = ContinuousClock()
         let start = clock.now
@@ -105,7 +139,11 @@ public struct ProcessRunner: CommandRunner {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let stdin {
+            posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
 

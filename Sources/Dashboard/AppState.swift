@@ -250,7 +250,8 @@ public struct AppState: Sendable {
         self.readOnly = readOnly
         self.ladder = ladder.sorted()
         self.now = now
-        self.selectedPattern = loaded?.model.endpoints.first?.pattern
+        // No endpoint chosen yet: the selection is the top row (the worst endpoint) until the operator moves it.
+        self.selectedPattern = nil
     }
 
     /// The default ladder: 1, 5, 10, 25, 50, 75, 100.

@@ -1,4 +1,5 @@
 import Apply
+import Autopilot
 import Foundation
 import Rollout
 import TrafficStats
@@ -46,6 +47,8 @@ public struct Settings: Sendable, Equatable {
     public var window: String = "5m"
     /// The margins and confidence of the per-endpoint verdict (the `verdict:` mapping).
     public var verdict = VerdictSettings()
+    /// The guardrails and notifications of the autopilot (the `guard:` mapping).
+    public var guardrails = GuardSettings()
     /// The file these settings came from, if any.
     public var source: String?
 
@@ -229,6 +232,8 @@ extension Settings {
                 }
             case "verdict":
                 s.verdict = try parseVerdict(value, file: file, at: at)
+            case "guard":
+                s.guardrails = try parseGuard(value, file: file, at: at)
             case "labels":
                 guard let m = value.mapping else { throw SettingsError(file: file, line: at, message: "labels must be a mapping") }
                 for (k, v) in m {
@@ -240,7 +245,7 @@ extension Settings {
                     }
                 }
             default:
-                throw SettingsError(file: file, line: at, message: "unknown setting \"\(key)\"; known: config, prefix, main_config, variables, labels, logs, nginx, journal, theme, ladder, window, verdict")
+                throw SettingsError(file: file, line: at, message: "unknown setting \"\(key)\"; known: config, prefix, main_config, variables, labels, logs, nginx, journal, theme, ladder, window, verdict, guard")
             }
         }
         return s

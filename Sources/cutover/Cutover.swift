@@ -11,7 +11,8 @@ struct Cutover: ParsableCommand {
         discussion: "Without a subcommand Cutover opens the dashboard (`watch`).\n\nExit codes:\n" + ExitStatus.table,
         subcommands: [WatchCommand.self, DemoCommand.self, RoutesCommand.self, StatusCommand.self, CheckCommand.self,
                       SetCommand.self, GroupCommand.self, AddCommand.self, RemoveCommand.self, RollbackCommand.self,
-                      ResumeCommand.self, UndoCommand.self, HistoryCommand.self],
+                      ResumeCommand.self, UndoCommand.self, HistoryCommand.self,
+                      RampCommand.self, PlansCommand.self, PlanCommand.self, GuardCommand.self],
         defaultSubcommand: WatchCommand.self
     )
 }

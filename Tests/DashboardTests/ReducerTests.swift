@@ -299,6 +299,8 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
         // At 100% with no current-service traffic: nothing to compare with.
         #expect(byName["catalog.get_categories"]?.health == .noBaseline)
         #expect(state.verdictSummary.worst?.endpoint.name == "search.query")
+        // Until the operator moves it, the selection is the top row: the worst endpoint.
+        #expect(state.selectedRow?.endpoint.name == "search.query")
         #expect(state.verdictSummary.counts.first.map { $0.0 == .bad && $0.1 == 1 } == true)
         // The rows show the snapshot's verdicts as they are: the dashboard decides nothing.
         for row in state.rows { #expect(row.verdict == state.snapshot?.endpoint(EndpointNaming.names(for: [row.endpoint])[0])?.verdict) }

@@ -58,6 +58,18 @@ public final class ScriptedRunner: CommandRunner, @unchecked Sendable {
         }
     }
 
+    /// The standard input each command given one received, in order, with its argv.
+    public var inputs: [(argv: [String], input: String)] {
+        lock.withLock { fed }
+    }
+
+    private var fed: [(argv: [String], input: String)] = []
+
+    public func run(_ argv: [String], input: [UInt8], timeout: Duration) throws -> CommandResult {
+        lock.withLock { fed.append((argv, String(decoding: input, as: UTF8.self))) }
+        return try run(argv, timeout: timeout)
+    }
+
     public func run(_ argv: [String], timeout: Duration) throws -> CommandResult {
         let next: Expectation? = lock.withLock {
             ran.append(argv)
