@@ -23,7 +23,7 @@ import Glibc
             FileManager.default.createFile(atPath: setup.nginx.directory.file(name + ".err"), contents: nil)
             process.executableURL = URL(fileURLWithPath: try CutoverBinary.path())
             process.arguments = ["guard", "--config", setup.routingPath, "--settings", setup.settingsPath,
-                                 "--main-log", setup.mainLog, "--migration-log", setup.migrationLog, "--interval", "0.2"] + extra
+                                 "--main-log", setup.mainLog, "--migration-log", setup.migrationLog, "--interval", "0.5"] + extra
             process.currentDirectoryURL = URL(fileURLWithPath: setup.nginx.prefix)
             var env = ProcessInfo.processInfo.environment
             env["XDG_STATE_HOME"] = setup.nginx.directory.file("state")
