@@ -50,6 +50,13 @@ let package = Package(
             "NginxConfig", "Rollout", "AccessLog", "TrafficStats", "Apply",
         ]),
 
+        // Fuzz targets (Fuzz/README.md): built normally they replay the inputs named on the command line;
+        // built with `-Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING` they are libFuzzer binaries.
+        .target(name: "FuzzDriver", path: "Fuzz/Driver"),
+        .executableTarget(name: "fuzz-config-parser", dependencies: ["NginxConfig", "FuzzDriver"], path: "Fuzz/ConfigParser"),
+        .executableTarget(name: "fuzz-log-line", dependencies: ["AccessLog", "FuzzDriver"], path: "Fuzz/LogLine"),
+        .executableTarget(name: "fuzz-settings", dependencies: ["Settings", "FuzzDriver"], path: "Fuzz/SettingsReader"),
+
         // Tests.
         .target(name: "TestSupport", dependencies: ["Apply"], path: "Tests/TestSupport"),
         .testTarget(name: "NginxConfigTests", dependencies: ["NginxConfig", "TestSupport"], exclude: ["Fixtures"]),

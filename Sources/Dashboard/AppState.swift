@@ -210,6 +210,10 @@ public struct AppState: Sendable {
     public var lastApply: ApplyStatus?
     /// The change being applied now (its summary), if any.
     public var applying: String?
+    /// When the change in flight was confirmed (for the elapsed time on the applying line).
+    public var applyingSince: Date?
+    /// An emergency rollback confirmed while another change was in flight: it runs right after that one.
+    public var queuedRollback: PendingChange?
     /// The status line.
     public var status: StatusMessage?
     /// The theme in use.
@@ -244,7 +248,8 @@ public struct AppState: Sendable {
         self.readOnly = readOnly
         self.ladder = ladder.sorted()
         self.now = now
-        self.selectedPattern = loaded?.model.endpoints.first?.pattern
+        // No endpoint chosen yet: the selection is the top row (the worst endpoint) until the operator moves it.
+        self.selectedPattern = nil
     }
 
     /// The default ladder: 1, 5, 10, 25, 50, 75, 100.

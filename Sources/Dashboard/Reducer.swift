@@ -27,10 +27,11 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.overlay = .groupPicker(selected: current)
         return []
     case .rollbackSelected:
-        guard !refuseChange(&state), let row = state.selectedRow else { return [] }
+        // An emergency rollback is never dropped: while a change is in flight it is queued behind it.
+        guard !refuseChange(&state, emergency: true), let row = state.selectedRow else { return [] }
         return propose(&state, .rollback(endpoints: [row.endpoint.pattern]), isRollback: true)
     case .rollbackAll:
-        guard !refuseChange(&state) else { return [] }
+        guard !refuseChange(&state, emergency: true) else { return [] }
         return propose(&state, .rollbackAll, isRollback: true)
     case .undo:
         guard !refuseChange(&state) else { return [] }
@@ -106,6 +107,7 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         return []
     case .applyFinished(let result):
         state.applying = nil
+        state.applyingSince = nil
         state.lastApply = result
         let took = result.elapsed.map { " in \(formatDuration($0))" } ?? ""
         let firstLine = result.message.split(separator: "\n").first.map(String.init) ?? result.message
@@ -113,6 +115,14 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
             state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(took)")
         } else {
             state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(took): \(firstLine)", isError: true)
+        }
+        if let queued = state.queuedRollback, case .edit(let edit) = queued.operation {
+            // The queued emergency rollback goes next, on the files as they are now (the pipeline recomputes it).
+            state.queuedRollback = nil
+            state.applying = queued.summary
+            state.applyingSince = state.now
+            state.status = StatusMessage("\(result.summary): \(result.outcomeText); now running the queued rollback", isError: !result.succeeded)
+            return [.apply(edit, summary: queued.summary), .reloadConfig, .loadJournal]
         }
         return [.reloadConfig, .loadJournal]
     case .themeLoaded(let theme, let name, let problems):
@@ -143,7 +153,13 @@ private func reduceKey(_ state: inout AppState, _ key: Key) -> [Effect] {
     case .confirm(let pending):
         state.overlay = .none
         if key == .char("y") || key == .char("Y") || (!pending.isRollback && key == .enter) {
+            if let busy = state.applying {
+                state.queuedRollback = pending
+                state.status = StatusMessage("rollback queued: it runs as soon as \(firstLine(busy)) finishes", isError: true)
+                return []
+            }
             state.applying = pending.summary
+            state.applyingSince = state.now
             state.status = StatusMessage("applying: \(pending.summary)")
             switch pending.operation {
             case .edit(let edit): return [.apply(edit, summary: pending.summary)]
@@ -239,13 +255,19 @@ func listCount(_ state: AppState) -> Int {
 
 // MARK: - Changes
 
-/// Sets a status and returns true when no change may start now (read-only, busy, or no config).
-private func refuseChange(_ state: inout AppState) -> Bool {
+/// The first line of a (possibly multi-line) summary.
+private func firstLine(_ text: String) -> String {
+    text.split(separator: "\n").first.map(String.init) ?? text
+}
+
+/// Sets a status and returns true when no change may start now (read-only, busy, or no config); an
+/// `emergency` change (a rollback) is not refused while another is in flight: it is queued behind it.
+private func refuseChange(_ state: inout AppState, emergency: Bool = false) -> Bool {
     if state.readOnly {
         state.status = StatusMessage("read-only: changes are disabled (started with --read-only)")
         return true
     }
-    if let busy = state.applying {
+    if let busy = state.applying, !emergency {
         state.status = StatusMessage("wait: still applying \(busy)", isError: true)
         return true
     }

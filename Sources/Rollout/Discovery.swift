@@ -414,15 +414,14 @@ public enum Discovery {
                                       assignment: nil, group: nil, percent: .zero, location: entry.location, targetEntryPath: entry.path,
                                       groupEntryPath: nil, rolledBackFrom: nil))
         }
-        var firstAssignment: [MapKey: SourceLocation] = [:]
+        var groupLocations: [Int: SourceLocation] = [:]
         for entry in assignments {
-            if let first = firstAssignment[entry.mapKey] {
-                repeated(entry, in: names.splitGroup, first: first)
-                continue
-            }
-            firstAssignment[entry.mapKey] = entry.location
             let index: Int
             if let i = byKey[entry.mapKey] {
+                if let first = groupLocations[i] {
+                    repeated(entry, in: names.splitGroup, first: first)
+                    continue
+                }
                 index = i
             } else {
                 index = endpoints.count
@@ -432,6 +431,7 @@ public enum Discovery {
                                           groupEntryPath: nil, rolledBackFrom: nil))
                 model.problems.append(Problem(.missingInWhitelist, .error, "endpoint \(entry.key) is in map \(names.splitGroup) but not in map \(names.targetPath), so it is never migrated; add it to the whitelist with its target path or remove it", at: entry.location))
             }
+            groupLocations[index] = entry.location
             endpoints[index].assignment = entry.value
             endpoints[index].groupEntryPath = entry.path
             endpoints[index].rolledBackFrom = RollbackMarker.read(entry.leading, key: "group")

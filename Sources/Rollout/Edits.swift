@@ -399,9 +399,10 @@ public struct RolloutEditor: Sendable {
     }
 
     func nextGroupVariable() -> String {
-        let taken = Set(model.groups.map(\.variable))
+        let taken = Set(model.groups.map { MapKey.asciiLowercased($0.variable) })
         var n = model.groups.count + 1
-        while taken.contains("$group\(n)_routing") { n += 1 }
+        // Never a name another group, a map or any other definition already holds.
+        while taken.contains("$group\(n)_routing") || model.variableExists("group\(n)_routing") { n += 1 }
         return "$group\(n)_routing"
     }
 

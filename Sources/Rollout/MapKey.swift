@@ -13,17 +13,19 @@ public struct MapKey: Sendable, Hashable, CustomStringConvertible {
     public let pattern: String?
     /// Whether matching ignores case: `~*` regexes and every exact key (nginx lowercases both sides).
     public let caseless: Bool
+    /// What nginx compares: an exact key ASCII-lowercased, a regex key as written (computed once).
+    public let identity: String
 
     /// Reads a key word's value the way `ngx_http_map` does: `~` first, then a leading `\\` escape.
     public init(raw: String) {
         self.raw = raw
         if raw.hasPrefix("~*") {
-            key = raw; pattern = String(raw.dropFirst(2)); caseless = true
+            key = raw; pattern = String(raw.dropFirst(2)); caseless = true; identity = raw
         } else if raw.hasPrefix("~") {
-            key = raw; pattern = String(raw.dropFirst()); caseless = false
+            key = raw; pattern = String(raw.dropFirst()); caseless = false; identity = raw
         } else {
-            key = raw.hasPrefix("\\") ? String(raw.dropFirst()) : raw
-            pattern = nil; caseless = true
+            let exact = raw.hasPrefix("\\") ? String(raw.dropFirst()) : raw
+            key = exact; pattern = nil; caseless = true; identity = MapKey.asciiLowercased(exact)
         }
     }
 
@@ -35,8 +37,6 @@ public struct MapKey: Sendable, Hashable, CustomStringConvertible {
     /// Whether the key is a regular expression.
     public var isRegex: Bool { pattern != nil }
 
-    /// What nginx compares: an exact key ASCII-lowercased, a regex key as written.
-    public var identity: String { pattern == nil ? MapKey.asciiLowercased(key) : key }
 
     /// Whether the key is one of `ngx_http_map`'s parameters rather than a key (`default`, `include`, and
     /// `hostnames`/`volatile`, which are parameters when written alone).

@@ -1,4 +1,5 @@
 import CPCRE2
+import Synchronization
 
 /// Compiles map-key regular expressions with PCRE2 exactly as nginx 1.22 does (`ngx_regex_compile`: no options
 /// but `PCRE2_CASELESS` for `~*`), which is also how the TrafficStats classifier compiles them.
@@ -22,9 +23,20 @@ public enum RegexCheck {
         return "\(text) at \"\(String(decoding: bytes[errorOffset...], as: UTF8.self))\""
     }
 
-    /// The compile error of a map key, nil for exact keys and regexes that compile.
+    /// The compile error of a map key, nil for exact keys and regexes that compile. Results are remembered
+    /// (every discovery checks every key, and an edit rediscovers), up to `cacheLimit` keys.
     public static func error(for key: MapKey) -> String? {
         guard let pattern = key.pattern else { return nil }
-        return error(compiling: pattern, caseless: key.caseless)
+        if let known = cache.withLock({ $0[key.key] }) { return known.error }
+        let result = error(compiling: pattern, caseless: key.caseless)
+        cache.withLock { c in
+            if c.count >= cacheLimit { c.removeAll(keepingCapacity: true) }
+            c[key.key] = Verdict(error: result)
+        }
+        return result
     }
+
+    private struct Verdict: Sendable { var error: String? }
+    private static let cacheLimit = 100_000
+    private static let cache = Mutex<[String: Verdict]>([:])
 }

@@ -118,6 +118,22 @@ extension Settings {
 
     /// Parses settings YAML; unknown keys and wrong types are errors with their line.
     public static func parse(_ text: String, file: String) throws(SettingsError) -> Settings {
+        // YAML counts a lone carriage return as a line break, an editor does not: error lines would point past
+        // the file's end (found by fuzzing). Refuse it, naming the line an editor shows.
+        var lineNumber = 1
+        var previousCR = false
+        for byte in text.utf8 {
+            if previousCR && byte != 0x0A {
+                throw SettingsError(file: file, line: lineNumber, message: "a carriage return (\\r) not followed by a newline; "
+                                    + "save the file with Unix (\\n) or Windows (\\r\\n) line endings")
+            }
+            previousCR = byte == 0x0D
+            if byte == 0x0A { lineNumber += 1 }
+        }
+        if previousCR {
+            throw SettingsError(file: file, line: lineNumber, message: "the file ends with a carriage return (\\r) without a newline; "
+                                + "save it with Unix (\\n) or Windows (\\r\\n) line endings")
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)

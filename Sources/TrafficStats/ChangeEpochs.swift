@@ -34,11 +34,15 @@ final class EndpointEpochs {
     /// Whether `before` holds a stretch at all (a change is known).
     var hasBefore: Bool { last != nil }
 
+    /// The log second a change lands in counts on neither side of it: its lines were routed partly before and
+    /// partly after the reload (and the journal records a change once the reload is done).
+    static let settleSeconds: Int64 = 1
+
     /// Counts one request of `side` (0 current, 1 new) at log second `time`.
     @inline(__always)
     func record(time: Int64, side: Int, status: Int, latencyMs: Int?, nginxMade: Bool?) {
-        if let last, time < last.time {
-            guard time >= previousStart else { return }
+        if let last, time < last.time &+ Self.settleSeconds {
+            guard time < last.time, time >= previousStart &+ (previousStart == .min ? 0 : Self.settleSeconds) else { return }
             before[side].record(status: status, latencyMs: latencyMs, nginxMade: nginxMade)
         } else {
             since[side].record(status: status, latencyMs: latencyMs, nginxMade: nginxMade)

@@ -91,6 +91,7 @@ public enum Sequential {
     /// The confidence sequence of a proportion `x` out of `n`, nil without observations.
     public static func proportion(_ x: Int, of n: Int, alpha: Double) -> Bounds? {
         guard n > 0 else { return nil }
+        let x = min(max(0, x), n)
         let p = Double(x) / Double(n)
         let s = smoothed(x, n)
         let half = (s * (1 - s) / Double(n)).squareRoot() * multiplier(n: Double(n), alpha: alpha)
@@ -102,6 +103,7 @@ public enum Sequential {
     /// harmonic `1/(1/n1 + 1/n2)`), nil when a side has no observations.
     public static func difference(_ x1: Int, of n1: Int, minus x2: Int, of n2: Int, alpha: Double) -> Bounds? {
         guard n1 > 0, n2 > 0 else { return nil }
+        let x1 = min(max(0, x1), n1), x2 = min(max(0, x2), n2)
         let d = Double(x1) / Double(n1) - Double(x2) / Double(n2)
         let s1 = smoothed(x1, n1), s2 = smoothed(x2, n2)
         let se = (s1 * (1 - s1) / Double(n1) + s2 * (1 - s2) / Double(n2)).squareRoot()

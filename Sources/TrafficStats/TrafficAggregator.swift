@@ -63,6 +63,10 @@ public final class TrafficAggregator {
     private var percentKnown: [Bool]
     // Per endpoint: what each service did since the last routing change and in the stretch before it.
     private let epochs: [EndpointEpochs]
+    // The verdicts depend on the epochs, not on the window: computed once per state of the figures.
+    private var verdicts: [Verdict] = []
+    private var verdictsKey: (lines: Int, changes: Int, end: Int64) = (-1, -1, .min)
+    private var changes = 0
     // Per endpoint: the log time of the last configuration change, and requests (current, new) counted since.
     private let changedAt: UnsafeMutablePointer<Int64>
     private let sinceChange: UnsafeMutablePointer<Int>
@@ -187,6 +191,7 @@ public final class TrafficAggregator {
     public func noteRoutingChange(_ change: RoutingChange) {
         guard let endpoint = endpointIndex[change.endpoint] else { return }
         epochs[endpoint].note(change)
+        changes += 1
     }
 
     /// Records that the configured new-service percent of an endpoint changed at a log time.
@@ -202,6 +207,7 @@ public final class TrafficAggregator {
         }
         percentKnown[endpoint] = true
         configuredPercent[endpoint] = percent
+        changes += 1
         changedAt[endpoint] = time
         let (current, new) = sinceCounts(endpoint, since: time)
         sinceChange[endpoint * 2] = current
@@ -274,6 +280,10 @@ public final class TrafficAggregator {
         } else {
             from = 0
         }
+        if let to, verdictsKey != (lines, changes, to) {
+            verdicts = classifier.endpoints.indices.map { verdict($0, end: to) }
+            verdictsKey = (lines, changes, to)
+        }
         for (index, name) in classifier.endpoints.enumerated() {
             var stats = EndpointStats(window: window)
             var verdict = Verdict.unknown
@@ -289,7 +299,7 @@ public final class TrafficAggregator {
                     stats.sinceNew = epoch.since[1].figures(seconds: seconds)
                 }
                 fillComparisons(&stats, endpoint: index, from: from, to: windowEnd)
-                verdict = self.verdict(index, newRate: stats.new.rps)
+                verdict = verdicts[index]
             }
             endpoints.append(EndpointTraffic(endpoint: name, stats: stats, newShareSeries: series(index, to: to), verdict: verdict))
         }
@@ -301,13 +311,15 @@ public final class TrafficAggregator {
     /// The verdict of an endpoint from what its services did since its last routing change: against the current
     /// service over the same requests, or (at 100%) against the current service before the change; after a
     /// rollback `no_baseline`, with the verdict of the stretch before it.
-    private func verdict(_ index: Int, newRate: Double) -> Verdict {
+    private func verdict(_ index: Int, end: Int64) -> Verdict {
         let epoch = epochs[index]
         let settings = configuration.verdict
         let percent = percentKnown[index] ? configuredPercent[index] : nil
         let since = epoch.last?.time
         var new = epoch.since[1]
-        new.rate = newRate
+        // The new service's rate since the change (or since the first line read).
+        let start = max(since.map { $0 + EndpointEpochs.settleSeconds } ?? first, first)
+        new.rate = end > start ? Double(new.requests) / Double(end - start + 1) : 0
         var current = epoch.since[0]
         var historical = false
         if let percent, percent >= 100, epoch.hasBefore, epoch.before[0].requests > 0 {

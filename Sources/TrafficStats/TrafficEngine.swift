@@ -104,7 +104,8 @@ public final class TrafficEngine {
 
 /// A background ingest task that keeps the latest snapshots of the windows in use, for a UI that must never block.
 ///
-/// `run()` launches a detached task that polls the logs, and republishes snapshots at most every
+/// `run()` starts a thread of its own that polls the logs (never a thread of Swift's cooperative pool, which
+/// blocking callers may hold), and republishes snapshots at most every
 /// `publishInterval`; `snapshot(_:)` only takes a lock and copies a value. Only the windows asked for through
 /// `snapshot(_:)` in the last `askedWindowLifetime` seconds (and those passed to `run`) are computed: each one costs
 /// a pass over every endpoint's buckets and histograms.
@@ -115,21 +116,23 @@ public final class LiveTraffic: @unchecked Sendable {
     private var askedUnpublished = false
     private var pending: [(endpoint: String, percent: Double?, time: Int64)] = []
     private var pendingChanges: [RoutingChange] = []
-    private var task: Task<Void, Never>?
+    private var thread: Thread?
+    /// Counts runs: a loop ends when the run it belongs to is no longer the current one (`stop()` moves on).
+    private var runs = 0
     private var failure: String?
     private let sources: [LogSource]
     private let start: LogStart
     private let configuration: TrafficConfiguration
     private let clock: MonotonicClock
     private let wallClock: WallClock
-    private let sleep: @Sendable (Double) async -> Void
+    private let sleep: @Sendable (Double) -> Void
 
     /// Validates the configuration (compiles the rules) without opening the logs yet.
     ///
     /// - Parameter sleep: waits the given seconds between idle polls (injected for tests).
     public init(sources: [LogSource], start: LogStart, configuration: TrafficConfiguration,
                 clock: @escaping MonotonicClock = systemMonotonicClock, wallClock: @escaping WallClock = systemWallClock,
-                sleep: @escaping @Sendable (Double) async -> Void = { try? await Task.sleep(nanoseconds: UInt64($0 * 1e9)) }) throws {
+                sleep: @escaping @Sendable (Double) -> Void = { Thread.sleep(forTimeInterval: $0) }) throws {
         _ = try EndpointClassifier(rules: configuration.rules, cacheEntries: 8)
         self.sources = sources
         self.start = start
@@ -152,9 +155,11 @@ public final class LiveTraffic: @unchecked Sendable {
                     slideWithWallClock: Bool = false) {
         lock.lock()
         defer { lock.unlock() }
-        guard task == nil else { return }
+        guard thread == nil else { return }
+        runs += 1
+        let run = runs
         let sources = sources, start = start, configuration = configuration, clock = clock, wallClock = wallClock, sleep = sleep
-        task = Task.detached { [weak self] in
+        let thread = Thread { [weak self] in
             let engine: TrafficEngine
             do {
                 engine = try TrafficEngine(sources: sources, start: start, configuration: configuration, clock: clock, wallClock: wallClock)
@@ -165,7 +170,7 @@ public final class LiveTraffic: @unchecked Sendable {
             var lastPublish = -Double.infinity
             // Changes known before the first line (the journal's) must be in place before the lines they split.
             self?.applyPending(to: engine)
-            while !Task.isCancelled {
+            while self?.isRunning(run) == true {
                 let read = engine.poll(maxBytesPerFile: 16 << 20)
                 guard let self else { return }
                 self.applyPending(to: engine)
@@ -182,18 +187,26 @@ public final class LiveTraffic: @unchecked Sendable {
                     for window in due.windows { snapshots[window] = engine.snapshot(window, end: end) }
                     self.publish(snapshots)
                 }
-                if read == 0 { await sleep(pollInterval) }
+                if read == 0 { sleep(pollInterval) }
             }
         }
+        thread.name = "cutover.traffic"
+        self.thread = thread
+        thread.start()
     }
 
-    /// Stops the background task.
+    private func isRunning(_ run: Int) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return thread != nil && runs == run
+    }
+
+    /// Stops the background thread (it ends after its current poll).
     public func stop() {
         lock.lock()
-        let running = task
-        task = nil
+        thread = nil
+        runs += 1
         lock.unlock()
-        running?.cancel()
     }
 
     /// The latest published snapshot of a window, nil before its first publication; asking keeps it published.

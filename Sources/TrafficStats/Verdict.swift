@@ -7,7 +7,8 @@ public enum VerdictState: String, Sendable, Hashable, CaseIterable, Codable {
     case healthy
     /// With confidence, worse than the current service beyond a margin on some guarded metric.
     case bad
-    /// Neither yet, but an estimate is worse than a margin, or something else needs a look (4xx, split).
+    /// Neither yet, but an estimate is worse than a margin while the new service is confidently worse than the
+    /// current one, or something else needs a look (4xx, split).
     case watch
     /// Neither yet: more requests are needed.
     case notEnoughData = "not_enough_data"
@@ -206,7 +207,8 @@ extension Verdict {
     struct Check {
         var name: String
         var outcome: Outcome
-        /// The point estimate is worse than the margin (a `watch` reason while undecided).
+        /// The estimate is worse than the margin and the new service is worse than the current one with
+        /// confidence (a `watch` reason while undecided: a handful of requests alone never makes one).
         var worseThanMargin: Bool
         var reason: String
         /// Whether `scale` times the data (the same estimates) would decide it; nil when it cannot tell.
@@ -268,6 +270,7 @@ extension Verdict {
         if !bad.isEmpty {
             verdict.state = .bad
             verdict.reasons = bad.map(\.reason) + leaning.map(\.reason) + watchReasons
+                + undecided.filter { !$0.worseThanMargin }.map(\.reason)
         } else if !leaning.isEmpty || !watchReasons.isEmpty {
             verdict.state = .watch
             verdict.reasons = leaning.map(\.reason) + watchReasons + undecided.filter { !$0.worseThanMargin }.map(\.reason)
@@ -305,7 +308,8 @@ extension Verdict {
         if let bounds, bounds.lower > margin { outcome = .bad } else if let bounds, bounds.upper < margin { outcome = .healthy }
         let sign = estimate >= 0 ? "+" : "−"
         let reason = "5xx \(pct(share(x1, n1))) vs \(pct(share(x2, n2))) (\(sign)\(points(abs(estimate))) pp, margin \(points(margin)) pp)"
-        return Check(name: "5xx", outcome: outcome, worseThanMargin: estimate > margin, reason: reason, decidedAt: { k in
+        let worse = estimate > margin && (bounds?.lower ?? 0) > 0
+        return Check(name: "5xx", outcome: outcome, worseThanMargin: worse, reason: reason, decidedAt: { k in
             let a = Int((Double(x1) * k).rounded()), b = Int((Double(x2) * k).rounded())
             guard let s = Sequential.difference(a, of: Int(Double(n1) * k), minus: b, of: Int(Double(n2) * k), alpha: alpha) else { return false }
             return s.lower > margin || s.upper < margin
@@ -324,7 +328,11 @@ extension Verdict {
         let tail = 1 - q
         let nc = Int(ch.totalCount), nn = Int(nh.totalCount)
         func threshold(_ c: Double) -> Double { max(c * (1 + settings.latencyMargin), c + settings.latencyMarginMinMs) }
-        func above(_ t: Double) -> Int { Int(nh.totalCount - nh.count(within: 0...UInt64(max(0, t.rounded(.down))))) }
+        // The new requests in the buckets above t's (the tail: a short walk).
+        func above(_ t: Double) -> Int {
+            let from = nh.nextNonEquivalentForValue(UInt64(max(0, t.rounded(.down))))
+            return from > nh.maxRecorded ? 0 : Int(nh.count(within: from...nh.maxRecorded))
+        }
         func quantileBounds(scale k: Double) -> (low: Double, high: Double?) {
             let n = Double(nc) * k
             let half = (q * (1 - q) / n).squareRoot() * Sequential.multiplier(n: n, alpha: alpha)
@@ -350,7 +358,13 @@ extension Verdict {
             ? "margin \(plain(settings.latencyMargin * 100))%, at least \(plain(settings.latencyMarginMinMs)) ms"
             : "margin \(plain(settings.latencyMargin * 100))%"
         let reason = "\(label) \(Int(m)) ms vs \(Int(c)) ms (\(sign)\(Int((abs(change) * 100).rounded()))%, \(marginText))"
-        return Check(name: label, outcome: decide(scale: 1), worseThanMargin: m > threshold(c), reason: reason,
+        // Worse with confidence, margin aside: more than 1 - q of the new requests above the current q-quantile's
+        // upper bound.
+        var worse = false
+        if m > threshold(c), let high = quantileBounds(scale: 1).high, let s = Sequential.proportion(above(high), of: nn, alpha: alpha) {
+            worse = s.lower > tail
+        }
+        return Check(name: label, outcome: decide(scale: 1), worseThanMargin: worse, reason: reason,
                      decidedAt: { decide(scale: $0) != .undecided })
     }
 
@@ -364,7 +378,8 @@ extension Verdict {
             if high > 1000 { return nil }
         }
         var low = high / 2
-        for _ in 0..<12 {
+        // Six halvings: within 2% of the factor, finer than the two significant figures reported.
+        for _ in 0..<6 {
             let mid = (low + high) / 2
             if decidesAll(mid) { high = mid } else { low = mid }
         }

@@ -31,6 +31,8 @@ struct WatchCommand: ParsableCommand {
             } catch {
                 throw CLIError(message: "settings: \(error)", code: CLIError.general)
             }
+            // A FIFO or directory as the config would hang or fail the dashboard's first read: say so first.
+            if let path = global.config ?? settings.config { try Context.checkConfigFile(path) }
             var options = WatchOptions(config: global.config, prefix: global.prefix, mainLogs: logs.main,
                                        migrationLogs: logs.migration, theme: theme, window: window, readOnly: readOnly)
             if !noPreflight {

@@ -189,12 +189,10 @@ final class SmallTmpfs: @unchecked Sendable {
     @Test func aStalePidFileNamingAnotherProcessIsNeverSignalled() throws {
         let dir = try TempDir()
         let file = try dir.write("routing.conf", PipelineTests.before)
-        let sleeper = Process()
-        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        sleeper.arguments = ["30"]
-        try sleeper.run()
-        defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }
-        let pidFile = try dir.write("nginx.pid", "\(sleeper.processIdentifier)\n")
+        // A process SIGHUP would kill (default disposition, nothing blocked), as a stale pid file may name.
+        let sleeper = try CleanChild(["sleep", "30"])
+        defer { sleeper.stop() }
+        let pidFile = try dir.write("nginx.pid", "\(sleeper.pid)\n")
 
         // Reload by signal: no SIGHUP reaches the sleeper.
         var control = NginxControl(validateArgv: Self.validate, reloadArgv: Self.reload, reloadSignalPidFile: pidFile)
@@ -286,5 +284,15 @@ final class SmallTmpfs: @unchecked Sendable {
         #expect(Set(codes).count == codes.count, "one meaning per code")
         #expect(ExitStatus.table.split(separator: "\n").count == ExitStatus.allCases.count)
         #expect(ExitStatus.table.contains("7 --confirm-traffic"))
+    }
+}
+
+@Suite struct ExitCodeDocumentationTests {
+    @Test func theReadmeDocumentsEveryExitCode() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../README.md").standardized
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        for status in ExitStatus.allCases {
+            #expect(text.contains("\n| \(status.rawValue) | "), "README's exit-code table lacks \(status.rawValue) (\(status))")
+        }
     }
 }

@@ -137,6 +137,27 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
         #expect(state.status?.text.contains("validated, reloaded in 42 ms") == true)
     }
 
+    @Test func anEmergencyRollbackWhileApplyingIsQueuedNotDropped() throws {
+        var state = try Fixtures.state()
+        state.applying = "group: group2_routing 50% -> 75%"
+        state.applyingSince = Fixtures.now
+        press(&state, .char("R"))
+        let pending = try #require(confirmSummary(state), "R while applying still asks")
+        #expect(press(&state, .char("y")).isEmpty, "nothing starts while the other change is in flight")
+        #expect(state.queuedRollback == pending)
+        #expect(state.status?.text.contains("rollback queued") == true, "\(state.status?.text ?? "")")
+        // The change in flight ends: the rollback runs right after.
+        let effects = reduce(&state, .applyFinished(ApplyStatus(action: "group", summary: "group: x", outcome: .applied,
+                                                                  message: "ok", elapsed: .milliseconds(42), finishedAt: Fixtures.now)))
+        #expect(effects.first == .apply(.rollbackAll, summary: pending.summary), "\(effects)")
+        #expect(state.applying == pending.summary)
+        #expect(state.queuedRollback == nil)
+        #expect(state.status?.text.contains("queued rollback") == true)
+        // An ordinary change is still refused while busy.
+        press(&state, .char("+"))
+        #expect(state.overlay == .none && state.status?.text.contains("wait") == true)
+    }
+
     @Test func failedApplyShowsNginxMessage() throws {
         var state = try Fixtures.state()
         _ = reduce(&state, .applyFinished(ApplyStatus(action: "group", summary: "group: x", outcome: .reloadFailedReverted,
@@ -275,8 +296,44 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
         // At 100% with no current-service traffic: nothing to compare with.
         #expect(byName["catalog.get_categories"]?.health == .noBaseline)
         #expect(state.verdictSummary.worst?.endpoint.name == "search.query")
+        // Until the operator moves it, the selection is the top row: the worst endpoint.
+        #expect(state.selectedRow?.endpoint.name == "search.query")
         #expect(state.verdictSummary.counts.first.map { $0.0 == .bad && $0.1 == 1 } == true)
         // The rows show the snapshot's verdicts as they are: the dashboard decides nothing.
         for row in state.rows { #expect(row.verdict == state.snapshot?.endpoint(EndpointNaming.names(for: [row.endpoint])[0])?.verdict) }
+    }
+}
+
+@Suite struct RollbackConfirmationTests {
+    static func rolledBack(_ state: inout AppState, endpoints: [String], secondsAgo: Double) {
+        state.lastApply = ApplyStatus(action: "rollback", summary: "rollback", outcome: .applied, message: "ok",
+                                      elapsed: .milliseconds(30), finishedAt: Fixtures.now.addingTimeInterval(-secondsAgo))
+        state.journal = [Fixtures.record(id: "r1", action: "rollback", groups: [], before: [:], after: [:], minutesAgo: secondsAgo / 60,
+                                         endpoints: endpoints)]
+    }
+
+    @Test func newServiceTrafficAfterTheReloadIsSaidLoudly() throws {
+        var state = try Fixtures.stateWithTraffic()
+        let busy = try #require(state.model?.endpoints.first { $0.percent > .zero && $0.target != nil })
+        Self.rolledBack(&state, endpoints: [busy.name], secondsAgo: 30)
+        let confirmation = try #require(RollbackConfirmation.of(state))
+        #expect(confirmation.confirmed == false, "\(confirmation.text)")
+        #expect(confirmation.text.contains("ROLLBACK NOT CONFIRMED BY TRAFFIC") && confirmation.text.contains(busy.name))
+    }
+
+    @Test func noNewServiceTrafficConfirmsAndTooEarlyWaits() throws {
+        var state = try Fixtures.stateWithTraffic()
+        let idle = try #require(state.model?.endpoints.first { $0.percent > .zero && $0.target != nil })
+        // The traffic after the rollback: every second on the current service only.
+        var snapshot = try #require(state.snapshot)
+        let index = try #require(snapshot.endpoints.firstIndex { $0.endpoint == idle.name })
+        snapshot.endpoints[index].newShareSeries = snapshot.endpoints[index].newShareSeries.map { $0 == nil ? nil : 0 }
+        state.snapshot = snapshot
+        Self.rolledBack(&state, endpoints: [idle.name], secondsAgo: 30)
+        let confirmation = try #require(RollbackConfirmation.of(state))
+        #expect(confirmation.confirmed == true, "\(confirmation.text)")
+        #expect(confirmation.text.contains("0 new-service requests for \(idle.name)"))
+        Self.rolledBack(&state, endpoints: [idle.name], secondsAgo: 0)
+        #expect(RollbackConfirmation.of(state)?.confirmed == nil, "within the drain margin it waits")
     }
 }

@@ -165,7 +165,9 @@ func runApp(_ app: App, backend: TestBackend, until done: @escaping () -> Bool) 
                 && session.app.state.model?.endpoints.allSatisfy { $0.percent == .zero } == true
             return finished || Date() > deadline
         }
-        #expect(finished)
+        let seen = "lastApply: \(String(describing: session.app.state.lastApply)); lines: \(session.app.state.snapshot?.lines ?? -1); "
+            + "percents: \(session.app.state.model?.endpoints.map(\.percent.plain) ?? []); status: \(session.app.state.status?.text ?? "")"
+        #expect(finished, "\(seen)")
         #expect(session.app.state.lastApply?.succeeded == true, "\(session.app.state.lastApply?.message ?? "")")
         let onDisk = try LocalConfigReader(path: try #require(session.sandbox).configPath).load().model
         #expect(onDisk.endpoints.allSatisfy { $0.percent == .zero })

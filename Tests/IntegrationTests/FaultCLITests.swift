@@ -85,7 +85,7 @@ func awaitFile(_ path: String, timeout: Duration = .seconds(15)) -> Bool {
 /// The real `cutover` against a real nginx under faults: signals and SIGKILL mid-validation, hand edits while
 /// nginx -t runs, stale pid files, relative pid/error_log, hostile request paths, FIFOs and directories as
 /// inputs, per-config journals, an unwritable journal during an emergency rollback, traffic confirmation.
-@Suite struct FaultCLITests {
+@Suite(.serialized) struct FaultCLITests {
     /// Settings aimed at `setup` with a validate command that marks its start, sleeps, then runs the real `nginx -t`.
     static func slowSettings(_ setup: CLIReferenceNginx, marker: String, sleep: String = "1.5") throws -> String {
         let nginx = CLIReferenceNginx.nginxBinary
@@ -188,12 +188,10 @@ func awaitFile(_ path: String, timeout: Duration = .seconds(15)) -> Bool {
         defer { setup.nginx.stop() }
         let before = try setup.routingText()
         setup.nginx.stop()
-        let sleeper = Process()
-        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        sleeper.arguments = ["30"]
-        try sleeper.run()
-        defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }
-        try "\(sleeper.processIdentifier)\n".write(toFile: setup.nginx.pidFile, atomically: true, encoding: .utf8)
+        // A process that SIGHUP would kill (default disposition, nothing blocked), as a stale pid file may name.
+        let sleeper = try CleanChild(["sleep", "30"])
+        defer { sleeper.stop() }
+        try "\(sleeper.pid)\n".write(toFile: setup.nginx.pidFile, atomically: true, encoding: .utf8)
         let result = try setup.cutover(["set", "orders", "--percent", "100", "--yes", "--config", setup.routingPath])
         #expect(result.exitCode == 4, "\(result)")
         #expect(result.stdout.contains("not an nginx master"), "\(result)")
@@ -222,6 +220,13 @@ func awaitFile(_ path: String, timeout: Duration = .seconds(15)) -> Bool {
         let refused = try setup.cutover(["set", "orders", "--percent", "50", "--yes", "--config", setup.routingPath])
         #expect(refused.exitCode == 4, "\(refused)")
         #expect(refused.stdout.contains("[emerg]") && refused.stdout.contains("Address already in use"), "\(refused)")
+    }
+
+    @Test func helpPrintsTheExitCodeTable() throws {
+        let dir = try TempDir()
+        let help = try runCutover(["--help"], cwd: dir.path)
+        #expect(help.exitCode == 0, "\(help)")
+        for status in ExitStatus.allCases { #expect(help.stdout.contains("\(status.rawValue) \(status.meaning.prefix(20))"), "\(status)") }
     }
 
     @Test func terminalEscapesInARequestPathNeverReachTheTerminal() throws {

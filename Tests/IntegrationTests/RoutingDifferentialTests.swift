@@ -220,3 +220,45 @@ func stratifiedKeys(_ strata: Int) -> [String] {
         }
     }
 }
+
+/// The cases of issue 10, each judged by `nginx -t` and by Cutover: they must agree.
+@Suite(.serialized) struct IssueCasesVerdictTests {
+    static let cases: [(name: String, splits: String, whitelist: String)] = [
+        ("repeated regex key (accepted)", "", "\n    ~^/v2/api/a$ \"/v2/a2\";"),
+        ("second map $uri $target_path (accepted)", "map $uri $target_path { /v2/x \"/y\"; }", ""),
+        ("split variable defined twice (accepted)", "split_clients \"${request_id}\" $group1_routing { 5% \"new_service\"; * \"current_service\"; }", ""),
+        ("two stars (accepted)", "split_clients \"${request_id}\" $g3 { 10% \"new_service\"; * \"current_service\"; * \"new_service\"; }", ""),
+        ("star in the middle", "split_clients \"${request_id}\" $g3 { 10% \"new_service\"; * \"current_service\"; 5% \"new_service\"; }", ""),
+        ("unknown variable in the split key", "split_clients \"${no_such_var}\" $g3 { 10% \"new_service\"; * \"current_service\"; }", ""),
+        ("output variable without $", "split_clients \"${request_id}\" g3 { 10% \"new_service\"; * \"current_service\"; }", ""),
+        ("duplicate built-in output variable", "split_clients \"${request_id}\" $uri { 10% \"new_service\"; * \"current_service\"; }", ""),
+        ("exact keys differing in case", "", "\n    /v2/API/exact \"/v2/exact2\";"),
+        ("regex PCRE2 rejects", "", "\n    \"~^/v2/a**$\" \"/v2/x\";"),
+        ("regex with {3,1}", "", "\n    \"~^/v2/a{3,1}$\" \"/v2/x\";"),
+        ("duplicate capture names", "", "\n    \"~^/(?<x>a)(?<x>b)$\" \"/v2/x\";"),
+        ("target naming an unknown variable", "", "\n    /v3/a \"/v3/$nosuchvar\";"),
+        ("target with an unclosed ${", "", "\n    /v3/b \"/v3/${x\";"),
+        ("target with a capture and $arg_ (accepted)", "", "\n    ~^/v3/(\\d+)$ \"/v3/$1/$arg_id\";"),
+        ("# right after a quote", "", "\n    /v3/c \"/v3/c\"#c\n;"),
+        ("4096-byte token", "split_clients \"${request_id}\" $g4 { 10% \(String(repeating: "d", count: 4096)); * \"current_service\"; }", ""),
+        ("4095-byte token (accepted)", "split_clients \"${request_id}\" $g4 { 10% \(String(repeating: "d", count: 4095)); * \"current_service\"; }", ""),
+        ("4096-byte comment", "# \(String(repeating: "c", count: 4094))\nsplit_clients \"${request_id}\" $g4 { 10% a; * b; }", ""),
+    ]
+
+    @Test(arguments: cases.indices)
+    func nginxAndCutoverAgree(index: Int) throws {
+        let c = Self.cases[index]
+        let check = try NginxSyntaxCheck()
+        defer { check.cleanup() }
+        let text = check.routing(splits: c.splits, extraWhitelist: c.whitelist)
+        let nginx = try check.test(routing: text)
+        let cutover: Bool
+        if let config = try? ConfigSet.fromTexts([("/tmp/issue-case.conf", text)]) {
+            cutover = !Discovery.discover(config).problems.contains { $0.kind.rejectedByNginx }
+        } else {
+            cutover = false
+        }
+        #expect(nginx.ok == cutover, "\(c.name): nginx \(nginx.ok ? "accepts" : "refuses: \(nginx.message)"), Cutover \(cutover ? "accepts" : "refuses")")
+        #expect(c.name.hasSuffix("(accepted)") == nginx.ok, "\(c.name): \(nginx.message)")
+    }
+}

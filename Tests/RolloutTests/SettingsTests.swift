@@ -1,5 +1,9 @@
+import Apply
 import Foundation
+import NginxConfig
+import Rollout
 import Testing
+import TrafficStats
 @testable import Settings
 
 @Suite struct SettingsTests {
@@ -101,5 +105,47 @@ import Testing
         #expect(throws: SettingsError.self) { try Settings.load(explicit: dir.path + "/missing.yaml", environment: env) }
         #expect(Settings().journalPath(environment: ["HOME": "/home/op"]) == "/home/op/.local/state/cutover/journal.jsonl")
         #expect(Settings().journalPath(environment: ["HOME": "/home/op", "XDG_STATE_HOME": "/st"]) == "/st/cutover/journal.jsonl")
+    }
+}
+
+/// The journal read as routing changes for the traffic figures.
+@Suite struct RoutingChangesFromTheJournalTests {
+    static func record(_ action: String, endpoints: [String], at time: TimeInterval, outcome: ApplyOutcome = .applied,
+                       before: [String: Double] = [:], after: [String: Double] = [:]) -> JournalRecord {
+        JournalRecord(id: UUID().uuidString, time: Date(timeIntervalSince1970: time), user: "ops", host: "edge",
+                      change: ChangeDescription(action: action, endpoints: endpoints, percentsBefore: before, percentsAfter: after),
+                      outcome: outcome, message: "", files: [], configHashBefore: "", configHashAfter: "")
+    }
+
+    @Test func appliedChangesOldestFirstUnderTheTrafficNamesWithRollbacksMarked() throws {
+        let config = try ConfigSet.fromTexts([("/etc/nginx/conf.d/api.conf", """
+            map $uri $target_path {
+                ~^/v2/book "/v2/b";
+                /v2/user "/v2/u";
+            }
+            split_clients "${request_id}" $group1_routing {
+                25% "new_service";
+                * "current_service";
+            }
+            map $uri $split_group {
+                ~^/v2/book "$group1_routing";
+                /v2/user "$group1_routing";
+            }
+            """)])
+        let model = Discovery.discover(config)
+        let names = model.endpoints.map(\.pattern)
+        let book = try #require(model.endpoints.first { $0.pattern == "~^/v2/book" })
+        let records = [
+            Self.record("rollback", endpoints: [book.name], at: 1_800_000_300.7),
+            Self.record("group", endpoints: [book.name], at: 1_800_000_100.2, before: ["group1_routing": 10], after: ["group1_routing": 25]),
+            Self.record("group", endpoints: [book.name], at: 1_800_000_200, outcome: .validationRefused),
+            Self.record("group", endpoints: [book.name], at: 1_800_000_400, before: ["group1_routing": 25], after: ["group1_routing": 0]),
+        ]
+        let changes = Settings.routingChanges(journal: records, model: model, names: names)
+        #expect(changes == [
+            RoutingChange(endpoint: "~^/v2/book", time: 1_800_000_100, rollback: false),
+            RoutingChange(endpoint: "~^/v2/book", time: 1_800_000_300, rollback: true),
+            RoutingChange(endpoint: "~^/v2/book", time: 1_800_000_400, rollback: true),
+        ])
     }
 }

@@ -124,3 +124,22 @@ import Testing
         #expect(Rect(x: 0, y: 0, width: 1, height: 1).inset(horizontal: 2).isEmpty)
     }
 }
+
+@Suite struct HostileTextTests {
+    static let hostile = "/v2/evil\u{1B}]2;PWNED\u{07}\u{9B}31m\u{7F}\r\u{2028}end"
+
+    @Test func controlCharactersNeverEnterTheCellBuffer() {
+        var buffer = Buffer(width: 60, height: 1)
+        buffer.set(string: Self.hostile, at: 0, 0)
+        let scalars = buffer.cells.flatMap { $0.symbol.unicodeScalars }
+        #expect(!scalars.contains(where: TerminalText.isControl), "\(buffer.textLines())")
+        #expect(buffer.textLines().first?.contains("PWNED") == true)
+    }
+
+    @Test func printableTextShowsControlCharactersAsEscapes() {
+        let text = TerminalText.printable(Self.hostile)
+        #expect(!text.unicodeScalars.contains(where: TerminalText.isControl))
+        #expect(text == "/v2/evil\\x1B]2;PWNED\\x07\\x9B31m\\x7F\\x0D\\u{2028}end")
+        #expect(TerminalText.printable("a\tb\nc") == "a\tb\nc", "tabs and newlines stay")
+    }
+}

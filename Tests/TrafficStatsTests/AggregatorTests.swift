@@ -113,7 +113,8 @@ struct Harness {
         #expect(s.splitMismatch == false)
         // Configured to 10% at t+100: old lines no longer count; a 10% split matches, 50% would not.
         h.engine.setConfiguredPercent(10, endpoint: "book", at: t + 100)
-        for i in 0..<1000 { h.feed(t + 100 + Int64(i % 50), "/v2/book", new: i % 10 == 0) }
+        // (The second a change lands in counts on neither side: these lines start after it.)
+        for i in 0..<1000 { h.feed(t + 101 + Int64(i % 49), "/v2/book", new: i % 10 == 0) }
         s = try #require(h.engine.snapshot(.all).endpoint("book")).stats
         #expect(s.splitMismatch == false)
         // The observed split counts only the requests since the change (100 of 1,000), not the window's mix.
@@ -238,7 +239,7 @@ struct Harness {
         try dir.write("access.log", Harness.line(1_800_000_000, "/v2/book") + "\n")
         let live = try LiveTraffic(sources: [LogSource(path: dir.file("access.log"), role: .main, format: Harness.format)],
                                    start: .beginning, configuration: TrafficConfiguration(rules: Harness.rules),
-                                   sleep: { _ in try? await Task.sleep(nanoseconds: 1_000_000) })
+                                   sleep: { _ in usleep(1_000) })
         #expect(live.snapshot(.all) == nil)
         live.run(pollInterval: 0.001, publishInterval: 0)
         defer { live.stop() }

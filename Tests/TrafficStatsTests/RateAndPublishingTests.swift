@@ -79,7 +79,7 @@ import TestSupport
         let clock = ManualClock()
         let live = try LiveTraffic(sources: [LogSource(path: dir.file("access.log"), role: .main, format: Harness.format)],
                                    start: .beginning, configuration: TrafficConfiguration(rules: Harness.rules),
-                                   clock: clock.clock, sleep: { _ in try? await Task.sleep(nanoseconds: 1_000_000) })
+                                   clock: clock.clock, sleep: { _ in usleep(1_000) })
         live.run(pollInterval: 0.001, publishInterval: 0)
         defer { live.stop() }
         #expect(try await waitFor { live.snapshot(.fiveMinutes)?.endpoint("book")?.stats.current.requests == 1 })
@@ -98,7 +98,7 @@ import TestSupport
         try dir.write("access.log", Harness.line(1_800_000_000, "/v2/book") + "\n")
         let live = try LiveTraffic(sources: [LogSource(path: dir.file("access.log"), role: .main, format: Harness.format)],
                                    start: .beginning, configuration: TrafficConfiguration(rules: Harness.rules),
-                                   sleep: { _ in try? await Task.sleep(nanoseconds: 1_000_000) })
+                                   sleep: { _ in usleep(1_000) })
         live.run(pollInterval: 0.001, publishInterval: 0, windows: [.all])
         defer { live.stop() }
         #expect(try await waitFor { live.publishedWindows == [.all] })

@@ -25,40 +25,34 @@ import Testing
         #expect(Sequential.multiplier(n: 0, alpha: 0.01) == .infinity)
     }
 
-    @Test func aOneSidedBoundIsCrossedRarelyHoweverOftenItIsLookedAt() {
-        // 400 fair coins flipped 4,000 times each, looked at after every flip: the running upper bound of the
-        // share of heads must stay above 0.5 in at least 99% of the sequences (in fact far more).
+    /// How many of 400 fair-coin sequences of 4,000 flips, looked at after every flip from the 20th, ever have an
+    /// upper bound (from `upper(heads, n)`) for the share of heads below 0.5.
+    static func crossings(_ upper: (Int, Int) -> Double) -> Int {
         var random = VerdictLab.Random(seed: 42)
         var crossed = 0
         for _ in 0..<400 {
             var heads = 0
             for n in 1...4_000 {
                 if random.uniform() < 0.5 { heads += 1 }
-                if n >= 20, let b = Sequential.proportion(heads, of: n, alpha: 0.01), b.upper < 0.5 {
+                if n >= 20, upper(heads, n) < 0.5 {
                     crossed += 1
                     break
                 }
             }
         }
+        return crossed
+    }
+
+    @Test func aOneSidedBoundIsCrossedRarelyHoweverOftenItIsLookedAt() {
+        // The confidence sequence's upper bound must stay above 0.5 in at least 99% of the sequences.
+        let crossed = Self.crossings { heads, n in Sequential.proportion(heads, of: n, alpha: 0.01)?.upper ?? 1 }
         #expect(crossed <= 4, "\(crossed) of 400 sequences crossed")
     }
 
     @Test func aFixedHorizonIntervalLookedAtEveryTimeWouldNotHold() {
-        // The same experiment with the fixed-horizon 99% interval shows why it is not used: it is crossed far
-        // more often than 1% when looked at after every flip.
-        var random = VerdictLab.Random(seed: 42)
-        var crossed = 0
-        for _ in 0..<400 {
-            var heads = 0
-            for n in 1...4_000 {
-                if random.uniform() < 0.5 { heads += 1 }
-                let p = Double(heads) / Double(n)
-                if n >= 20, p + 2.326 * (0.25 / Double(n)).squareRoot() < 0.5 {
-                    crossed += 1
-                    break
-                }
-            }
-        }
+        // The fixed-horizon 99% bound, looked at after every flip, is crossed far more often than 1%: why it is
+        // not used.
+        let crossed = Self.crossings { heads, n in Double(heads) / Double(n) + 2.326 * (0.25 / Double(n)).squareRoot() }
         #expect(crossed > 12, "\(crossed) of 400")
     }
 
@@ -67,6 +61,10 @@ import Testing
         #expect(abs(d.estimate - 0.03) < 1e-12)
         #expect(d.lower > 0.02 && d.upper < 0.04)
         #expect(Sequential.difference(1, of: 0, minus: 0, of: 5, alpha: 0.01) == nil)
+        // Counts past their totals (scaled estimates round up) are clamped, never a NaN bound.
+        let clamped = try #require(Sequential.proportion(5, of: 4, alpha: 0.01))
+        #expect(clamped.estimate == 1 && !clamped.lower.isNaN && clamped.upper == 1)
+        #expect(Sequential.difference(7, of: 6, minus: 0, of: 6, alpha: 0.01).map { !$0.lower.isNaN } == true)
         // 75% configured: 7,500 of 10,000 matches; 7,200 does not.
         #expect(!Sequential.splitMismatch(newCount: 7_500, total: 10_000, configured: 0.75, alpha: 0.001))
         #expect(Sequential.splitMismatch(newCount: 7_200, total: 10_000, configured: 0.75, alpha: 0.001))
@@ -132,11 +130,16 @@ import Testing
     }
 
     @Test func anEstimateBeyondTheMarginIsWatchBeforeItIsBad() {
-        // 3% vs 1% on 300 new-service requests: the estimate is past the margin, the evidence not yet.
-        let v = Verdict.judge(current: Self.side(30_000, errors: 300), new: Self.side(300, errors: 9), configuredPercent: 1,
+        // 4% vs 1% on 800 new-service requests: worse with confidence, past the margin in estimate, not yet with
+        // confidence.
+        let v = Verdict.judge(current: Self.side(30_000, errors: 300), new: Self.side(800, errors: 32), configuredPercent: 2.6,
                               since: nil, settings: Self.utc)
-        #expect(v.state == .watch)
-        #expect(v.reasons.first?.hasPrefix("5xx 3.0% vs 1.0% (+2.0 pp") == true)
+        #expect(v.state == .watch, "\(v.reasons)")
+        #expect(v.reasons.first?.hasPrefix("5xx 4.0% vs 1.0% (+3.0 pp") == true)
+        // A handful of requests past the margin is not a reason to look: 1 error in 40 requests.
+        let few = Verdict.judge(current: Self.side(30_000, errors: 300), new: Self.side(40, errors: 1), configuredPercent: 0.13,
+                                since: nil, settings: Self.utc)
+        #expect(few.state == .notEnoughData, "\(few.reasons)")
     }
 
     @Test func moreFourHundredsAndAShiftedSplitAreWatchReasons() {

@@ -25,14 +25,14 @@ enum EndpointsScreen {
             }
             return Line(spans)
         }
-        // Deltas take the verdict's colour when it is bad or watch (the core decides; this only paints).
-        func deltaRole(_ value: Double?, worseAt: Double, row: EndpointRow) -> ThemeRole? {
+        // A worse delta takes the verdict's colour when it is bad or watch, a better one is green: the core
+        // decides, this only paints.
+        func deltaRole(_ value: Double?, row: EndpointRow) -> ThemeRole? {
             guard let value, row.health != .notEnoughData, row.health != .noBaseline else { return nil }
-            if value >= worseAt { return row.health == .bad ? .bad : (row.health == .watch ? .watch : nil) }
+            if value > 0 { return row.health == .bad ? .bad : (row.health == .watch ? .watch : nil) }
             if value < 0 { return .ok }
             return nil
         }
-        let margins = VerdictSettings()
         return [
             ColumnSpec(title: "Endpoint", width: 22, alignment: .left, priority: 0, sort: .endpoint) { row, theme, _ in
                 Line([Span(row.endpoint.name, style: theme[.text])])
@@ -61,22 +61,22 @@ enum EndpointsScreen {
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
                 return triple(formatErrorRate(s.comparedCurrent.errorRate), formatErrorRate(s.comparedNew.errorRate),
                               formatErrorDelta(s.errorRateDelta), theme: theme,
-                              deltaRole: deltaRole(s.errorRateDelta, worseAt: margins.errorMargin, row: row))
+                              deltaRole: deltaRole(s.errorRateDelta, row: row))
             },
             ColumnSpec(title: "p50 c|n|Δ", width: 11, alignment: .right, priority: 5, sort: .p50) { row, theme, _ in
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
                 return triple(formatMs(s.comparedCurrent.p50Ms), formatMs(s.comparedNew.p50Ms), formatDeltaMs(s.p50DeltaMs), theme: theme,
-                              deltaRole: deltaRole(s.p50DeltaMs, worseAt: max(margins.latencyMarginMinMs, (s.comparedCurrent.p50Ms ?? 0) * margins.latencyMargin), row: row))
+                              deltaRole: deltaRole(s.p50DeltaMs, row: row))
             },
             ColumnSpec(title: "p95 c|n|Δ", width: 12, alignment: .right, priority: 3, sort: .p95) { row, theme, _ in
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
                 return triple(formatMs(s.comparedCurrent.p95Ms), formatMs(s.comparedNew.p95Ms), formatDeltaMs(s.p95DeltaMs), theme: theme,
-                              deltaRole: deltaRole(s.p95DeltaMs, worseAt: max(margins.latencyMarginMinMs, (s.comparedCurrent.p95Ms ?? 0) * margins.latencyMargin), row: row))
+                              deltaRole: deltaRole(s.p95DeltaMs, row: row))
             },
             ColumnSpec(title: "p99 c|n|Δ", width: 14, alignment: .right, priority: 1, sort: .p99) { row, theme, _ in
                 guard let s = row.traffic?.stats else { return Line([Span("-", style: theme[.noData])]) }
                 return triple(formatMs(s.comparedCurrent.p99Ms), formatMs(s.comparedNew.p99Ms), formatDeltaMs(s.p99DeltaMs), theme: theme,
-                              deltaRole: deltaRole(s.p99DeltaMs, worseAt: max(margins.latencyMarginMinMs, (s.comparedCurrent.p99Ms ?? 0) * margins.latencyMargin), row: row))
+                              deltaRole: deltaRole(s.p99DeltaMs, row: row))
             },
             ColumnSpec(title: "New share", width: 10, alignment: .left, priority: 2, sort: nil) { row, theme, unicode in
                 let series = row.traffic?.newShareSeries ?? []

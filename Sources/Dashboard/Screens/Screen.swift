@@ -58,9 +58,19 @@ public enum Screen {
             line = Line([Span(" filter: ", style: theme[.key]), Span(text + "▏", style: theme[.status]),
                          Span("  Enter keeps, Esc clears", style: theme[.muted])])
         } else if let applying = state.applying {
-            line = Line([Span(" * applying: ", style: theme[.watch]), Span(applying, style: theme[.status])])
+            var spans = [Span(" * applying: ", style: theme[.watch]), Span(applying, style: theme[.status])]
+            if let since = state.applyingSince {
+                spans.append(Span(String(format: " (%.1f s)", max(0, state.now.timeIntervalSince(since))), style: theme[.muted]))
+            }
+            if state.queuedRollback != nil { spans.append(Span("  rollback queued next", style: theme[.error])) }
+            line = Line(spans)
         } else if let status = state.status {
-            line = Line([Span(" " + status.text, style: status.isError ? theme[.error] : theme[.status])])
+            var spans = [Span(" " + status.text, style: status.isError ? theme[.error] : theme[.status])]
+            if let confirmation = RollbackConfirmation.of(state) {
+                spans.append(Span(" · " + confirmation.text, style: confirmation.confirmed == false ? theme[.error]
+                                  : (confirmation.confirmed == true ? theme[.ok] : theme[.muted])))
+            }
+            line = Line(spans)
         } else if !state.filter.isEmpty {
             line = Line([Span(" filter: ", style: theme[.key]), Span(state.filter, style: theme[.status]),
                          Span("  (Esc clears)", style: theme[.muted])])
