@@ -31,6 +31,9 @@ public struct ApplyConfiguration: Sendable {
     /// Whether the pipeline ends the process by a SIGINT/SIGTERM/SIGHUP that arrived during a change,
     /// right after journaling it; the CLI turns this off to print the report first (`ApplyReport.signal`).
     public var raisePendingSignal: Bool
+    /// Called with each stage's name as the pipeline enters it ("validating", "reloading", ...), from the
+    /// applying thread; the dashboard shows it on its applying line.
+    public var onStage: (@Sendable (String) -> Void)?
 
     /// Creates a configuration; `lockFile` defaults to `.cutover.lock` beside `mainConfig`.
     public init(nginx: NginxControl, mainConfig: String, lockFile: String? = nil, lockWait: Duration = .seconds(3),
@@ -289,8 +292,10 @@ public struct ApplyPipeline: Sendable {
         var timings = ApplyTimings()
         var description = initial
         func lap(_ from: Duration) -> Duration { clock.monotonic() - from }
+        let stage = configuration.onStage ?? { _ in }
 
         // 1. Lock.
+        stage("waiting for the lock")
         let lock: FileLock
         do {
             lock = try FileLock.acquire(path: configuration.lockFile, wait: configuration.lockWait, clock: clock)
@@ -315,6 +320,7 @@ public struct ApplyPipeline: Sendable {
         let changes = allChanges.filter { !$0.isNoOp }
 
         // 2. Fresh read.
+        stage("re-reading the files")
         t = clock.monotonic()
         for change in changes {
             let current = try AtomicFiles.readText(change.path)
@@ -403,6 +409,7 @@ public struct ApplyPipeline: Sendable {
                               reloadStep: StepRecord? = nil, verify: StepRecord? = nil, validation: CommandResult? = nil,
                               reload: CommandResult? = nil, reloadAfter: Bool = false, firstReloadRan: Bool = false,
                               verifier: ReloadVerifier? = nil) throws -> ApplyReport {
+            stage("reverting")
             let revertStart = clock.monotonic()
             let withheld = try revert(swapped, id: id)
             var message = message
@@ -434,6 +441,7 @@ public struct ApplyPipeline: Sendable {
         }
 
         // 4. Validate the new text in place.
+        stage("validating (nginx -t)")
         let control = configuration.nginx
         let verifier = ReloadVerifier(checks: control.verify, runner: runner, clock: clock, timeout: control.verifyTimeout,
                                       errorLogSettle: control.errorLogSettle, procRoot: configuration.procRoot)
@@ -463,6 +471,7 @@ public struct ApplyPipeline: Sendable {
         }
 
         // 6. Reload. From here on the change is completed even if a signal arrives.
+        stage("reloading nginx")
         let snapshot = verifier.snapshot()
         t = clock.monotonic()
         let reload = performReload()
@@ -476,6 +485,7 @@ public struct ApplyPipeline: Sendable {
             failure = "the reload failed: \(reload.summary). nginx said:\n"
                 + verifier.nginxMessage(reload.message, since: snapshot)
         } else {
+            stage("verifying the reload")
             t = clock.monotonic()
             let problem = verifier.verify(since: snapshot)
             timings.verify = lap(t)

@@ -68,6 +68,8 @@ public enum Action: Sendable {
     case journalFailed(String)
     /// A change finished (applied or not).
     case applyFinished(ApplyStatus)
+    /// The change in flight entered a pipeline stage ("validating (nginx -t)", "reloading nginx", ...).
+    case applyStage(String)
     /// The theme `name` was loaded (the built-in one when it failed); `problems` are its diagnostics (file:line: message).
     case themeLoaded(Theme, name: String, problems: [String])
     /// The list of themes to cycle through.

@@ -242,6 +242,8 @@ public struct AppState: Sendable {
     public var applying: String?
     /// When the change in flight was confirmed (for the elapsed time on the applying line).
     public var applyingSince: Date?
+    /// The pipeline stage the change in flight is in.
+    public var applyingStage: String?
     /// An emergency rollback confirmed while another change was in flight: it runs right after that one.
     public var queuedRollback: PendingChange?
     /// The status line.

@@ -140,9 +140,13 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
     case .journalFailed(let message):
         state.journalError = message
         return []
+    case .applyStage(let stage):
+        if state.applying != nil { state.applyingStage = stage }
+        return []
     case .applyFinished(let result):
         state.applying = nil
         state.applyingSince = nil
+        state.applyingStage = nil
         state.lastApply = result
         let took = result.elapsed.map { " in \(formatDuration($0))" } ?? ""
         let firstLine = result.message.split(separator: "\n").first.map(String.init) ?? result.message

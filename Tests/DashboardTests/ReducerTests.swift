@@ -153,6 +153,9 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
         #expect(state.applying == pending.summary)
         #expect(state.queuedRollback == nil)
         #expect(state.status?.text.contains("queued rollback") == true)
+        // The applying line follows the pipeline's stages.
+        reduce(&state, .applyStage("validating (nginx -t)"))
+        #expect(state.applyingStage == "validating (nginx -t)")
         // An ordinary change is still refused while busy.
         press(&state, .char("+"))
         #expect(state.overlay == .none && state.status?.text.contains("wait") == true)

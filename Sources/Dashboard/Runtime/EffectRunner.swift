@@ -131,6 +131,9 @@ public final class EffectRunner: @unchecked Sendable {
         }
     }
 
+    /// Hands an action to the loop from any thread (the pipeline's stage reports use it).
+    public func notify(_ action: Action) { post(action) }
+
     private func post(_ action: Action) {
         lock.lock()
         inbox.append(action)

@@ -191,7 +191,14 @@ public final class DashboardSession {
                 traffic?.noteRoutingChange(change)
             }
         }
-        let applier = PipelineChangeApplier(applier: parts.applier, reader: parts.reader)
+        // The pipeline reports its stages to the loop (through a sink set once the runner exists).
+        let stages = StageSink()
+        var editApplier = parts.applier
+        var pipelineConfiguration = editApplier.pipeline.configuration
+        pipelineConfiguration.onStage = { stages.send($0) }
+        editApplier.pipeline = ApplyPipeline(configuration: pipelineConfiguration, runner: editApplier.pipeline.runner,
+                                             clock: editApplier.pipeline.clock)
+        let applier = PipelineChangeApplier(applier: editApplier, reader: parts.reader)
         let directories = parts.themeDirectories
         let themes: @Sendable (String) -> (Theme, [String]) = { name in
             let result = ThemeLoader.load(named: name, searchDirectories: directories)
@@ -200,6 +207,7 @@ public final class DashboardSession {
         let source: TrafficSource? = simulator.map { DemoTrafficSource(live: traffic, simulator: $0) } ?? traffic
         let runner = EffectRunner(applier: applier, journal: ConfigJournal(journal: Journal(path: parts.journalPath), config: parts.loaded.config.mainPath), config: parts.reader,
                                   traffic: source, themes: themes, clock: clock)
+        stages.target = { [weak runner] stage in runner?.notify(.applyStage(stage)) }
         var state = AppState(configPath: loaded.config.mainPath, loaded: loaded, window: parts.window, readOnly: parts.readOnly,
                              ladder: AppState.ladder(from: parts.ladder), now: clock.now())
         state.badge = parts.badge
@@ -252,4 +260,17 @@ struct DemoTrafficSource: TrafficSource {
     func setConfiguredPercent(_ percent: Double?, endpoint: String, at time: Int64) {
         live?.setConfiguredPercent(percent, endpoint: endpoint, at: time)
     }
+}
+
+/// Where the pipeline's stage reports go: set once the effect runner exists.
+final class StageSink: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: (@Sendable (String) -> Void)?
+
+    var target: (@Sendable (String) -> Void)? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+
+    func send(_ stage: String) { target?(stage) }
 }

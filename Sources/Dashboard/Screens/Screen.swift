@@ -135,6 +135,7 @@ public enum Screen {
                          Span("  Enter keeps, Esc clears", style: theme[.muted])])
         } else if let applying = state.applying {
             var spans = [Span(" * applying: ", style: theme[.watch]), Span(applying, style: theme[.status])]
+            if let stage = state.applyingStage { spans.append(Span(" — \(stage)", style: theme[.status])) }
             if let since = state.applyingSince {
                 spans.append(Span(String(format: " (%.1f s)", max(0, state.now.timeIntervalSince(since))), style: theme[.muted]))
             }
