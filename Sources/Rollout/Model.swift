@@ -381,4 +381,8 @@ public struct RolloutModel: Sendable {
         }
         return nil
     }
+
+    /// Whether the main or the migration log is named by a path relative to nginx's prefix (which then must be
+    /// known to find the file).
+    public var namesRelativeLogs: Bool { mainLog?.isRelative == true || migrationLog?.isRelative == true }
 }

@@ -73,19 +73,8 @@ struct Context {
         } catch {
             throw CLIError(message: "\(error)", code: CLIError.general)
         }
-        var model = Discovery.discover(config, names: settings.names)
-        // Relative access_log paths resolve against nginx's prefix: the master's `-p`, else `nginx -V`'s --prefix.
-        if [model.mainLog, model.migrationLog].contains(where: { $0?.isRelative == true }) {
-            let runner = ProcessRunner()
-            var prefix = settings.mainConfig(for: config.mainPath, config: config, runner: runner).prefix
-            if prefix == nil, let result = try? runner.run([settings.nginx, "-V"], timeout: .seconds(5)), result.succeeded {
-                prefix = NginxDiscovery.parseVersionOutput(result.stderr + "\n" + result.stdout).prefix
-            }
-            if let prefix {
-                config.nginxPrefix = prefix
-                model = Discovery.discover(config, names: settings.names)
-            }
-        }
+        // Relative access_log paths resolve against nginx's prefix (the master's `-p`, else `nginx -V`'s --prefix).
+        let model = settings.discover(&config, runner: ProcessRunner())
         var applier = settings.editApplier(configPath: config.mainPath, config: config)
         var configuration = applier.pipeline.configuration
         configuration.raisePendingSignal = false

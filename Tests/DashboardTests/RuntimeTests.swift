@@ -232,6 +232,24 @@ func inlineRunner(_ applier: ChangeApplying, journal: [JournalRecord] = [], load
         #expect(try Journal(path: dir.path + "/journal.jsonl").records().count == 1)
     }
 
+    @Test func relativeLogPathsResolveAgainstNginxsPrefix() throws {
+        let dir = try TempDir(prefix: "cutover-dashboard-prefix")
+        // `access_log logs/main.log …;` as nginx.conf files often say it: nginx opens it under its prefix.
+        let config = try dir.write("conf.d/routing.conf", DemoScenario.standard.configText(directory: "logs"))
+        try dir.write("nginx-prefix/logs/main.log", "")
+        var settings = Settings()
+        settings.nginx = "nginx-test"
+        settings.journal = dir.path + "/journal.jsonl"
+        let version = "nginx version: nginx/1.22.1\nconfigure arguments: --prefix=\(dir.path)/nginx-prefix --conf-path=/etc/nginx/nginx.conf"
+        let runner = ScriptedRunner((0..<3).map { _ in .init(["nginx-test", "-V"], stderr: version) })
+        var options = WatchOptions(config: config, window: "15m")
+        options.themeDirectories = []
+        let session = try DashboardSession.watch(settings: settings, options: options, runner: runner)
+        #expect(session.app.state.model?.mainLog?.path == dir.path + "/nginx-prefix/logs/main.log", "\(runner.commands)")
+        #expect(session.app.state.model?.migrationLog?.path == dir.path + "/nginx-prefix/logs/migration.log")
+        #expect(!session.app.state.notices.contains { $0.contains("main.log") }, "\(session.app.state.notices)")
+    }
+
     @Test func watchNeedsAConfig() {
         #expect(throws: DashboardError.self) { try DashboardSession.watch(settings: Settings(), options: WatchOptions()) }
         #expect(throws: DashboardError.self) {

@@ -103,16 +103,20 @@ public struct LocalConfigReader: ConfigReading {
     public var prefix: String?
     /// The pattern's variable names and labels.
     public var names: RolloutNames
+    /// The directory nginx resolves relative log paths against (its `-p`); nil leaves them relative.
+    public var nginxPrefix: String?
 
     /// Creates a reader.
-    public init(path: String, prefix: String? = nil, names: RolloutNames = RolloutNames()) {
+    public init(path: String, prefix: String? = nil, names: RolloutNames = RolloutNames(), nginxPrefix: String? = nil) {
         self.path = path
         self.prefix = prefix
         self.names = names
+        self.nginxPrefix = nginxPrefix
     }
 
     public func load() throws -> LoadedConfig {
-        let config = try ConfigSet.load(path: path, prefix: prefix)
+        var config = try ConfigSet.load(path: path, prefix: prefix)
+        config.nginxPrefix = nginxPrefix
         return LoadedConfig(config: config, model: Discovery.discover(config, names: names))
     }
 }

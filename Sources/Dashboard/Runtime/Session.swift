@@ -106,12 +106,21 @@ public final class DashboardSession {
         guard let path = options.config ?? settings.config else {
             throw DashboardError("no nginx config given: pass --config FILE or set `config:` in cutover.yaml")
         }
-        let reader = LocalConfigReader(path: WatchOptions.absolute(path), prefix: options.prefix ?? settings.prefix, names: settings.names)
-        let loaded: LoadedConfig
+        var reader = LocalConfigReader(path: WatchOptions.absolute(path), prefix: options.prefix ?? settings.prefix, names: settings.names)
+        var loaded: LoadedConfig
         do {
             loaded = try reader.load()
         } catch {
             throw DashboardError("cannot read \(reader.path): \(error)")
+        }
+        // Relative access_log paths resolve as nginx resolves them (its prefix), on every later read too.
+        if loaded.model.namesRelativeLogs, let prefix = settings.nginxPrefix(for: loaded.config, runner: runner) {
+            reader.nginxPrefix = prefix
+            do {
+                loaded = try reader.load()
+            } catch {
+                throw DashboardError("cannot read \(reader.path): \(error)")
+            }
         }
         let label = options.window ?? settings.window
         guard let window = TrafficWindow(label: label) else {
