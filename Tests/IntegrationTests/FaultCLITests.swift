@@ -10,58 +10,19 @@ import Glibc
 /// A `cutover` child started as a shell starts it (default signal dispositions, empty mask), output to files,
 /// so a test can signal it mid-change.
 final class SpawnedCutover: @unchecked Sendable {
-    let pid: pid_t
     let outPath: String
     let errPath: String
-    private var status: Int32?
+    private let child: CleanChild
+    var pid: pid_t { child.pid }
 
     init(_ args: [String], env: [String: String], outputDir: TempDir, name: String) throws {
         outPath = outputDir.file("\(name).out")
         errPath = outputDir.file("\(name).err")
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        let binary = try CutoverBinary.path()
-        var argv: [UnsafeMutablePointer<CChar>?] = ([binary] + args).map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        let environment = ProcessInfo.processInfo.environment.merging(env) { _, new in new }
-        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for p in envp { free(p) } }
-        var child: pid_t = 0
-        let rc = posix_spawn(&child, binary, &actions, &attr, &argv, &envp)
-        guard rc == 0 else { throw NginxHarness.Failure(description: "posix_spawn cutover: \(String(cString: strerror(rc)))") }
-        pid = child
+        child = try CleanChild([try CutoverBinary.path()] + args, stdout: outPath, stderr: errPath, environment: env)
     }
-
-    deinit { if status == nil { kill(pid, SIGKILL); var s: Int32 = 0; waitpid(pid, &s, 0) } }
 
     /// Waits at most `timeout` for the child to end; returns its raw wait status (nil: still running, then killed).
-    func wait(timeout: Duration = .seconds(20)) -> Int32? {
-        if let status { return status }
-        let deadline = ContinuousClock.now + timeout
-        var raw: Int32 = 0
-        while ContinuousClock.now < deadline {
-            if waitpid(pid, &raw, WNOHANG) == pid { status = raw; return raw }
-            usleep(5_000)
-        }
-        kill(pid, SIGKILL)
-        waitpid(pid, &raw, 0)
-        status = raw
-        return nil
-    }
+    func wait(timeout: Duration = .seconds(20)) -> Int32? { child.wait(timeout: timeout) }
 
     var stdout: String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
     var stderr: String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
