@@ -62,7 +62,7 @@ let package = Package(
         .executableTarget(name: "fuzz-settings", dependencies: ["Settings", "FuzzDriver"], path: "Fuzz/SettingsReader"),
 
         // Tests.
-        .target(name: "TestSupport", dependencies: ["Apply"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Apply", "TrafficStats"], path: "Tests/TestSupport"),
         .testTarget(name: "NginxConfigTests", dependencies: ["NginxConfig", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "RolloutTests", dependencies: ["Rollout", "Settings", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "AccessLogTests", dependencies: ["AccessLog", "TestSupport"], exclude: ["Fixtures"]),

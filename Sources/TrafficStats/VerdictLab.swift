@@ -249,20 +249,14 @@ public enum VerdictLab {
         line.append(UInt8(0x30 + rest % 10))
     }
 
-    /// SplitMix64 with uniform and normal draws.
+    /// `SplitMix64` with uniform and normal draws.
     struct Random {
-        var state: UInt64
+        var generator: SplitMix64
         var spare: Double?
 
-        init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 0x1234_5678 }
+        init(seed: UInt64) { generator = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ 0x1234_5678) }
 
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        mutating func next() -> UInt64 { generator.next() }
 
         /// A uniform draw in [0, 1).
         mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }

@@ -1,16 +1,5 @@
-/// A small seeded generator (SplitMix64): every run of a randomised test draws the same values, so a failure
-/// can be replayed from its seed.
-public struct SeededRandom: RandomNumberGenerator {
-    public var state: UInt64
+import TrafficStats
 
-    /// A generator starting at `seed`.
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The seeded generator randomised tests draw from (every run draws the same values, so a failure can be replayed
+/// from its seed): the core's `SplitMix64`.
+public typealias SeededRandom = SplitMix64

@@ -2,27 +2,12 @@ import Apply
 import Foundation
 import NginxConfig
 import Rollout
+import TrafficStats
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-/// A small deterministic random generator (SplitMix64), so simulated traffic can be reproduced in tests.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    /// Creates a generator from a seed.
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Why the simulator could not read the routing config.
 public struct SimulatorError: Error, CustomStringConvertible, Equatable {
