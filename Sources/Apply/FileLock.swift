@@ -43,10 +43,48 @@ public final class FileLock: @unchecked Sendable {
             clock.sleep(.milliseconds(5))
         }
         // Record ourselves as the holder.
-        let text = "\(getpid())\n"
-        _ = ftruncate(fd, 0)
-        _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
+        writeRecord(Array("\(getpid())\n".utf8), fd: fd)
         return FileLock(path: path, fd: fd)
+    }
+
+    /// What one try to take a lock gave.
+    public enum Attempt: @unchecked Sendable {
+        /// This process holds the lock now; `previousRecord` is what the file said before (a dead holder's record,
+        /// empty after a clean release).
+        case acquired(FileLock, previousRecord: [UInt8])
+        /// Another live process holds it; `record` is what it wrote (empty when it wrote nothing yet).
+        case held(record: [UInt8])
+    }
+
+    /// Tries once, without waiting, to take the lock at `path` (creating the file with `mode`) and writes `record`
+    /// into the file as the holder's, for others to read with `holderRecord(path:)`.
+    public static func tryAcquire(path: String, record: [UInt8], mode: mode_t = 0o644) throws -> Attempt {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw ApplyError.io(operation: "open lock file", path: path, errno: errno) }
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let e = errno
+            if e == EINTR { continue }
+            let held = readRecord(fd: fd)
+            close(fd)
+            guard e == EWOULDBLOCK || e == EAGAIN else { throw ApplyError.io(operation: "lock", path: path, errno: e) }
+            return .held(record: held)
+        }
+        let previous = readRecord(fd: fd)
+        writeRecord(record, fd: fd)
+        _ = fsync(fd)
+        return .acquired(FileLock(path: path, fd: fd), previousRecord: previous)
+    }
+
+    /// The record the live holder of the lock at `path` wrote; nil when no process holds it (whatever the file says).
+    public static func holderRecord(path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            _ = flock(fd, LOCK_UN)
+            return nil
+        }
+        return readRecord(fd: fd)
     }
 
     /// Releases the lock (also done when the object goes away); the file stays for the next writer.
@@ -59,10 +97,20 @@ public final class FileLock: @unchecked Sendable {
     }
 
     private static func readHolder(fd: Int32) -> Int32? {
-        var buffer = [UInt8](repeating: 0, count: 32)
-        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
-        guard n > 0 else { return nil }
-        let text = String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: readRecord(fd: fd), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return Int32(text)
+    }
+
+    /// The holder's record: the file's first 4 KiB.
+    private static func readRecord(fd: Int32) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        return n > 0 ? Array(buffer[0..<n]) : []
+    }
+
+    /// Replaces the file's content with `record`.
+    private static func writeRecord(_ record: [UInt8], fd: Int32) {
+        _ = ftruncate(fd, 0)
+        _ = record.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
     }
 }
