@@ -49,6 +49,10 @@ public struct Settings: Sendable, Equatable {
     public var verdict = VerdictSettings()
     /// The guardrails and notifications of the autopilot (the `guard:` mapping).
     public var guardrails = GuardSettings()
+    /// The nginx hosts of the fleet (the `hosts:` list); empty means the one local nginx.
+    public var hosts: [HostSettings] = []
+    /// The `ADDR:PORT` Cutover listens on for nginx's syslog access logs (UDP and TCP), from `logs.syslog`.
+    public var syslog: String?
     /// The file these settings came from, if any.
     public var source: String?
 
@@ -185,19 +189,24 @@ extension Settings {
                 guard !steps.isEmpty, steps == steps.sorted() else { throw SettingsError(file: file, line: at, message: "ladder must be a non-empty list of increasing percents, e.g. [1, 5, 10, 25, 50, 75, 100]") }
                 s.ladder = steps
             case "logs":
-                guard let m = value.mapping else { throw SettingsError(file: file, line: at, message: "logs must be a mapping (main, migration, new_service_upstreams, latency)") }
+                guard let m = value.mapping else { throw SettingsError(file: file, line: at, message: "logs must be a mapping (main, migration, new_service_upstreams, latency, syslog)") }
                 for (k, v) in m {
                     let sub = Settings.listValue(v)
                     switch k.string {
                     case "main": s.mainLogs = sub
                     case "migration": s.migrationLogs = sub
                     case "new_service_upstreams": s.newServiceUpstreams = sub
+                    case "syslog":
+                        guard let addr = v.scalar?.string, let colon = addr.lastIndex(of: ":"), let port = Int(addr[addr.index(after: colon)...]), (1...65535).contains(port) else {
+                            throw SettingsError(file: file, line: line(k), message: "logs.syslog must be ADDR:PORT, e.g. 0.0.0.0:5514 (Cutover listens there on UDP and TCP)")
+                        }
+                        s.syslog = addr
                     case "latency":
                         guard let l = v.scalar?.string, ["request", "upstream"].contains(l) else {
                             throw SettingsError(file: file, line: line(k), message: "logs.latency must be request or upstream")
                         }
                         s.latency = l
-                    default: throw SettingsError(file: file, line: line(k), message: "unknown key logs.\(k.string ?? "?"); expected main, migration, new_service_upstreams or latency")
+                    default: throw SettingsError(file: file, line: line(k), message: "unknown key logs.\(k.string ?? "?"); expected main, migration, new_service_upstreams, latency or syslog")
                     }
                 }
             case "nginx":
@@ -234,6 +243,8 @@ extension Settings {
                 s.verdict = try parseVerdict(value, file: file, at: at)
             case "guard":
                 s.guardrails = try parseGuard(value, file: file, at: at)
+            case "hosts":
+                s.hosts = try parseHosts(value, file: file, at: at)
             case "labels":
                 guard let m = value.mapping else { throw SettingsError(file: file, line: at, message: "labels must be a mapping") }
                 for (k, v) in m {
@@ -245,7 +256,7 @@ extension Settings {
                     }
                 }
             default:
-                throw SettingsError(file: file, line: at, message: "unknown setting \"\(key)\"; known: config, prefix, main_config, variables, labels, logs, nginx, journal, theme, ladder, window, verdict, guard")
+                throw SettingsError(file: file, line: at, message: "unknown setting \"\(key)\"; known: config, prefix, main_config, variables, labels, logs, nginx, journal, theme, ladder, window, verdict, guard, hosts")
             }
         }
         return s
