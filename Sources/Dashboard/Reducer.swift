@@ -122,6 +122,9 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         if first, snapshot != nil, !state.selectionMoved, let top = state.rows.first { state.selectedPattern = top.endpoint.pattern }
         state.trafficError = error
         return []
+    case .lookBack(let progress):
+        state.lookBack = progress
+        return []
     case .configLoaded(let loaded):
         state.loaded = loaded
         state.loadError = nil

@@ -182,6 +182,20 @@ public struct SideEvidence: Sendable {
         }
     }
 
+    /// Adds the requests counted in `other` (the same as recording them here; `rate` is left as it is).
+    public mutating func add(_ other: SideEvidence) {
+        requests += other.requests
+        status.s2xx += other.status.s2xx
+        status.s3xx += other.status.s3xx
+        status.s4xx += other.status.s4xx
+        status.s5xx += other.status.s5xx
+        nginx5xx += other.nginx5xx
+        attributed5xx += other.attributed5xx
+        if let histogram = other.latency {
+            if latency == nil { latency = histogram } else { latency?.add(histogram) }
+        }
+    }
+
     /// The figures these counts make (the per-backend columns of a since-change comparison).
     public func figures(seconds: Int64) -> BackendFigures {
         var f = BackendFigures(requests: requests, rps: seconds > 0 ? Double(requests) / Double(seconds) : 0, status: status)

@@ -266,6 +266,69 @@ final class WindowedStats {
         return merged
     }
 
+    // MARK: Merging (the parallel backfill, Backfill.swift)
+
+    /// Folds in the statistics of requests read after every request recorded here, recorded alone into `later`
+    /// (from an empty state): afterwards this holds exactly what recording those requests here would have left.
+    ///
+    /// `now` is the newest log second of all the lines read before `later`'s (nil: none). A ring slot only ever
+    /// moves to newer tags, and a request enters a ring only while its slot tag is within the ring's reach of the
+    /// newest second so far; so a tag of `later` whose requests were all within reach of `later`'s own newest
+    /// second counts here exactly when it is within reach of `now` too, and then it replaces an older tag or adds
+    /// to the same one.
+    func merge(_ later: WindowedStats, now: Int64?) {
+        allStatus.pointee.requests += later.allStatus.pointee.requests
+        allStatus.pointee.s2xx += later.allStatus.pointee.s2xx
+        allStatus.pointee.s3xx += later.allStatus.pointee.s3xx
+        allStatus.pointee.s4xx += later.allStatus.pointee.s4xx
+        allStatus.pointee.s5xx += later.allStatus.pointee.s5xx
+        if let maxMs = later.allStatus.pointee.maxMs { allStatus.pointee.maxMs = max(allStatus.pointee.maxMs ?? 0, maxMs) }
+        if later.allHistogram.pointee.totalCount > 0 { allHistogram.pointee.add(later.allHistogram.pointee) }
+        Self.mergeCounts(seconds, later.seconds, Self.secondSlots, reachFrom: now.map { $0 - Int64(Self.secondSlots) })
+        Self.mergeCounts(tens, later.tens, Self.tenSecondSlots, reachFrom: now.map { Self.floorDiv($0, 10) - Int64(Self.tenSecondSlots) })
+        Self.mergeSlices(fine, later.fine, Self.fineSlices,
+                         reachFrom: now.map { Self.floorDiv($0, Self.fineSliceSeconds) - Int64(Self.fineSlices) })
+        Self.mergeSlices(coarse, later.coarse, Self.coarseSlices,
+                         reachFrom: now.map { Self.floorDiv($0, Self.coarseSliceSeconds) - Int64(Self.coarseSlices) })
+    }
+
+    /// Merges a count ring; tags at or below `reachFrom` were out of reach when `later`'s requests came.
+    private static func mergeCounts(_ ring: UnsafeMutablePointer<CountBucket>, _ later: UnsafeMutablePointer<CountBucket>, _ count: Int,
+                                    reachFrom: Int64?) {
+        for i in 0..<count {
+            let b = later[i]
+            guard b.tag != .min, b.requests > 0, reachFrom.map({ b.tag > $0 }) ?? true else { continue }
+            if ring[i].tag == b.tag {
+                ring[i].requests &+= b.requests
+                ring[i].s2xx &+= b.s2xx
+                ring[i].s3xx &+= b.s3xx
+                ring[i].s4xx &+= b.s4xx
+                ring[i].s5xx &+= b.s5xx
+                if b.hasLatency {
+                    if !ring[i].hasLatency || b.maxMs > ring[i].maxMs { ring[i].maxMs = b.maxMs }
+                    ring[i].hasLatency = true
+                }
+            } else if ring[i].tag == .min || b.tag > ring[i].tag {
+                ring[i] = b
+            }
+        }
+    }
+
+    /// Merges a latency-slice ring, as `mergeCounts`.
+    private static func mergeSlices(_ ring: UnsafeMutablePointer<HistogramSlice>, _ later: UnsafeMutablePointer<HistogramSlice>,
+                                    _ count: Int, reachFrom: Int64?) {
+        for i in 0..<count {
+            guard later[i].tag != .min, let histogram = later[i].histogram, histogram.totalCount > 0,
+                  reachFrom.map({ later[i].tag > $0 }) ?? true else { continue }
+            if ring[i].tag == later[i].tag, ring[i].histogram != nil {
+                ring[i].histogram?.add(histogram)
+            } else if ring[i].tag == later[i].tag || ring[i].tag == .min || later[i].tag > ring[i].tag {
+                ring[i].tag = later[i].tag
+                ring[i].histogram = histogram
+            }
+        }
+    }
+
     /// Approximate bytes held (buckets and histogram counts).
     var footprint: Int {
         var bytes = (Self.secondSlots + Self.tenSecondSlots) * MemoryLayout<CountBucket>.stride
