@@ -177,7 +177,7 @@ public struct SideEvidence: Sendable {
         default: break
         }
         if let latencyMs {
-            if latency == nil { latency = Histogram<UInt32>(numberOfSignificantValueDigits: .two) }
+            if latency == nil { latency = WindowedStats.latencyHistogram() }
             _ = latency?.record(UInt64(max(0, latencyMs)))
         }
     }

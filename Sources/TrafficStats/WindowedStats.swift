@@ -69,7 +69,7 @@ final class WindowedStats {
         coarse = .allocate(capacity: Self.coarseSlices)
         coarse.initialize(repeating: HistogramSlice(), count: Self.coarseSlices)
         allHistogram = .allocate(capacity: 1)
-        allHistogram.initialize(to: Histogram<UInt32>(numberOfSignificantValueDigits: .two))
+        allHistogram.initialize(to: Self.latencyHistogram())
         allStatus = .allocate(capacity: 1)
         allStatus.initialize(to: CountTotals())
     }
@@ -85,6 +85,15 @@ final class WindowedStats {
         allHistogram.deallocate()
         allStatus.deinitialize(count: 1)
         allStatus.deallocate()
+    }
+
+    /// An empty latency histogram (milliseconds, two significant digits) that grows as needed, sized for a
+    /// second from the start: growing one step at a time costs more than the counting (each new histogram of a
+    /// backfill range would grow about ten times).
+    static func latencyHistogram() -> Histogram<UInt32> {
+        var histogram = Histogram<UInt32>(lowestDiscernibleValue: 1, highestTrackableValue: 1024, numberOfSignificantValueDigits: .two)
+        histogram.autoResize = true
+        return histogram
     }
 
     @inline(__always)
@@ -158,7 +167,7 @@ final class WindowedStats {
         if ring[i].tag != tag {
             ring[i].tag = tag
             if ring[i].histogram == nil {
-                ring[i].histogram = Histogram<UInt32>(numberOfSignificantValueDigits: .two)
+                ring[i].histogram = Self.latencyHistogram()
             } else {
                 ring[i].histogram?.reset()
             }

@@ -8,7 +8,7 @@ import TrafficStats
 ///
 /// Reports whole-process lines/s (lines over wall time), process CPU time, the threads and the peak RSS of each.
 /// Options: `--lines N` (2,000,000), `--threads N` (the cores), `--runs N` (3; the median is reported),
-/// `--dir PATH`, `--keep`, `--reuse`.
+/// `--only sequential|parallel` (one of the two, for a profiler), `--dir PATH`, `--keep`, `--reuse`.
 func runBackfillBenchmark(_ arguments: [String]) throws {
     var lines = 2_000_000
     var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -16,6 +16,7 @@ func runBackfillBenchmark(_ arguments: [String]) throws {
     var directory: String?
     var keep = false
     var reuse = false
+    var only: String?
     var i = 0
     while i < arguments.count {
         let value = i + 1 < arguments.count ? arguments[i + 1] : ""
@@ -26,6 +27,7 @@ func runBackfillBenchmark(_ arguments: [String]) throws {
         case "--dir": directory = value; i += 1
         case "--keep": keep = true
         case "--reuse": reuse = true; keep = true
+        case "--only": only = value; i += 1
         default: throw BackfillBenchError.unknownArgument(arguments[i])
         }
         i += 1
@@ -46,7 +48,7 @@ func runBackfillBenchmark(_ arguments: [String]) throws {
         try TrafficEngine(sources: [LogSource(path: path, role: .main, format: format)], start: .beginning, configuration: configuration)
     }
     var reference: [TrafficSnapshot] = []
-    for (name, threadCount) in [("sequential", 1), ("parallel", threads)] {
+    for (name, threadCount) in [("sequential", 1), ("parallel", threads)] where only == nil || only == name {
         var measured: [(wall: Double, cpu: Double, rss: String, threads: Int)] = []
         for _ in 0..<runs {
             resetPeakRSS()
@@ -79,7 +81,7 @@ func runBackfillBenchmark(_ arguments: [String]) throws {
               + "\(median.threads) thread\(median.threads == 1 ? "" : "s")), peak RSS \(median.rss) MiB; "
               + "all runs \(measured.map { String(format: "%.3f", $0.wall) }.joined(separator: ", ")) s")
     }
-    print("backfill: the parallel figures are identical to the sequential ones (all four windows)")
+    if only == nil { print("backfill: the parallel figures are identical to the sequential ones (all four windows)") }
 }
 
 /// Writes `lines` lines of the workload into one file, both services together.
@@ -110,7 +112,7 @@ enum BackfillBenchError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .unknownArgument(let argument):
-            return "unknown argument '\(argument)'; use --lines N, --threads N, --runs N, --dir PATH, --keep, --reuse"
+            return "unknown argument '\(argument)'; use --lines N, --threads N, --runs N, --only sequential|parallel, --dir PATH, --keep, --reuse"
         }
     }
 }
