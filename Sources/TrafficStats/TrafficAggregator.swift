@@ -241,6 +241,26 @@ public final class TrafficAggregator {
         }
     }
 
+    /// Whether `other` holds the same state: every bucket and slice of every endpoint, the evidence since and
+    /// before each change, the counters and the not-migrated paths (for the backfill tests).
+    func holdsSameState(as other: TrafficAggregator) -> Bool {
+        func same(_ a: SideEvidence, _ b: SideEvidence) -> Bool {
+            a.requests == b.requests && a.status == b.status && a.nginx5xx == b.nginx5xx && a.attributed5xx == b.attributed5xx
+                && a.latency?.totalCount == b.latency?.totalCount && a.latency?.valueAtPercentile(99) == b.latency?.valueAtPercentile(99)
+                && a.latency?.valueAtPercentile(50) == b.latency?.valueAtPercentile(50)
+        }
+        let c = counters.pointee, o = other.counters.pointee
+        guard c.lines == o.lines, c.now == o.now, c.first == o.first, c.unclassified == o.unclassified, c.notMigrated == o.notMigrated,
+              pairs.indices.allSatisfy({ pairs[$0].holdsSameFigures(as: other.pairs[$0]) }),
+              (0..<(classifier.endpoints.count * 2)).allSatisfy({ sinceChange[$0] == other.sinceChange[$0] }) else { return false }
+        let evidence = epochs.indices.allSatisfy { e in
+            (0..<2).allSatisfy { same(epochs[e].since[$0], other.epochs[e].since[$0]) && same(epochs[e].before[$0], other.epochs[e].before[$0]) }
+        }
+        let top = heavyHitters.top(heavyHitters.capacity), otherTop = other.heavyHitters.top(other.heavyHitters.capacity)
+        return evidence && heavyHitters.total == other.heavyHitters.total && top.count == otherTop.count
+            && zip(top, otherTop).allSatisfy { $0.label == $1.label && $0.count == $1.count && $0.error == $1.error }
+    }
+
     /// Records a routing change of an endpoint (from the journal, oldest first, before the lines are read; or
     /// applied in this session): its verdict and since-change figures count only the requests from then on.
     public func noteRoutingChange(_ change: RoutingChange) {

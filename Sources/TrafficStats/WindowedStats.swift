@@ -338,6 +338,32 @@ final class WindowedStats {
         }
     }
 
+    /// Whether `other` holds the same figures in every bucket and slice, shown in a window or not (the
+    /// backfill tests compare a merged state with a sequential one through it).
+    func holdsSameFigures(as other: WindowedStats) -> Bool {
+        func same(_ a: CountBucket, _ b: CountBucket) -> Bool {
+            a.tag == b.tag && a.requests == b.requests && a.s2xx == b.s2xx && a.s3xx == b.s3xx && a.s4xx == b.s4xx
+                && a.s5xx == b.s5xx && a.hasLatency == b.hasLatency && (!a.hasLatency || a.maxMs == b.maxMs)
+        }
+        func same(_ a: Histogram<UInt32>?, _ b: Histogram<UInt32>?) -> Bool {
+            let x = (a?.totalCount ?? 0) > 0 ? a : nil, y = (b?.totalCount ?? 0) > 0 ? b : nil
+            guard let x, let y else { return x == nil && y == nil }
+            return x.totalCount == y.totalCount && x.max == y.max && x.min == y.min
+                && [1.0, 10, 50, 90, 99, 99.9].allSatisfy { x.valueAtPercentile($0) == y.valueAtPercentile($0) }
+        }
+        func same(_ a: HistogramSlice, _ b: HistogramSlice) -> Bool {
+            let aEmpty = (a.histogram?.totalCount ?? 0) == 0, bEmpty = (b.histogram?.totalCount ?? 0) == 0
+            return aEmpty && bEmpty || (a.tag == b.tag && same(a.histogram, b.histogram))
+        }
+        let a = allStatus.pointee, b = other.allStatus.pointee
+        guard a.requests == b.requests, a.s2xx == b.s2xx, a.s3xx == b.s3xx, a.s4xx == b.s4xx, a.s5xx == b.s5xx, a.maxMs == b.maxMs,
+              same(allHistogram.pointee, other.allHistogram.pointee) else { return false }
+        return (0..<Self.secondSlots).allSatisfy { same(seconds[$0], other.seconds[$0]) }
+            && (0..<Self.tenSecondSlots).allSatisfy { same(tens[$0], other.tens[$0]) }
+            && (0..<Self.fineSlices).allSatisfy { same(fine[$0], other.fine[$0]) }
+            && (0..<Self.coarseSlices).allSatisfy { same(coarse[$0], other.coarse[$0]) }
+    }
+
     /// Approximate bytes held (buckets and histogram counts).
     var footprint: Int {
         var bytes = (Self.secondSlots + Self.tenSecondSlots) * MemoryLayout<CountBucket>.stride

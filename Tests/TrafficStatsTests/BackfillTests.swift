@@ -129,6 +129,8 @@ private func snapshots(_ engine: TrafficEngine) -> [TrafficSnapshot] {
         #expect(reports.count > 2)
         #expect(zip(reports, reports.dropFirst()).allSatisfy { $0.bytesRead <= $1.bytesRead && $0.lines <= $1.lines })
 
+        // The whole state, not only what the windows show (a stale ring slot is in no window).
+        #expect(sequential.aggregator.holdsSameState(as: parallel.aggregator))
         let a = snapshots(sequential), b = snapshots(parallel)
         #expect(a.count == b.count)
         for (x, y) in zip(a, b) {
@@ -150,6 +152,7 @@ private func snapshots(_ engine: TrafficEngine) -> [TrafficSnapshot] {
         while sequential.poll() > 0 {}
         while parallel.poll() > 0 {}
         #expect(snapshots(sequential) == snapshots(parallel))
+        #expect(sequential.aggregator.holdsSameState(as: parallel.aggregator))
         #expect(parallel.snapshot(.all).lines > whole.lines + 400)
     }
 
