@@ -168,6 +168,9 @@ public final class LiveTraffic: @unchecked Sendable {
     ///
     /// With `slideWithWallClock`, windows end at the later of the newest log time and the wall clock, so quiet
     /// logs show as quiet; leave it off when reading old files.
+    ///
+    /// The lines already written from the start position on (the look-back) are read first on every core
+    /// (`TrafficEngine.backfill`), publishing `backfill` progress; snapshots follow once they are read.
     public func run(pollInterval: Double = 0.2, publishInterval: Double = 0.5, windows: [TrafficWindow] = [],
                     slideWithWallClock: Bool = false) {
         lock.lock()
@@ -189,7 +192,10 @@ public final class LiveTraffic: @unchecked Sendable {
             self?.applyPending(to: engine)
             // The lines already written (the look-back) are read on every core first, with progress for the UI.
             let progress = engine.backfill(progress: { self?.publish(backfill: $0) }, shouldContinue: { self?.isRunning(run) == true })
-            guard progress.done else { return }
+            guard progress.done else {
+                if self?.isRunning(run) == true { self?.fail("reading the logs already written stopped early; start again to read them") }
+                return
+            }
             while self?.isRunning(run) == true {
                 let read = engine.poll(maxBytesPerFile: 16 << 20)
                 guard let self else { return }
