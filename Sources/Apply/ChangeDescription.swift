@@ -63,11 +63,15 @@ public enum ApplyOutcome: String, Sendable, Codable, CaseIterable {
     /// A later Cutover command found the intent of a change whose process died mid-way (SIGKILL, power
     /// loss) and put the previous files back.
     case recovered
+    /// A fleet change could not reach a host (or write there) before any reload: every host it had written
+    /// was put back and nothing was reloaded.
+    case hostUnreachable = "host-unreachable"
 
     /// Where this outcome sits in the exit-code table.
     public var exitStatus: ExitStatus {
         switch self {
         case .applied, .recovered: return .success
+        case .hostUnreachable: return .error
         case .validationRefused: return .refused
         case .validationNotRun: return .validationNotRun
         case .reloadFailedReverted: return .reloadFailedReverted

@@ -53,7 +53,8 @@ public final class EffectRunner: @unchecked Sendable {
                 let elapsed = clock.monotonic() - started
                 if outcome.outcome == .applied { noteConfiguredPercents(outcome.shifts) }
                 post(.applyFinished(ApplyStatus(action: edit.action, summary: summary, outcome: outcome.outcome,
-                                                message: outcome.message, elapsed: elapsed, finishedAt: clock.now())))
+                                                message: outcome.message, elapsed: elapsed, finishedAt: clock.now(),
+                                                hosts: outcome.hosts)))
             }
         case .undo(let summary):
             let started = clock.monotonic()
@@ -61,7 +62,8 @@ public final class EffectRunner: @unchecked Sendable {
                 let outcome = applier.undo()
                 let elapsed = clock.monotonic() - started
                 post(.applyFinished(ApplyStatus(action: "undo", summary: summary, outcome: outcome.outcome,
-                                                message: outcome.message, elapsed: elapsed, finishedAt: clock.now())))
+                                                message: outcome.message, elapsed: elapsed, finishedAt: clock.now(),
+                                                hosts: outcome.hosts)))
                 if outcome.outcome == .applied, let loaded = try? config.load() { noteConfiguredPercents(of: loaded.model) }
             }
         case .reloadConfig:

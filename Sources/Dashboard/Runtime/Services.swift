@@ -15,13 +15,17 @@ public struct ChangeOutcome: Sendable, Equatable {
     public var timings: ApplyTimings?
     /// The endpoints whose share changed (empty for undo and failures).
     public var shifts: [EndpointShift]
+    /// With `hosts:`, how the change ended on each host (the ones needing hands first).
+    public var hosts: [HostRecord]
 
     /// Creates an outcome.
-    public init(outcome: ApplyOutcome?, message: String, timings: ApplyTimings? = nil, shifts: [EndpointShift] = []) {
+    public init(outcome: ApplyOutcome?, message: String, timings: ApplyTimings? = nil, shifts: [EndpointShift] = [],
+                hosts: [HostRecord] = []) {
         self.outcome = outcome
         self.message = message
         self.timings = timings
         self.shifts = shifts
+        self.hosts = hosts
     }
 }
 
@@ -95,7 +99,8 @@ extension ApplyClock {
     }
 }
 
-/// Reads a config file (with its includes) and discovers the rollout in it.
+/// Reads a config file (with its includes) and discovers the rollout in it: from this machine, or with a
+/// fleet from its reference host, comparing every host's routing (`LoadedConfig.drift`) on each read.
 public struct LocalConfigReader: ConfigReading {
     /// The config file.
     public var path: String
@@ -105,19 +110,27 @@ public struct LocalConfigReader: ConfigReading {
     public var names: RolloutNames
     /// The directory nginx resolves relative log paths against (its `-p`); nil leaves them relative.
     public var nginxPrefix: String?
+    /// With `hosts:`, the host the config is read from; nil reads this machine's disk.
+    public var reference: NginxTarget?
+    /// With `hosts:`, every host, whose routing each read compares.
+    public var fleet: [NginxTarget] = []
 
     /// Creates a reader.
-    public init(path: String, prefix: String? = nil, names: RolloutNames = RolloutNames(), nginxPrefix: String? = nil) {
+    public init(path: String, prefix: String? = nil, names: RolloutNames = RolloutNames(), nginxPrefix: String? = nil,
+                reference: NginxTarget? = nil, fleet: [NginxTarget] = []) {
         self.path = path
         self.prefix = prefix
         self.names = names
         self.nginxPrefix = nginxPrefix
+        self.reference = reference
+        self.fleet = fleet
     }
 
     public func load() throws -> LoadedConfig {
-        var config = try ConfigSet.load(path: path, prefix: prefix)
+        var config = try ConfigSet.load(path: path, prefix: prefix, store: reference?.store ?? LocalFileStore())
         config.nginxPrefix = nginxPrefix
-        return LoadedConfig(config: config, model: Discovery.discover(config, names: names))
+        return LoadedConfig(config: config, model: Discovery.discover(config, names: names),
+                            drift: fleet.isEmpty ? nil : DriftReport.read(fleet))
     }
 }
 
@@ -145,7 +158,7 @@ public struct PipelineChangeApplier: ChangeApplying {
             let preview = try RolloutEditor(config: base.config, model: base.model).apply(edit)
             let report = try applier.apply(edit, preview: preview, previewModel: base.model, reason: reason)
             return ChangeOutcome(outcome: report.outcome, message: report.message, timings: report.timings,
-                                 shifts: report.outcome == .applied ? preview.shifts : [])
+                                 shifts: report.outcome == .applied ? preview.shifts : [], hosts: report.hosts)
         } catch {
             return ChangeOutcome(outcome: nil, message: "\(error)")
         }
@@ -153,8 +166,8 @@ public struct PipelineChangeApplier: ChangeApplying {
 
     public func undo() -> ChangeOutcome {
         do {
-            let report = try applier.pipeline.undo(reason: "undo from the dashboard")
-            return ChangeOutcome(outcome: report.outcome, message: report.message, timings: report.timings)
+            let report = try applier.undo(reason: "undo from the dashboard")
+            return ChangeOutcome(outcome: report.outcome, message: report.message, timings: report.timings, hosts: report.hosts)
         } catch {
             return ChangeOutcome(outcome: nil, message: "\(error)")
         }
