@@ -155,16 +155,22 @@ public struct ApplyStatus: Sendable, Equatable {
     public var elapsed: Duration?
     /// When it finished.
     public var finishedAt: Date?
+    /// The endpoints whose share or group changed (empty for undo and failures).
+    public var shifts: [EndpointShift]
+    /// Whether nginx's old workers are being watched until they exit (`Action.workersDrained` follows).
+    public var drainWatched: Bool
 
     /// Creates a status.
     public init(action: String, summary: String, outcome: ApplyOutcome?, message: String, elapsed: Duration? = nil,
-                finishedAt: Date? = nil) {
+                finishedAt: Date? = nil, shifts: [EndpointShift] = [], drainWatched: Bool = false) {
         self.action = action
         self.summary = summary
         self.outcome = outcome
         self.message = message
         self.elapsed = elapsed
         self.finishedAt = finishedAt
+        self.shifts = shifts
+        self.drainWatched = drainWatched
     }
 
     /// Whether the change is live.
@@ -181,6 +187,7 @@ public struct ApplyStatus: Sendable, Equatable {
         case .revertWithheld?: return "revert withheld: a hand edit arrived, fix by hand"
         case .interrupted?: return "interrupted, reverted"
         case .recovered?: return "recovered"
+        case .cancelled?: return "cancelled before the reload, nothing changed"
         case nil: return "not applied"
         }
     }
@@ -246,6 +253,8 @@ public struct AppState: Sendable {
     public var applyingStage: String?
     /// An emergency rollback confirmed while another change was in flight: it runs right after that one.
     public var queuedRollback: PendingChange?
+    /// The traffic watch after the last change that lowered a share (see `RollbackConfirmation`).
+    public var confirmation: ConfirmationWatch?
     /// The status line.
     public var status: StatusMessage?
     /// The theme in use.

@@ -15,13 +15,17 @@ public struct ChangeOutcome: Sendable, Equatable {
     public var timings: ApplyTimings?
     /// The endpoints whose share changed (empty for undo and failures).
     public var shifts: [EndpointShift]
+    /// nginx's workers from before the reload, to watch until they exit (nil when the master is unknown).
+    public var drain: WorkerDrain?
 
     /// Creates an outcome.
-    public init(outcome: ApplyOutcome?, message: String, timings: ApplyTimings? = nil, shifts: [EndpointShift] = []) {
+    public init(outcome: ApplyOutcome?, message: String, timings: ApplyTimings? = nil, shifts: [EndpointShift] = [],
+                drain: WorkerDrain? = nil) {
         self.outcome = outcome
         self.message = message
         self.timings = timings
         self.shifts = shifts
+        self.drain = drain
     }
 }
 
@@ -32,6 +36,9 @@ public protocol ChangeApplying: Sendable {
     func apply(_ edit: RolloutEdit, basis: LoadedConfig?) -> ChangeOutcome
     /// Reverts the last applied change through the pipeline.
     func undo() -> ChangeOutcome
+    /// Asks the change in flight (from another thread) to stop before the reload, for `reason`; a change
+    /// that reached the reload completes (or reverts) as usual. Emergency changes (rollbacks) never stop.
+    func cancelInFlight(reason: String)
 }
 
 /// Reads the journal of changes.
@@ -132,26 +139,50 @@ public struct PipelineChangeApplier: ChangeApplying {
     /// The reason recorded in the journal.
     public var reason: String?
 
-    /// Creates an applier.
+    /// What `cancelInFlight` sets; the pipeline looks at it before the reload.
+    public let cancellation: ApplyCancellation
+
+    /// Creates an applier; the pipeline's cancellation is used (one is added when it has none).
     public init(applier: EditApplier, reader: ConfigReading, reason: String? = "from the dashboard") {
+        var applier = applier
+        if let existing = applier.pipeline.configuration.cancellation {
+            cancellation = existing
+        } else {
+            let made = ApplyCancellation()
+            var configuration = applier.pipeline.configuration
+            configuration.cancellation = made
+            applier.pipeline = ApplyPipeline(configuration: configuration, runner: applier.pipeline.runner, clock: applier.pipeline.clock)
+            cancellation = made
+        }
         self.applier = applier
         self.reader = reader
         self.reason = reason
     }
 
+    public func cancelInFlight(reason: String) {
+        cancellation.request(reason)
+    }
+
     public func apply(_ edit: RolloutEdit, basis: LoadedConfig?) -> ChangeOutcome {
+        // A request meant for an earlier change does not reach this one (rollbacks ignore it anyway).
+        if !EditApplier.isEmergency(edit) { cancellation.reset() }
         do {
             let base = try basis ?? reader.load()
             let preview = try RolloutEditor(config: base.config, model: base.model).apply(edit)
+            // The workers serving before the reload: the traffic confirmation counts once they have exited.
+            let control = applier.pipeline.configuration.nginx
+            let drain = WorkerDrain.workers(ofMasterIn: control.masterPidFile ?? control.reloadSignalPidFile,
+                                            procRoot: applier.pipeline.configuration.procRoot)
             let report = try applier.apply(edit, preview: preview, previewModel: base.model, reason: reason)
             return ChangeOutcome(outcome: report.outcome, message: report.message, timings: report.timings,
-                                 shifts: report.outcome == .applied ? preview.shifts : [])
+                                 shifts: report.outcome == .applied ? preview.shifts : [], drain: drain)
         } catch {
             return ChangeOutcome(outcome: nil, message: "\(error)")
         }
     }
 
     public func undo() -> ChangeOutcome {
+        cancellation.reset()
         do {
             let report = try applier.pipeline.undo(reason: "undo from the dashboard")
             return ChangeOutcome(outcome: report.outcome, message: report.message, timings: report.timings)
