@@ -27,7 +27,7 @@ struct CheckCommand: ParsableCommand {
                 nginxBinary: settings.nginx, validateCommand: control.validateArgv, reloadCommand: control.reloadArgv,
                 pidFile: location.pidFile, journal: settings.journalPath(config: context.configPath),
                 commandTimeout: .milliseconds(Int64(settings.commandTimeout * 1000)), checkEnvironment: !configOnly)
-            let findings = Preflight.run(config: context.config, model: context.model, inputs: inputs, probe: SystemProbe(runner: runner))
+            let findings = Preflight.run(config: context.config, model: context.model, inputs: inputs, probe: SystemProbe(runner: runner, clock: context.clock))
             if json {
                 print(PreflightReport.json(findings))
             } else {

@@ -52,6 +52,8 @@ struct Context {
     /// The apply pipeline wired from the settings for this config (the CLI prints the report before
     /// ending by a signal that arrived mid-change, so the pipeline does not raise it itself).
     var applier: EditApplier
+    /// The one clock of this process (the pipeline's), handed to everything that reads the time.
+    var clock: ApplyClock { applier.pipeline.clock }
 
     /// Loads settings, then the config they or the flags name, then discovers the model; then finishes
     /// a change a dead Cutover process left half-way on this config (saying so loudly).
