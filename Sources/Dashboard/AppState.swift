@@ -231,6 +231,8 @@ public struct AppState: Sendable {
     public var snapshot: TrafficSnapshot?
     /// Why the log reader stopped, if it did.
     public var trafficError: String?
+    /// How far reading the look-back has got (the table shows it until the first figures arrive).
+    public var lookBack: BackfillProgress?
     /// The statistics window.
     public var window: TrafficWindow
     /// The view on screen.

@@ -127,6 +127,9 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
             state.confirmation?.record(snapshot, names: names)
         }
         return []
+    case .lookBack(let progress):
+        state.lookBack = progress
+        return []
     case .configLoaded(let loaded):
         state.loaded = loaded
         state.loadError = nil

@@ -64,6 +64,13 @@ public protocol TrafficSource: Sendable {
     var error: String? { get }
     /// Records that an endpoint's configured percent changed at a log time.
     func setConfiguredPercent(_ percent: Double?, endpoint: String, at time: Int64)
+    /// How far reading the lines already written has got (nil: not reported).
+    var backfill: BackfillProgress? { get }
+}
+
+extension TrafficSource {
+    /// Sources that read no look-back report none.
+    public var backfill: BackfillProgress? { nil }
 }
 
 extension LiveTraffic: TrafficSource {}
