@@ -41,6 +41,7 @@ struct WatchCommand: ParsableCommand {
                                              migrationLogs: logs.migrationLogs(settings),
                                              nginxBinary: settings.nginx, journal: settings.journalPath(config: context.configPath), checkEnvironment: false)
                 options.preflight = Preflight.run(config: context.config, model: context.model, inputs: inputs)
+                    + (context.drift.map(Preflight.fleetFindings) ?? [])
             }
             let session: DashboardSession
             do {
