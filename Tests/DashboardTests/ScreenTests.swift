@@ -263,3 +263,29 @@ func render(_ state: AppState, width: Int, height: Int, colorMode: ColorMode = .
         #expect(!single.joined().contains("DRIFT"))
     }
 }
+
+/// The dashboard refuses an edit while the fleet's hosts differ, as the CLI does.
+@Suite struct FleetDashboardApplyTests {
+    struct NoReader: ConfigReading {
+        func load() throws -> LoadedConfig { throw DashboardError("not read") }
+    }
+
+    @Test func anEditIsRefusedWhileHostsDiffer() throws {
+        let state = try ScreenTests.state()
+        var loaded = try #require(state.loaded)
+        loaded.drift = DriftReport(hosts: [DriftReport.Host(name: "edge1", configSHA256: "a", drift: false),
+                                           DriftReport.Host(name: "edge2", configSHA256: "b", drift: true)], majoritySHA256: "a")
+        let dir = try TempDir(prefix: "cutover-fleet-dashboard")
+        let journal = Journal(path: dir.file("journal.jsonl"))
+        let pipeline = ApplyPipeline(configuration: ApplyConfiguration(nginx: NginxControl(validateArgv: ["false"], reloadArgv: ["false"]),
+                                                                       mainConfig: dir.file("x.conf"), journal: journal),
+                                     runner: ScriptedRunner())
+        let applier = PipelineChangeApplier(applier: EditApplier(pipeline: pipeline, configPath: dir.file("x.conf"), prefix: nil,
+                                                                 names: RolloutNames()), reader: NoReader())
+        let outcome = applier.apply(.rollbackAll, basis: loaded)
+        #expect(outcome.outcome == .conflict)
+        #expect(outcome.message.contains("hosts differ: edge2"))
+        #expect(outcome.message.contains("cutover sync --from edge1"))
+        #expect(try journal.records().isEmpty)
+    }
+}

@@ -155,6 +155,13 @@ public struct PipelineChangeApplier: ChangeApplying {
     public func apply(_ edit: RolloutEdit, basis: LoadedConfig?) -> ChangeOutcome {
         do {
             let base = try basis ?? reader.load()
+            if let drift = base.drift, !drift.agrees {
+                // As the CLI does: no edit while the hosts differ (the pipeline would refuse it as a conflict too).
+                let agreeing = drift.hosts.filter { !$0.drift }.map(\.name)
+                return ChangeOutcome(outcome: .conflict, message: "hosts differ: " + drift.drifted.joined(separator: ", ")
+                                     + "; nothing was changed. Make them identical with `cutover sync --from \(agreeing.first ?? "HOST")`\n"
+                                     + drift.describe())
+            }
             let preview = try RolloutEditor(config: base.config, model: base.model).apply(edit)
             let report = try applier.apply(edit, preview: preview, previewModel: base.model, reason: reason)
             return ChangeOutcome(outcome: report.outcome, message: report.message, timings: report.timings,
