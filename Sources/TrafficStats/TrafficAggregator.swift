@@ -376,8 +376,11 @@ public final class TrafficAggregator {
                 fillComparisons(&stats, endpoint: index, from: from, to: windowEnd)
                 verdict = verdicts[index]
             }
-            endpoints.append(EndpointTraffic(endpoint: name, stats: stats, newShareSeries: series(index, to: to), verdict: verdict,
-                                             timeline: to.map { timeline(index, window: window, to: $0) }))
+            let counts = requestSeries(index, to: to)
+            endpoints.append(EndpointTraffic(endpoint: name, stats: stats,
+                                             newShareSeries: zip(counts.current, counts.new).map { c, n in c + n > 0 ? Double(n) / Double(c + n) : nil },
+                                             verdict: verdict, timeline: to.map { timeline(index, window: window, to: $0) },
+                                             currentRequestSeries: counts.current, newRequestSeries: counts.new))
         }
         let top = heavyHitters.top(configuration.notMigratedReported).map { PathCount(path: $0.label, requests: Int($0.count)) }
         return TrafficSnapshot(window: window, logTime: to, endpoints: endpoints, notMigrated: top, malformed: [:],
@@ -456,12 +459,11 @@ public final class TrafficAggregator {
         stats.splitMismatch = p < 0.001
     }
 
-    private func series(_ endpoint: Int, to: Int64?) -> [Double?] {
-        guard let to else { return [] }
+    /// Each service's requests in each of the last `seriesSeconds` seconds up to `to`, oldest first.
+    private func requestSeries(_ endpoint: Int, to: Int64?) -> (current: [Int], new: [Int]) {
+        guard let to else { return ([], []) }
         let from = to - Int64(configuration.seriesSeconds) + 1
-        let current = pairs[endpoint * 2].perSecond(from: from, to: to)
-        let new = pairs[endpoint * 2 + 1].perSecond(from: from, to: to)
-        return zip(current, new).map { c, n in c + n > 0 ? Double(n) / Double(c + n) : nil }
+        return (pairs[endpoint * 2].perSecond(from: from, to: to), pairs[endpoint * 2 + 1].perSecond(from: from, to: to))
     }
 
     private func timeline(_ endpoint: Int, window: TrafficWindow, to: Int64) -> EndpointTimeline {

@@ -45,7 +45,8 @@ struct StatusCommand: ParsableCommand {
                                                       newServiceUpstreams: context.settings.newServiceUpstreams)
             configuration.verdict = context.settings.verdict
             do {
-                engine = try TrafficEngine(sources: plan.sources, start: start, configuration: configuration)
+                engine = try TrafficEngine(sources: plan.sources, start: start, configuration: configuration,
+                                           clock: context.clock.monotonicSeconds, wallClock: context.clock.unixSeconds)
             } catch {
                 throw CLIError(message: "cannot set up the log reader: \(error)", code: CLIError.general)
             }

@@ -357,7 +357,13 @@ enum DetailPane {
             head.append(Span(" · ", style: theme[.muted]))
             head += first.spans
         }
-        return [Line(head)] + details.dropFirst().map { Line([Span("  · ", style: theme[.muted])] + $0.spans) }
+        var lines = [Line(head)] + details.dropFirst().map { Line([Span("  · ", style: theme[.muted])] + $0.spans) }
+        // After a change that lowered this endpoint's share: what the traffic since says, right under the verdict.
+        if let confirmation = RollbackConfirmation.detail(state, pattern: row.endpoint.pattern) {
+            let style = confirmation.confirmed == false ? theme[.error].bold : (confirmation.confirmed == true ? theme[.ok] : theme[.muted])
+            lines.insert(Line([Span(confirmation.text, style: style)]), at: 1)
+        }
+        return lines
     }
 
     /// The lowest latency the log axis shows: one millisecond.
