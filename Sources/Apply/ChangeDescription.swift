@@ -102,6 +102,9 @@ public enum ApplyOutcome: String, Sendable, Codable, CaseIterable {
     /// A later Cutover command found the intent of a change whose process died mid-way (SIGKILL, power
     /// loss) and put the previous files back.
     case recovered
+    /// A fleet change could not reach a host (or write there) before any reload: every host it had written
+    /// was put back and nothing was reloaded.
+    case hostUnreachable = "host-unreachable"
     /// An emergency rollback from the dashboard cancelled the change before the reload: nothing was written,
     /// or the previous files were put back; nginx never read the change.
     case cancelled
@@ -110,6 +113,7 @@ public enum ApplyOutcome: String, Sendable, Codable, CaseIterable {
     public var exitStatus: ExitStatus {
         switch self {
         case .applied, .recovered: return .success
+        case .hostUnreachable: return .error
         case .validationRefused: return .refused
         case .validationNotRun: return .validationNotRun
         case .reloadFailedReverted: return .reloadFailedReverted

@@ -58,6 +58,8 @@ public enum Action: Sendable {
     case key(Key)
     /// The latest traffic snapshot for the current window, and the reader's failure if it stopped.
     case traffic(TrafficSnapshot?, error: String?)
+    /// How far the ingest has read the lines already written (the look-back), nil when it reports none.
+    case lookBack(BackfillProgress?)
     /// The config was read from disk.
     case configLoaded(LoadedConfig)
     /// The config could not be read.

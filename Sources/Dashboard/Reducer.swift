@@ -128,6 +128,9 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
             state.confirmation?.record(snapshot, names: names)
         }
         return []
+    case .lookBack(let progress):
+        state.lookBack = progress
+        return []
     case .configLoaded(let loaded):
         state.loaded = loaded
         state.loadError = nil
@@ -168,10 +171,11 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         }
         let took = result.elapsed.map { " in \(formatDuration($0))" } ?? ""
         let firstLine = result.message.split(separator: "\n").first.map(String.init) ?? result.message
+        let hosts = result.hosts.isEmpty ? "" : " [\(result.hostsText)]"
         if result.succeeded {
-            state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(took)")
+            state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(hosts)\(took)")
         } else {
-            state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(took): \(firstLine)", isError: true)
+            state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(hosts)\(took): \(firstLine)", isError: true)
         }
         if let queued = state.queuedRollback, case .edit(let edit) = queued.operation {
             // The queued emergency rollback goes next, on the files as they are now (the pipeline recomputes it).

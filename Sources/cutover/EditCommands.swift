@@ -10,6 +10,8 @@ struct EditOptions: ParsableArguments {
     @Flag(name: .long, help: "Print the change as a unified diff per file and change nothing.") var dryRun = false
     @Flag(name: [.short, .long], help: "Apply without asking (a prompt appears only when stdin is a terminal).") var yes = false
     @Option(name: .long, help: ArgumentHelp("Why: recorded in the journal.", valueName: "TEXT")) var reason: String?
+    @Option(name: .long, help: ArgumentHelp("With `hosts:`: apply to these hosts only (a canary first); they must agree with each other.", valueName: "NAME,..."))
+    var hosts: String?
 
     /// Whether `text` is a percent nginx accepts in split_clients: 0 to 100, at most two decimals, at least one
     /// digit (`.` is refused, not read as 0).
@@ -180,7 +182,7 @@ enum EditRunner {
 
     static func run(_ edit: RolloutEdit, global: GlobalOptions, options: EditOptions, confirm: ConfirmTrafficOptions? = nil) throws {
         try runReportingErrors {
-            let context = try Context.load(global)
+            let context = try Context.load(global, hosts: options.hosts, scope: .editing)
             let preview: EditResult
             do {
                 preview = try RolloutEditor(config: context.config, model: context.model).apply(edit)
@@ -199,7 +201,7 @@ enum EditRunner {
             let drain = WorkerDrain.workers(ofMasterIn: control.masterPidFile ?? control.reloadSignalPidFile)
             let report = try wiring.apply(edit: edit, preview: preview, reason: options.reason)
             let reloadedAt = context.applier.pipeline.clock.now()
-            let code = ApplyWiring.finish(report)
+            let code = ApplyWiring.finish(report, context: context)
             if code != 0 { throw ExitCode(code) }
             if let confirm, let seconds = confirm.seconds { try confirmTraffic(confirm, seconds: seconds, preview: preview, global: global,
                                                                                drain: drain, reloadedAt: reloadedAt) }

@@ -56,7 +56,7 @@ public final class EffectRunner: @unchecked Sendable {
                 let drain = lowers ? outcome.drain : nil
                 post(.applyFinished(ApplyStatus(action: edit.action, summary: summary, outcome: outcome.outcome,
                                                 message: outcome.message, elapsed: elapsed, finishedAt: clock.now(),
-                                                shifts: outcome.shifts, drainWatched: drain != nil)))
+                                                hosts: outcome.hosts, shifts: outcome.shifts, drainWatched: drain != nil)))
                 if let drain { watchDrain(drain) }
             }
         case .undo(let summary):
@@ -65,7 +65,8 @@ public final class EffectRunner: @unchecked Sendable {
                 let outcome = applier.undo()
                 let elapsed = clock.monotonic() - started
                 post(.applyFinished(ApplyStatus(action: "undo", summary: summary, outcome: outcome.outcome,
-                                                message: outcome.message, elapsed: elapsed, finishedAt: clock.now())))
+                                                message: outcome.message, elapsed: elapsed, finishedAt: clock.now(),
+                                                hosts: outcome.hosts)))
                 if outcome.outcome == .applied, let loaded = try? config.load() { noteConfiguredPercents(of: loaded.model) }
             }
         case .reloadConfig:

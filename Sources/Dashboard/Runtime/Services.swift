@@ -15,16 +15,19 @@ public struct ChangeOutcome: Sendable, Equatable {
     public var timings: ApplyTimings?
     /// The endpoints whose share changed (empty for undo and failures).
     public var shifts: [EndpointShift]
+    /// With `hosts:`, how the change ended on each host (the ones needing hands first).
+    public var hosts: [HostRecord]
     /// nginx's workers from before the reload, to watch until they exit (nil when the master is unknown).
     public var drain: WorkerDrain?
 
     /// Creates an outcome.
     public init(outcome: ApplyOutcome?, message: String, timings: ApplyTimings? = nil, shifts: [EndpointShift] = [],
-                drain: WorkerDrain? = nil) {
+                hosts: [HostRecord] = [], drain: WorkerDrain? = nil) {
         self.outcome = outcome
         self.message = message
         self.timings = timings
         self.shifts = shifts
+        self.hosts = hosts
         self.drain = drain
     }
 }
@@ -61,6 +64,13 @@ public protocol TrafficSource: Sendable {
     var error: String? { get }
     /// Records that an endpoint's configured percent changed at a log time.
     func setConfiguredPercent(_ percent: Double?, endpoint: String, at time: Int64)
+    /// How far reading the lines already written has got (nil: not reported).
+    var backfill: BackfillProgress? { get }
+}
+
+extension TrafficSource {
+    /// Sources that read no look-back report none.
+    public var backfill: BackfillProgress? { nil }
 }
 
 extension LiveTraffic: TrafficSource {}
@@ -85,7 +95,8 @@ public struct ConfigJournal: JournalReading {
     }
 }
 
-/// Reads a config file (with its includes) and discovers the rollout in it.
+/// Reads a config file (with its includes) and discovers the rollout in it: from this machine, or with a
+/// fleet from its reference host, comparing every host's routing (`LoadedConfig.drift`) on each read.
 public struct LocalConfigReader: ConfigReading {
     /// The config file.
     public var path: String
@@ -95,19 +106,27 @@ public struct LocalConfigReader: ConfigReading {
     public var names: RolloutNames
     /// The directory nginx resolves relative log paths against (its `-p`); nil leaves them relative.
     public var nginxPrefix: String?
+    /// With `hosts:`, the host the config is read from; nil reads this machine's disk.
+    public var reference: NginxTarget?
+    /// With `hosts:`, every host, whose routing each read compares.
+    public var fleet: [NginxTarget] = []
 
     /// Creates a reader.
-    public init(path: String, prefix: String? = nil, names: RolloutNames = RolloutNames(), nginxPrefix: String? = nil) {
+    public init(path: String, prefix: String? = nil, names: RolloutNames = RolloutNames(), nginxPrefix: String? = nil,
+                reference: NginxTarget? = nil, fleet: [NginxTarget] = []) {
         self.path = path
         self.prefix = prefix
         self.names = names
         self.nginxPrefix = nginxPrefix
+        self.reference = reference
+        self.fleet = fleet
     }
 
     public func load() throws -> LoadedConfig {
-        var config = try ConfigSet.load(path: path, prefix: prefix)
+        var config = try ConfigSet.load(path: path, prefix: prefix, store: reference?.store ?? LocalFileStore())
         config.nginxPrefix = nginxPrefix
-        return LoadedConfig(config: config, model: Discovery.discover(config, names: names))
+        return LoadedConfig(config: config, model: Discovery.discover(config, names: names),
+                            drift: fleet.isEmpty ? nil : DriftReport.read(fleet))
     }
 }
 
@@ -151,6 +170,13 @@ public struct PipelineChangeApplier: ChangeApplying {
         if !EditApplier.isEmergency(edit) { cancellation.reset() }
         do {
             let base = try basis ?? reader.load()
+            if let drift = base.drift, !drift.agrees {
+                // As the CLI does: no edit while the hosts differ (the pipeline would refuse it as a conflict too).
+                let agreeing = drift.hosts.filter { !$0.drift }.map(\.name)
+                return ChangeOutcome(outcome: .conflict, message: "hosts differ: " + drift.drifted.joined(separator: ", ")
+                                     + "; nothing was changed. Make them identical with `cutover sync --from \(agreeing.first ?? "HOST")`\n"
+                                     + drift.describe())
+            }
             let preview = try RolloutEditor(config: base.config, model: base.model).apply(edit)
             // The workers serving before the reload: the traffic confirmation counts once they have exited.
             let control = applier.pipeline.configuration.nginx
@@ -158,7 +184,7 @@ public struct PipelineChangeApplier: ChangeApplying {
                                             procRoot: applier.pipeline.configuration.procRoot)
             let report = try applier.apply(edit, preview: preview, previewModel: base.model, reason: reason)
             return ChangeOutcome(outcome: report.outcome, message: report.message, timings: report.timings,
-                                 shifts: report.outcome == .applied ? preview.shifts : [], drain: drain)
+                                 shifts: report.outcome == .applied ? preview.shifts : [], hosts: report.hosts, drain: drain)
         } catch {
             return ChangeOutcome(outcome: nil, message: "\(error)")
         }
@@ -167,8 +193,8 @@ public struct PipelineChangeApplier: ChangeApplying {
     public func undo() -> ChangeOutcome {
         cancellation.reset()
         do {
-            let report = try applier.pipeline.undo(reason: "undo from the dashboard")
-            return ChangeOutcome(outcome: report.outcome, message: report.message, timings: report.timings)
+            let report = try applier.undo(reason: "undo from the dashboard")
+            return ChangeOutcome(outcome: report.outcome, message: report.message, timings: report.timings, hosts: report.hosts)
         } catch {
             return ChangeOutcome(outcome: nil, message: "\(error)")
         }

@@ -193,6 +193,10 @@ enum EndpointsScreen {
                            style: theme[.error]), wrap: .word).render(in: inner, buffer: &buffer)
             return
         }
+        if state.snapshot == nil, let progress = state.lookBack, !progress.done {
+            LookBackPanel.render(progress, theme: theme, unicode: state.unicode, area: inner, buffer: &buffer)
+            return
+        }
         if rows.isEmpty {
             let message = state.filter.isEmpty ? "No migrating endpoints found in the config (see the problems view, 5)."
                 : "No endpoint matches the filter \"\(state.filter)\" (Esc clears it)."
