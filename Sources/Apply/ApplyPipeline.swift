@@ -34,6 +34,9 @@ public struct ApplyConfiguration: Sendable {
     /// Called with each stage's name as the pipeline enters it ("validating", "reloading", ...), from the
     /// applying thread; the dashboard shows it on its applying line.
     public var onStage: (@Sendable (String) -> Void)?
+    /// Asked by another thread (the dashboard's emergency rollback) to stop a non-emergency change before the
+    /// reload; checked before the swap, after it and after validation (see `ApplyCancellation`).
+    public var cancellation: ApplyCancellation?
 
     /// Creates a configuration; `lockFile` defaults to `.cutover.lock` beside `mainConfig`.
     public init(nginx: NginxControl, mainConfig: String, lockFile: String? = nil, lockWait: Duration = .seconds(3),
@@ -348,6 +351,13 @@ public struct ApplyPipeline: Sendable {
             return ApplyReport(outcome: .applied, message: "nothing to change: the files already hold this configuration",
                                record: nil, timings: timings, validation: nil, reload: nil)
         }
+        /// Why this change is to stop before the reload (never for an emergency change).
+        func cancelled() -> String? { emergency ? nil : configuration.cancellation?.requested }
+        if let reason = cancelled() {
+            timings.total = lap(start)
+            return finish(.cancelled, "cancelled before anything was written (\(reason)); the files and nginx are as they were",
+                          description: description, changes: [], undoes: undoes, timings: timings)
+        }
 
         // 3 and 5. Write beside, keep backups, swap in (only once the change can be journaled, except for an
         // emergency change, which goes through and journals wherever it can).
@@ -449,6 +459,13 @@ public struct ApplyPipeline: Sendable {
         if let signal = SignalGuard.pending {
             return try revertOrWithhold(.interrupted, interruptedMessage(signal, stage: "while swapping the files in"))
         }
+        func cancelledMessage(_ reason: String, stage: String) -> String {
+            "cancelled \(stage) (\(reason)): the previous files were put back before any reload; nginx still runs the "
+                + "configuration from before the change"
+        }
+        if let reason = cancelled() {
+            return try revertOrWithhold(.cancelled, cancelledMessage(reason, stage: "once the files were swapped in"))
+        }
 
         // 4. Validate the new text in place.
         stage("validating (nginx -t)")
@@ -471,6 +488,10 @@ public struct ApplyPipeline: Sendable {
         let validateStep = Self.step(validation)
         if let signal = SignalGuard.pending {
             return try revertOrWithhold(.interrupted, interruptedMessage(signal, stage: "during validation"),
+                                        validate: validateStep, validation: validation)
+        }
+        if let reason = cancelled() {
+            return try revertOrWithhold(.cancelled, cancelledMessage(reason, stage: "after validation"),
                                         validate: validateStep, validation: validation)
         }
         if !validation.succeeded {

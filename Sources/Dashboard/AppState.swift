@@ -157,10 +157,14 @@ public struct ApplyStatus: Sendable, Equatable {
     public var finishedAt: Date?
     /// With `hosts:`, how it ended on each host (the ones needing hands first).
     public var hosts: [HostRecord]
+    /// The endpoints whose share or group changed (empty for undo and failures).
+    public var shifts: [EndpointShift]
+    /// Whether nginx's old workers are being watched until they exit (`Action.workersDrained` follows).
+    public var drainWatched: Bool
 
     /// Creates a status.
     public init(action: String, summary: String, outcome: ApplyOutcome?, message: String, elapsed: Duration? = nil,
-                finishedAt: Date? = nil, hosts: [HostRecord] = []) {
+                finishedAt: Date? = nil, hosts: [HostRecord] = [], shifts: [EndpointShift] = [], drainWatched: Bool = false) {
         self.action = action
         self.summary = summary
         self.outcome = outcome
@@ -168,6 +172,8 @@ public struct ApplyStatus: Sendable, Equatable {
         self.elapsed = elapsed
         self.finishedAt = finishedAt
         self.hosts = hosts
+        self.shifts = shifts
+        self.drainWatched = drainWatched
     }
 
     /// The per-host outcome in a few words (`edge2 needs-hands, edge1 reverted`); empty for one nginx.
@@ -190,6 +196,7 @@ public struct ApplyStatus: Sendable, Equatable {
         case .interrupted?: return "interrupted, reverted"
         case .recovered?: return "recovered"
         case .hostUnreachable?: return "a host was unreachable, all reverted"
+        case .cancelled?: return "cancelled before the reload, nothing changed"
         case nil: return "not applied"
         }
     }
@@ -224,6 +231,8 @@ public struct AppState: Sendable {
     public var snapshot: TrafficSnapshot?
     /// Why the log reader stopped, if it did.
     public var trafficError: String?
+    /// How far reading the look-back has got (the table shows it until the first figures arrive).
+    public var lookBack: BackfillProgress?
     /// The statistics window.
     public var window: TrafficWindow
     /// The view on screen.
@@ -258,6 +267,8 @@ public struct AppState: Sendable {
     public var applyingStage: String?
     /// An emergency rollback confirmed while another change was in flight: it runs right after that one.
     public var queuedRollback: PendingChange?
+    /// The traffic watch after the last change that lowered a share (see `RollbackConfirmation`).
+    public var confirmation: ConfirmationWatch?
     /// The status line.
     public var status: StatusMessage?
     /// The theme in use.

@@ -38,7 +38,7 @@ struct CheckCommand: ParsableCommand {
                 nginxBinary: settings.nginx, validateCommand: control.validateArgv, reloadCommand: control.reloadArgv,
                 pidFile: pidFile, journal: settings.journalPath(config: context.configPath),
                 commandTimeout: .milliseconds(Int64(settings.commandTimeout * 1000)), checkEnvironment: !configOnly && local)
-            var findings = Preflight.run(config: context.config, model: context.model, inputs: inputs, probe: SystemProbe(runner: runner))
+            var findings = Preflight.run(config: context.config, model: context.model, inputs: inputs, probe: SystemProbe(runner: runner, clock: context.clock))
             if let drift = context.drift { findings += Preflight.fleetFindings(drift) }
             if json {
                 print(PreflightReport.json(findings))

@@ -64,6 +64,8 @@ struct Context {
         case reading
         case editing
     }
+    /// The one clock of this process (the pipeline's), handed to everything that reads the time.
+    var clock: ApplyClock { applier.pipeline.clock }
 
     /// Loads settings, then the config they or the flags name, then discovers the model; then finishes
     /// a change a dead Cutover process left half-way on this config (saying so loudly). With `hosts:`, reads

@@ -17,15 +17,18 @@ public struct ChangeOutcome: Sendable, Equatable {
     public var shifts: [EndpointShift]
     /// With `hosts:`, how the change ended on each host (the ones needing hands first).
     public var hosts: [HostRecord]
+    /// nginx's workers from before the reload, to watch until they exit (nil when the master is unknown).
+    public var drain: WorkerDrain?
 
     /// Creates an outcome.
     public init(outcome: ApplyOutcome?, message: String, timings: ApplyTimings? = nil, shifts: [EndpointShift] = [],
-                hosts: [HostRecord] = []) {
+                hosts: [HostRecord] = [], drain: WorkerDrain? = nil) {
         self.outcome = outcome
         self.message = message
         self.timings = timings
         self.shifts = shifts
         self.hosts = hosts
+        self.drain = drain
     }
 }
 
@@ -36,6 +39,9 @@ public protocol ChangeApplying: Sendable {
     func apply(_ edit: RolloutEdit, basis: LoadedConfig?) -> ChangeOutcome
     /// Reverts the last applied change through the pipeline.
     func undo() -> ChangeOutcome
+    /// Asks the change in flight (from another thread) to stop before the reload, for `reason`; a change
+    /// that reached the reload completes (or reverts) as usual. Emergency changes (rollbacks) never stop.
+    func cancelInFlight(reason: String)
 }
 
 /// Reads the journal of changes.
@@ -58,6 +64,13 @@ public protocol TrafficSource: Sendable {
     var error: String? { get }
     /// Records that an endpoint's configured percent changed at a log time.
     func setConfiguredPercent(_ percent: Double?, endpoint: String, at time: Int64)
+    /// How far reading the lines already written has got (nil: not reported).
+    var backfill: BackfillProgress? { get }
+}
+
+extension TrafficSource {
+    /// Sources that read no look-back report none.
+    public var backfill: BackfillProgress? { nil }
 }
 
 extension LiveTraffic: TrafficSource {}
@@ -79,23 +92,6 @@ public struct ConfigJournal: JournalReading {
 
     public func records() throws -> [JournalRecord] {
         try journal.records().filter { $0.belongs(toConfig: config) }
-    }
-}
-
-extension ApplyClock {
-    /// The clock's monotonic reading in seconds, the form the log follower and the simulator pace with.
-    public var monotonicSeconds: @Sendable () -> Double {
-        let monotonic = self.monotonic
-        return {
-            let (seconds, attoseconds) = monotonic().components
-            return Double(seconds) + Double(attoseconds) / 1e18
-        }
-    }
-
-    /// The clock's wall time in whole Unix seconds, the form log times take.
-    public var unixSeconds: @Sendable () -> Int64 {
-        let now = self.now
-        return { Int64(now().timeIntervalSince1970) }
     }
 }
 
@@ -145,14 +141,33 @@ public struct PipelineChangeApplier: ChangeApplying {
     /// The reason recorded in the journal.
     public var reason: String?
 
-    /// Creates an applier.
+    /// What `cancelInFlight` sets; the pipeline looks at it before the reload.
+    public let cancellation: ApplyCancellation
+
+    /// Creates an applier; the pipeline's cancellation is used (one is added when it has none).
     public init(applier: EditApplier, reader: ConfigReading, reason: String? = "from the dashboard") {
+        var applier = applier
+        if let existing = applier.pipeline.configuration.cancellation {
+            cancellation = existing
+        } else {
+            let made = ApplyCancellation()
+            var configuration = applier.pipeline.configuration
+            configuration.cancellation = made
+            applier.pipeline = ApplyPipeline(configuration: configuration, runner: applier.pipeline.runner, clock: applier.pipeline.clock)
+            cancellation = made
+        }
         self.applier = applier
         self.reader = reader
         self.reason = reason
     }
 
+    public func cancelInFlight(reason: String) {
+        cancellation.request(reason)
+    }
+
     public func apply(_ edit: RolloutEdit, basis: LoadedConfig?) -> ChangeOutcome {
+        // A request meant for an earlier change does not reach this one (rollbacks ignore it anyway).
+        if !EditApplier.isEmergency(edit) { cancellation.reset() }
         do {
             let base = try basis ?? reader.load()
             if let drift = base.drift, !drift.agrees {
@@ -163,15 +178,20 @@ public struct PipelineChangeApplier: ChangeApplying {
                                      + drift.describe())
             }
             let preview = try RolloutEditor(config: base.config, model: base.model).apply(edit)
+            // The workers serving before the reload: the traffic confirmation counts once they have exited.
+            let control = applier.pipeline.configuration.nginx
+            let drain = WorkerDrain.workers(ofMasterIn: control.masterPidFile ?? control.reloadSignalPidFile,
+                                            procRoot: applier.pipeline.configuration.procRoot)
             let report = try applier.apply(edit, preview: preview, previewModel: base.model, reason: reason)
             return ChangeOutcome(outcome: report.outcome, message: report.message, timings: report.timings,
-                                 shifts: report.outcome == .applied ? preview.shifts : [], hosts: report.hosts)
+                                 shifts: report.outcome == .applied ? preview.shifts : [], hosts: report.hosts, drain: drain)
         } catch {
             return ChangeOutcome(outcome: nil, message: "\(error)")
         }
     }
 
     public func undo() -> ChangeOutcome {
+        cancellation.reset()
         do {
             let report = try applier.undo(reason: "undo from the dashboard")
             return ChangeOutcome(outcome: report.outcome, message: report.message, timings: report.timings, hosts: report.hosts)

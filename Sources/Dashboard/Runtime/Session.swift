@@ -184,7 +184,8 @@ public final class DashboardSession {
             ladder: AppState.defaultLadder.map(\.value), themeDirectories: WatchOptions.defaultThemeDirectories(environment: environment),
             preflight: Preflight.run(config: loaded.config, model: loaded.model,
                                      inputs: PreflightInputs(mainLogs: [sandbox.mainLog], migrationLogs: [sandbox.migrationLog],
-                                                             journal: journalPath, checkEnvironment: false)),
+                                                             journal: journalPath, checkEnvironment: false),
+                                     probe: SystemProbe(clock: clock)),
             badge: "demo")
         return try make(parts, clock: clock, simulator: simulator, sandbox: sandbox)
     }
