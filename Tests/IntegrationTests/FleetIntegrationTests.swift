@@ -324,10 +324,12 @@ final class TestSSHServer: @unchecked Sendable {
     let user: String
     private var madeRunDirectory = false
 
-    /// The `run` prefix reaching this machine through the server.
+    /// The `run` prefix reaching this machine through the server, one kept-open connection (ControlMaster, as the
+    /// README recommends) serving the change's commands; `stop` closes it.
     var run: [String] {
         ["ssh", "-p", "\(port)", "-i", dir.file("user_key"), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-         "-o", "UserKnownHostsFile=\(dir.file("known_hosts"))", "-o", "LogLevel=ERROR", "\(user)@127.0.0.1"]
+         "-o", "UserKnownHostsFile=\(dir.file("known_hosts"))", "-o", "LogLevel=ERROR",
+         "-o", "ControlMaster=auto", "-o", "ControlPath=\(dir.file("cm-%C"))", "-o", "ControlPersist=30", "\(user)@127.0.0.1"]
     }
 
     init() throws {
@@ -373,6 +375,9 @@ final class TestSSHServer: @unchecked Sendable {
     }
 
     func stop() {
+        // The kept-open connection's master process ends by its control socket.
+        _ = try? ProcessRunner().run(["ssh", "-o", "ControlPath=\(dir.file("cm-%C"))", "-p", "\(port)", "-O", "exit", "\(user)@127.0.0.1"],
+                                     timeout: .seconds(10))
         server.stop()
         if madeRunDirectory { try? FileManager.default.removeItem(atPath: "/run/sshd") }
     }
@@ -390,11 +395,11 @@ final class TestSSHServer: @unchecked Sendable {
         let fleet = try FleetNginx(count: 1, run: ["edge1": ssh.run])
         defer { fleet.stop() }
 
-        let routes = try fleet.cutover(["routes", "--json"])
+        let routes = try fleet.cutover(["routes", "--json"], timeout: .seconds(180))
         try #require(routes.exitCode == 0, "\(routes)")
         #expect(routes.stdout.contains("\"name\":\"edge1\"") || routes.stdout.contains("\"name\": \"edge1\""), "\(routes.stdout)")
 
-        let result = try fleet.cutover(["set", "ping", "--percent", "0", "--yes", "--reason", "over ssh"])
+        let result = try fleet.cutover(["set", "ping", "--percent", "0", "--yes", "--reason", "over ssh"], timeout: .seconds(180))
         try #require(result.exitCode == 0, "\(result)")
         #expect(try fleet.routing(0) != FleetRouting.text(), "the routing file was written over ssh")
         #expect(try fleet.awaitAnswer(0, "/v2/status/ping", "current"), "nginx was reloaded over ssh")
