@@ -163,10 +163,11 @@ func eventually(_ what: String, seconds: Double = 15, _ condition: () throws -> 
         try tmux.type(Self.mouse(0, x: 10, y: row) + Self.mouse(0, x: 10, y: row, release: true))
         try tmux.waitFor("the clicked row selected") { $0.contains("▶book.list_reviews") }
         try tmux.type(Self.mouse(65, x: 10, y: row))
-        try tmux.waitFor("the wheel moving the selection down three rows") { $0.contains("▶book.get_recommendations") }
-        // The tabs close the header's second row: full titles when there is room, else just the numbers.
+        let now = try tmux.waitFor("the wheel moving the selection down three rows") { $0.contains("▶book.get_recommendations") }
+        // The tabs close the header's second row: full titles when there is room, else just the numbers (they
+        // shorten once the traffic line grows, so they are read off the screen as it is now).
         let tabs = 1
-        let tabLine = lines[tabs]
+        let tabLine = now.components(separatedBy: "\n")[tabs]
         let x = try #require(tabLine.range(of: " 4 ", options: .backwards)
             .map { tabLine.distance(from: tabLine.startIndex, to: $0.lowerBound) + 1 })
         try tmux.type(Self.mouse(0, x: x, y: tabs) + Self.mouse(0, x: x, y: tabs, release: true))

@@ -353,7 +353,13 @@ enum DetailPane {
             head.append(Span(" · ", style: theme[.muted]))
             head += first.spans
         }
-        return [Line(head)] + details.dropFirst().map { Line([Span("  · ", style: theme[.muted])] + $0.spans) }
+        var plan: [Line] = []
+        if let live = state.autopilot.activePlan(for: row.endpoint) {
+            plan.append(Line([Span("ramp ", style: theme[.title]),
+                              Span(PlanText.summary(live, state.autopilot.snapshot.progress[live.id], executor: state.autopilot.snapshot.executor, now: state.now),
+                                   style: theme[live.state == .running ? .accent : .watch])]))
+        }
+        return [Line(head)] + plan + details.dropFirst().map { Line([Span("  · ", style: theme[.muted])] + $0.spans) }
     }
 
     /// The lowest latency the log axis shows: one millisecond.
