@@ -75,6 +75,20 @@ enum PlanFixtures {
         assertSnapshot(render(state, width: 60, height: 20).snapshot(), name: "plans-60x20")
     }
 
+    @Test func aClickSelectsAPlanAndASecondOpensIt() throws {
+        for (width, height) in [(120, 40), (80, 24), (60, 20)] {
+            var state = try PlanFixtures.state()
+            state.screenWidth = width
+            state.screenHeight = height
+            let lines = render(state, width: width, height: height).lines()
+            let row = try #require(lines.firstIndex { $0.contains("p-0000e5f6") })
+            _ = press(&state, .mouse(MouseEvent(.press, x: 12, y: row)))
+            #expect(state.selectedPlan?.id == PlanID(raw: "p-0000e5f6"), "\(width)x\(height)")
+            _ = press(&state, .mouse(MouseEvent(.press, x: 12, y: row)))
+            #expect(state.overlay == .detail(.plan(PlanID(raw: "p-0000e5f6")), scroll: 0), "\(width)x\(height)")
+        }
+    }
+
     @Test func emptyPlansAndThisDashboardExecuting() throws {
         var state = try PlanFixtures.state()
         state.autopilot.snapshot = AutopilotSnapshot(executor: .thisDashboard(since: Fixtures.now.addingTimeInterval(-30)))

@@ -5,8 +5,9 @@ import TerminalUI
 /// The ramp plans: id, endpoint or group, step, percent, state, bake left, gate status and what each waits for,
 /// under a line saying who executes them.
 enum PlansScreen {
-    /// The rows above the table: who executes the plans, the guardrails, the keys.
-    static let preamble = 1
+    /// The rows above the table inside a view `height` rows tall: who executes the plans and the guardrails,
+    /// then (when there is room) the plan keys.
+    static func preamble(height: Int) -> Int { height >= 12 ? 2 : 1 }
 
     static func render(_ state: AppState, theme: Theme, area: Rect, buffer: inout Buffer) {
         let pane = state.autopilot
@@ -25,6 +26,11 @@ enum PlansScreen {
                          + (pane.autoRollback ? (pane.guardedEndpoints.map { " for " + $0.joined(separator: ", ") } ?? " for every endpoint") : ""),
                          style: theme[pane.autoRollback ? .ok : .muted]))
         Line(head).render(in: Rect(x: inner.x, y: inner.y, width: inner.width, height: 1), buffer: &buffer)
+        let preamble = preamble(height: inner.height)
+        if preamble > 1 {
+            let keys = state.readOnly ? "read-only: the plan keys are off" : "p pause · c resume · P promote · X abort (P and X ask first) · Enter opens a plan · N in Endpoints creates one"
+            Line([Span(keys, style: theme[.muted])]).render(in: Rect(x: inner.x, y: inner.y + 1, width: inner.width, height: 1), buffer: &buffer)
+        }
         let body = Rect(x: inner.x, y: inner.y + preamble, width: inner.width, height: max(0, inner.height - preamble))
         if let error = pane.snapshot.error {
             Paragraph(Text("The plan log could not be read: \(error)", style: theme[.error]), wrap: .word).render(in: body, buffer: &buffer)

@@ -74,7 +74,7 @@ public enum Screen {
     static func listGeometry(_ state: AppState, area: Rect) -> (top: Int, visible: Int, offset: Int) {
         var inner = area.inset(horizontal: 1, vertical: 1)
         if state.view == .history, inner.height >= 8 { inner = inner.rows([.fill(1), .length(3)])[0] }
-        let headerRows = state.view == .problems ? 0 : (state.view == .plans ? 1 + PlansScreen.preamble : 1)
+        let headerRows = state.view == .problems ? 0 : (state.view == .plans ? 1 + PlansScreen.preamble(height: inner.height) : 1)
         let visible = max(0, inner.height - headerRows)
         let count = listCount(state)
         var scroll = ScrollState(selected: count == 0 ? nil : min(state.listSelection, count - 1))
