@@ -131,6 +131,16 @@ final class PlanWorld: @unchecked Sendable {
         #expect(world.app.state.status?.text.contains("autopilot:") == true)
     }
 
+    @Test func withoutFiguresTheLeaseIsLeftForAGuard() throws {
+        let world = try PlanWorld()
+        let report = world.planner.tick(verdicts: nil)
+        #expect(ExecutorLease.currentHolder(path: world.store.leasePath) == nil, "a dashboard that cannot judge keeps no guard on standby")
+        guard case .nobody(let why)? = report.snapshot?.executor else { Issue.record("\(String(describing: report.snapshot))"); return }
+        #expect(why.contains("once it has figures"))
+        _ = world.planner.tick(verdicts: [:])
+        #expect(ExecutorLease.currentHolder(path: world.store.leasePath)?.role == "dashboard")
+    }
+
     @Test func aReadOnlyDashboardNeverTakesTheLease() throws {
         let world = try PlanWorld(readOnly: true)
         _ = try world.planner.autopilot.create(endpoint: "book.get_book_info", group: nil, steps: [Percent(hundredths: 5000)],

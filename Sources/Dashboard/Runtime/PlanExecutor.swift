@@ -24,16 +24,21 @@ public protocol PlanExecuting: Sendable {
 public final class LeasedAutopilot: PlanExecuting, @unchecked Sendable {
     /// The autopilot (its applier is the dashboard's).
     public let autopilot: Autopilot
-    /// Whether this dashboard may take the lease (not when read-only).
+    /// Whether this dashboard may take the lease (not when read-only, nor without logs to judge from).
     public let mayExecute: Bool
+    /// Why it may not, for the Plans view.
+    public let whyNot: String
     private let lock = NSLock()
     private var lease: ExecutorLease?
     private let acquire: @Sendable () throws -> ExecutorLease.Outcome
 
     /// Creates it; `acquire` tries the lease once (the default: the store's lease file, role `dashboard`).
-    public init(autopilot: Autopilot, mayExecute: Bool, acquire: (@Sendable () throws -> ExecutorLease.Outcome)? = nil) {
+    public init(autopilot: Autopilot, mayExecute: Bool,
+                whyNot: String = "nobody executes the plans: read-only, so this dashboard does not; start `cutover guard`",
+                acquire: (@Sendable () throws -> ExecutorLease.Outcome)? = nil) {
         self.autopilot = autopilot
         self.mayExecute = mayExecute
+        self.whyNot = whyNot
         let store = autopilot.store
         self.acquire = acquire ?? { try ExecutorLease.acquire(path: store.leasePath, role: "dashboard") }
     }
@@ -45,7 +50,8 @@ public final class LeasedAutopilot: PlanExecuting, @unchecked Sendable {
         defer { lock.unlock() }
         var events: [AutopilotEvent] = []
         var holder: LeaseHolder??
-        if lease == nil && mayExecute {
+        // Taken only with verdicts to decide on: a dashboard that cannot judge must not keep a guard on standby.
+        if lease == nil && mayExecute && verdicts != nil {
             do {
                 switch try acquire() {
                 case .acquired(let taken):
@@ -126,8 +132,8 @@ public final class LeasedAutopilot: PlanExecuting, @unchecked Sendable {
         } else if holder != nil {
             executor = .other(nil)
         } else {
-            executor = .nobody(mayExecute ? "nobody executes the plans yet: this dashboard takes the lease at its next round"
-                               : "nobody executes the plans: read-only, so this dashboard does not; start `cutover guard`")
+            executor = .nobody(mayExecute ? "nobody executes the plans yet: this dashboard takes the lease once it has figures to judge from"
+                               : whyNot)
         }
         return AutopilotSnapshot(plans: plans, progress: progress, executor: executor, error: failure)
     }

@@ -240,7 +240,9 @@ public final class DashboardSession {
                 source?.setConfiguredPercent(endpoint.percent, endpoint: names[endpoint.key] ?? endpoint.key, at: change.time)
             }
         }
-        let planner = LeasedAutopilot(autopilot: autopilot, mayExecute: !parts.readOnly)
+        let planner = LeasedAutopilot(autopilot: autopilot, mayExecute: !parts.readOnly && source != nil,
+                                      whyNot: parts.readOnly ? "nobody executes the plans: read-only, so this dashboard does not; start `cutover guard`"
+                                          : "nobody executes the plans: this dashboard reads no access logs, so it cannot judge a step; start `cutover guard`")
         let runner = EffectRunner(applier: applier, journal: ConfigJournal(journal: Journal(path: parts.journalPath), config: parts.loaded.config.mainPath), config: parts.reader,
                                   traffic: source, themes: themes, clock: clock, planner: planner)
         notifyFailures.target = { [weak runner] text in runner?.notify(.autopilotReported(AutopilotReport(snapshot: nil, message: "autopilot: " + text, isError: true))) }
