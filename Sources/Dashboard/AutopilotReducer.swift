@@ -131,6 +131,10 @@ func proposePlan(_ state: inout AppState) -> [Effect] {
 
 /// An autopilot effect came back: keep what it read, say what it did, re-read what it changed.
 func autopilotReported(_ state: inout AppState, _ report: AutopilotReport) -> [Effect] {
+    // Another executor moved a plan (a guard's step or abort): its change is in the config and the journal.
+    let movedElsewhere = report.snapshot.map { new in
+        new.plans.contains { plan in state.autopilot.snapshot.plans.first { $0.id == plan.id }.map { $0.step != plan.step || $0.state != plan.state } ?? false }
+    } ?? false
     if let snapshot = report.snapshot {
         state.autopilot.snapshot = snapshot
         state.autopilot.ticking = false
@@ -152,5 +156,5 @@ func autopilotReported(_ state: inout AppState, _ report: AutopilotReport) -> [E
                                       message: rollback.message, finishedAt: rollback.time)
     }
     // A change the autopilot made: the config and the journal as they are now.
-    return report.events.contains { $0.journal != nil } ? [.reloadConfig, .loadJournal] : []
+    return report.events.contains { $0.journal != nil } || movedElsewhere ? [.reloadConfig, .loadJournal] : []
 }

@@ -242,4 +242,13 @@ enum PlanFixtures {
         #expect(reduce(&quiet, .autopilotReported(AutopilotReport(snapshot: quiet.autopilot.snapshot, events: [breach]))).isEmpty)
         #expect(quiet.lastApply?.action == "group" && quiet.status?.text.contains("auto_rollback is off") == true)
     }
+
+    @Test func aStepTakenByTheGuardReReadsTheConfigAndTheJournal() throws {
+        var state = try PlanFixtures.state()
+        var after = state.autopilot.snapshot
+        let i = try #require(after.plans.firstIndex { $0.id == PlanID(raw: "p-0000a1b2") })
+        #expect(reduce(&state, .autopilotReported(AutopilotReport(snapshot: after))).isEmpty, "nothing moved")
+        after.plans[i].step = 2
+        #expect(reduce(&state, .autopilotReported(AutopilotReport(snapshot: after))) == [.reloadConfig, .loadJournal])
+    }
 }
