@@ -63,21 +63,28 @@ public enum ApplyOutcome: String, Sendable, Codable, CaseIterable {
     /// A later Cutover command found the intent of a change whose process died mid-way (SIGKILL, power
     /// loss) and put the previous files back.
     case recovered
+    /// A fleet change could not reach a host (or write there) before any reload: every host it had written
+    /// was put back and nothing was reloaded.
+    case hostUnreachable = "host-unreachable"
+    /// An emergency rollback from the dashboard cancelled the change before the reload: nothing was written,
+    /// or the previous files were put back; nginx never read the change.
+    case cancelled
 
     /// Where this outcome sits in the exit-code table.
     public var exitStatus: ExitStatus {
         switch self {
         case .applied, .recovered: return .success
+        case .hostUnreachable: return .error
         case .validationRefused: return .refused
         case .validationNotRun: return .validationNotRun
         case .reloadFailedReverted: return .reloadFailedReverted
-        case .conflict: return .conflict
+        case .conflict, .cancelled: return .conflict
         case .revertWithheld: return .needsHands
         case .interrupted: return .interrupted
         }
     }
 
     /// The exit status the CLI uses: 0 applied, 3 validation refused, 4 reload failed and reverted,
-    /// 5 conflict, 6 revert withheld, 9 validation not run, 130 interrupted.
+    /// 5 conflict (or cancelled by a rollback), 6 revert withheld, 9 validation not run, 130 interrupted.
     public var exitCode: Int32 { exitStatus.rawValue }
 }

@@ -505,7 +505,7 @@ public final class Autopilot: @unchecked Sendable {
 
     func loadConfig() throws -> ConfigSet {
         do {
-            return try ConfigSet.load(path: applier.configPath, prefix: applier.prefix)
+            return try applier.loadConfig()
         } catch {
             throw PlanError("cannot read the config \(applier.configPath): \(error)")
         }
@@ -533,8 +533,8 @@ public final class Autopilot: @unchecked Sendable {
                                             reason: Self.marker + "plan \(plan.id): \(endpoint.name) into its own group before ramping")
         var chosen: String?
         do {
-            let report = try applier.pipeline.apply(description: description) { description in
-                let config = try ConfigSet.load(path: applier.configPath, prefix: applier.prefix)
+            let report = try applier.apply(description: description) { description in
+                let config = try applier.loadConfig()
                 let model = Discovery.discover(config, names: applier.names)
                 guard let current = model.endpoints.first(where: { $0.pattern == endpoint.pattern }) else {
                     throw ApplyError.editRefused("\(endpoint.name) is no longer in the config")

@@ -166,16 +166,30 @@ public struct ApplyStatus: Sendable, Equatable {
     public var elapsed: Duration?
     /// When it finished.
     public var finishedAt: Date?
+    /// With `hosts:`, how it ended on each host (the ones needing hands first).
+    public var hosts: [HostRecord]
+    /// The endpoints whose share or group changed (empty for undo and failures).
+    public var shifts: [EndpointShift]
+    /// Whether nginx's old workers are being watched until they exit (`Action.workersDrained` follows).
+    public var drainWatched: Bool
 
     /// Creates a status.
     public init(action: String, summary: String, outcome: ApplyOutcome?, message: String, elapsed: Duration? = nil,
-                finishedAt: Date? = nil) {
+                finishedAt: Date? = nil, hosts: [HostRecord] = [], shifts: [EndpointShift] = [], drainWatched: Bool = false) {
         self.action = action
         self.summary = summary
         self.outcome = outcome
         self.message = message
         self.elapsed = elapsed
         self.finishedAt = finishedAt
+        self.hosts = hosts
+        self.shifts = shifts
+        self.drainWatched = drainWatched
+    }
+
+    /// The per-host outcome in a few words (`edge2 needs-hands, edge1 reverted`); empty for one nginx.
+    public var hostsText: String {
+        hosts.map { "\($0.host) \($0.state.rawValue)" }.joined(separator: ", ")
     }
 
     /// Whether the change is live.
@@ -192,6 +206,8 @@ public struct ApplyStatus: Sendable, Equatable {
         case .revertWithheld?: return "revert withheld: a hand edit arrived, fix by hand"
         case .interrupted?: return "interrupted, reverted"
         case .recovered?: return "recovered"
+        case .hostUnreachable?: return "a host was unreachable, all reverted"
+        case .cancelled?: return "cancelled before the reload, nothing changed"
         case nil: return "not applied"
         }
     }
@@ -203,11 +219,14 @@ public struct LoadedConfig: Sendable {
     public var config: ConfigSet
     /// The rollout discovered in them.
     public var model: RolloutModel
+    /// With `hosts:`, whether every host's routing agrees (read with the config); nil for one local nginx.
+    public var drift: DriftReport?
 
     /// Creates a loaded config.
-    public init(config: ConfigSet, model: RolloutModel) {
+    public init(config: ConfigSet, model: RolloutModel, drift: DriftReport? = nil) {
         self.config = config
         self.model = model
+        self.drift = drift
     }
 }
 
@@ -223,6 +242,8 @@ public struct AppState: Sendable {
     public var snapshot: TrafficSnapshot?
     /// Why the log reader stopped, if it did.
     public var trafficError: String?
+    /// How far reading the look-back has got (the table shows it until the first figures arrive).
+    public var lookBack: BackfillProgress?
     /// The statistics window.
     public var window: TrafficWindow
     /// The view on screen.
@@ -257,6 +278,8 @@ public struct AppState: Sendable {
     public var applyingStage: String?
     /// An emergency rollback confirmed while another change was in flight: it runs right after that one.
     public var queuedRollback: PendingChange?
+    /// The traffic watch after the last change that lowered a share (see `RollbackConfirmation`).
+    public var confirmation: ConfirmationWatch?
     /// The status line.
     public var status: StatusMessage?
     /// The theme in use.

@@ -128,6 +128,14 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         // The first figures re-sort the table (worst first): start on its top row unless the operator moved.
         if first, snapshot != nil, !state.selectionMoved, let top = state.rows.first { state.selectedPattern = top.endpoint.pattern }
         state.trafficError = error
+        if let snapshot, state.confirmation != nil, let model = state.model {
+            let names = Dictionary(zip(model.endpoints.map(\.pattern), EndpointNaming.names(for: model.endpoints)),
+                                   uniquingKeysWith: { a, _ in a })
+            state.confirmation?.record(snapshot, names: names)
+        }
+        return []
+    case .lookBack(let progress):
+        state.lookBack = progress
         return []
     case .configLoaded(let loaded):
         state.loaded = loaded
@@ -150,24 +158,46 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
     case .applyStage(let stage):
         if state.applying != nil { state.applyingStage = stage }
         return []
+    case .workersDrained(let at):
+        if state.confirmation?.drain == .waiting {
+            state.confirmation?.drain = at.map { .drained($0) } ?? .timedOut(state.now)
+        }
+        return []
     case .applyFinished(let result):
         state.applying = nil
         state.applyingSince = nil
         state.applyingStage = nil
         state.lastApply = result
+        if result.succeeded, let model = state.model {
+            // A change that lowers a share (a rollback above all) is confirmed from the traffic; any other live
+            // change ends the previous watch (its shares are no longer the ones to check).
+            let lowered = TrafficConfirmation.lowered(result.shifts, model: model)
+            state.confirmation = lowered.isEmpty ? nil
+                : ConfirmationWatch(lowered: lowered, reloadedAt: result.finishedAt ?? state.now, drainWatched: result.drainWatched)
+        }
         let took = result.elapsed.map { " in \(formatDuration($0))" } ?? ""
         let firstLine = result.message.split(separator: "\n").first.map(String.init) ?? result.message
+        let hosts = result.hosts.isEmpty ? "" : " [\(result.hostsText)]"
         if result.succeeded {
-            state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(took)")
+            state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(hosts)\(took)")
         } else {
-            state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(took): \(firstLine)", isError: true)
+            state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(hosts)\(took): \(firstLine)", isError: true)
         }
         if let queued = state.queuedRollback, case .edit(let edit) = queued.operation {
             // The queued emergency rollback goes next, on the files as they are now (the pipeline recomputes it).
             state.queuedRollback = nil
             state.applying = queued.summary
             state.applyingSince = state.now
-            state.status = StatusMessage("\(result.summary): \(result.outcomeText); now running the queued rollback", isError: !result.succeeded)
+            let what: String
+            switch result.outcome {
+            case .cancelled?:
+                what = "cancelled \(result.summary) before nginx took it up (nothing changed)"
+            case .applied?:
+                what = "\(result.summary) had already reached nginx, so it completed (\(result.outcomeText))"
+            default:
+                what = "\(result.summary): \(result.outcomeText)"
+            }
+            state.status = StatusMessage("\(what); now running the rollback", isError: true)
             return [.apply(edit, summary: queued.summary), .reloadConfig, .loadJournal]
         }
         return [.reloadConfig, .loadJournal]
@@ -256,8 +286,9 @@ private func reduceKey(_ state: inout AppState, _ key: Key) -> [Effect] {
             }
             if let busy = state.applying {
                 state.queuedRollback = pending
-                state.status = StatusMessage("rollback queued: it runs as soon as \(firstLine(busy)) finishes", isError: true)
-                return []
+                state.status = StatusMessage("rollback queued: cancelling \(firstLine(busy)) if nginx has not taken it up yet, "
+                                             + "else the rollback runs as soon as it finishes", isError: true)
+                return [.cancelInFlight(reason: "an emergency rollback from the dashboard takes precedence")]
             }
             state.applying = pending.summary
             state.applyingSince = state.now

@@ -47,6 +47,15 @@ public struct EndpointShift: Sendable, Equatable, Codable {
     public var groupAfter: String?
     public var percentBefore: Percent
     public var percentAfter: Percent
+
+    /// Creates a shift.
+    public init(endpoint: String, groupBefore: String?, groupAfter: String?, percentBefore: Percent, percentAfter: Percent) {
+        self.endpoint = endpoint
+        self.groupBefore = groupBefore
+        self.groupAfter = groupAfter
+        self.percentBefore = percentBefore
+        self.percentAfter = percentAfter
+    }
 }
 
 /// The result of an edit: the new tree and model, the file changes, and what moved.

@@ -219,15 +219,21 @@ public struct EndpointTraffic: Sendable, Hashable {
     public var verdict: Verdict
     /// The window's figures over time, bucket by bucket; nil when not computed (no log time yet).
     public var timeline: EndpointTimeline?
+    /// Requests each service answered in each of the seconds `newShareSeries` covers, oldest first (the last
+    /// one is the snapshot's `logTime`); what the traffic confirmation after a change counts.
+    public var currentRequestSeries: [Int]
+    public var newRequestSeries: [Int]
 
     /// Creates an entry.
     public init(endpoint: String, stats: EndpointStats, newShareSeries: [Double?] = [], verdict: Verdict = .unknown,
-                timeline: EndpointTimeline? = nil) {
+                timeline: EndpointTimeline? = nil, currentRequestSeries: [Int] = [], newRequestSeries: [Int] = []) {
         self.endpoint = endpoint
         self.stats = stats
         self.newShareSeries = newShareSeries
         self.verdict = verdict
         self.timeline = timeline
+        self.currentRequestSeries = currentRequestSeries
+        self.newRequestSeries = newRequestSeries
     }
 }
 

@@ -2,6 +2,7 @@ import Apply
 import ArgumentParser
 import Autopilot
 import Foundation
+import TrafficStats
 
 /// `cutover plan pause|resume|promote|abort ID`.
 struct PlanCommand: ParsableCommand {

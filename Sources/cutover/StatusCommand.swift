@@ -45,7 +45,8 @@ struct StatusCommand: ParsableCommand {
                                                       newServiceUpstreams: context.settings.newServiceUpstreams)
             configuration.verdict = context.settings.verdict
             do {
-                engine = try TrafficEngine(sources: plan.sources, start: start, configuration: configuration)
+                engine = try TrafficEngine(sources: plan.sources, start: start, configuration: configuration,
+                                           clock: context.clock.monotonicSeconds, wallClock: context.clock.unixSeconds)
             } catch {
                 throw CLIError(message: "cannot set up the log reader: \(error)", code: CLIError.general)
             }
@@ -60,7 +61,9 @@ struct StatusCommand: ParsableCommand {
             for e in context.model.endpoints {
                 engine.setConfiguredPercent(e.target == nil ? nil : e.percent.value, endpoint: e.pattern, at: lastChange[e.pattern] ?? Int64.min)
             }
-            // Read to the current end of every file (bounded: each poll consumes what is there).
+            // Read what is written on every core, then to the current end of every file (bounded: each poll
+            // consumes what is there).
+            engine.backfill()
             var rounds = 0
             while engine.poll() > 0 && rounds < 1_000_000 { rounds += 1 }
             let snapshot = engine.snapshot(window)

@@ -350,6 +350,9 @@ enum Overlays {
             if let live = state.autopilot.activePlan(for: row.endpoint) {
                 field("ramp plan", PlanText.summary(live, state.autopilot.snapshot.progress[live.id], executor: state.autopilot.snapshot.executor, now: state.now))
             }
+            if let confirmation = RollbackConfirmation.detail(state, pattern: pattern) {
+                field("traffic since the change", confirmation.text, confirmation.confirmed == false ? .error : .text)
+            }
             guard let s = row.traffic?.stats else {
                 add([Span("No traffic in the \(state.window.rawValue) window yet.")])
                 break
