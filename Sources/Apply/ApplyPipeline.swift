@@ -265,7 +265,8 @@ public struct ApplyPipeline: Sendable {
         let t = target.change
         let description = ChangeDescription(action: "undo", endpoints: t.endpoints, groups: t.groups,
                                             percentsBefore: t.percentsAfter, percentsAfter: t.percentsBefore,
-                                            reason: reason ?? "undo \(t.action) of \(Self.timestamp(target.time))")
+                                            reason: reason ?? "undo \(t.action) of \(Self.timestamp(target.time))",
+                                            endpointIDs: t.endpointIDs)
         return UndoPlan(target: target, planned: PlannedChange(changes: changes, description: description))
     }
 
@@ -699,7 +700,8 @@ public struct ApplyPipeline: Sendable {
         timings.total = timings.revert
         let description = ChangeDescription(action: "recover", endpoints: intent.change.endpoints, groups: intent.change.groups,
                                             percentsBefore: intent.change.percentsAfter, percentsAfter: intent.change.percentsBefore,
-                                            reason: "recovery of the interrupted \(intent.change.action) \(intent.id.prefix(8))")
+                                            reason: "recovery of the interrupted \(intent.change.action) \(intent.id.prefix(8))",
+                                            endpointIDs: intent.change.endpointIDs)
         let report = finish(outcome, message, description: description, changes: restored, undoes: nil, timings: timings,
                             validate: validateStep, reloadStep: reloadStep, validation: validation, reload: reload)
         ApplyIntent.remove(at: configuration.intentFile)

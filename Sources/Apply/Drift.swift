@@ -153,7 +153,7 @@ public struct DriftReport: Sendable, Equatable {
 
     /// Reads every target's routing and compares them.
     public static func read(_ targets: [NginxTarget]) -> DriftReport {
-        compare(targets.map(HostRouting.read))
+        compare(targets.concurrentMap(HostRouting.read))
     }
 
     /// The drift in words: one line per drifted host naming it and its files (with the diffs when `diffs`).

@@ -112,7 +112,8 @@ public struct EditApplier: Sendable {
             percentsAfter["endpoint:" + shift.endpoint] = shift.percentAfter.value
         }
         return ChangeDescription(action: result.edit.action, endpoints: result.shifts.map(\.endpoint), groups: result.groupsTouched,
-                                 percentsBefore: percentsBefore, percentsAfter: percentsAfter, reason: reason)
+                                 percentsBefore: percentsBefore, percentsAfter: percentsAfter, reason: reason,
+                                 endpointIDs: result.shifts.compactMap(\.id))
     }
 
     /// Applies `edit`, whose `preview` was computed from the files as first read.

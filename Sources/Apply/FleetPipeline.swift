@@ -27,30 +27,37 @@ public struct FleetPipeline: Sendable {
     public var configuration: ApplyConfiguration
     /// Time for the journal, timings and deadlines.
     public var clock: ApplyClock
+    /// Whether each phase runs on every host at once (the default: a rollback reaches 20 hosts in the time of
+    /// one); off, hosts go one after another in list order and a phase stops at the first failure.
+    public var parallelHosts: Bool
 
     /// Creates a fleet pipeline.
-    public init(targets: [NginxTarget], reference: NginxTarget, configuration: ApplyConfiguration, clock: ApplyClock = .system) {
+    public init(targets: [NginxTarget], reference: NginxTarget, configuration: ApplyConfiguration, clock: ApplyClock = .system,
+                parallelHosts: Bool = true) {
         self.targets = targets
         self.reference = reference
         self.configuration = configuration
         self.clock = clock
+        self.parallelHosts = parallelHosts
     }
 
     /// The journaling half of the local pipeline (same journal, fallbacks and record format).
     private var journaling: ApplyPipeline { ApplyPipeline(configuration: configuration, clock: clock) }
 
     /// One file of one host: where it is written, its candidate and backup, whether it was swapped in.
-    private struct HostFile {
+    fileprivate struct HostFile: Sendable {
         var change: FileChange
         var target: String
         var temp: String?
         var backup: String
         var swapped = false
+        /// The swap command failed without saying how far it got (a connection lost mid-way).
+        var uncertain = false
         var hashAfter: String { SHA256.hex(change.after) }
     }
 
     /// Where one host stands during the change.
-    private struct HostRun {
+    fileprivate struct HostRun: Sendable {
         var target: NginxTarget
         var files: [HostFile] = []
         var record: HostRecord
@@ -194,124 +201,130 @@ public struct FleetPipeline: Sendable {
         func revertAll(_ outcome: ApplyOutcome, _ message: String) -> ApplyReport {
             stage("reverting every host")
             let revertStart = clock.monotonic()
-            for index in runs.indices { revert(&runs[index], id: id) }
-            for index in runs.indices where runs[index].reloadRan && runs[index].record.state == .reverted {
-                reloadAfterRevert(&runs[index])
+            _ = eachHost(&runs) { run in
+                revert(&run, id: id)
+                if run.reloadRan && run.record.state == .reverted { reloadAfterRevert(&run) }
+                return nil
             }
             timings.revert = lap(revertStart)
             return conclude(outcome, message)
         }
 
-        // Phase 1a: the candidate beside the live file on every host.
-        stage("writing the candidates on every host")
+        // Phase 1, every host (in parallel unless `parallelHosts` is off): the candidate beside the live file,
+        // swapped in with a backup, validated. Nothing is reloaded yet.
+        stage("writing and validating on every host")
         t = clock.monotonic()
-        for index in runs.indices {
-            let target = runs[index].target
-            for f in runs[index].files.indices {
-                do {
-                    let resolved = try target.resolveSymlinks(runs[index].files[f].change.path)
-                    runs[index].files[f].target = resolved
-                    runs[index].files[f].backup = AtomicFiles.backupPath(for: resolved)
-                    runs[index].files[f].temp = try target.writeBeside(resolved, text: runs[index].files[f].change.after, id: id)
-                } catch {
-                    runs[index].record.failure = "\(error)"
-                    timings.write = lap(t)
-                    return revertAll(.hostUnreachable, "host-unreachable: writing the candidate on \(target.name) failed, so no host "
-                                     + "was changed or reloaded: \(error)")
-                }
-            }
-        }
-        // Phase 1b: swapped in (with backups) and validated on every host; nothing is reloaded yet.
-        for index in runs.indices {
-            let target = runs[index].target
-            for f in runs[index].files.indices {
-                let file = runs[index].files[f]
-                guard let temp = file.temp else { continue }
-                do {
-                    try target.swapIn(temp: temp, target: file.target, backup: file.backup)
-                    runs[index].files[f].swapped = true
-                    runs[index].files[f].temp = nil
-                    runs[index].record.state = .reverted
-                } catch {
-                    runs[index].record.failure = "\(error)"
-                    runs[index].record.state = .reverted
-                    timings.write = lap(t)
-                    return revertAll(.hostUnreachable, "host-unreachable: swapping the candidate in on \(target.name) failed, so "
-                                     + "every host was put back and none was reloaded: \(error)")
-                }
-            }
-        }
-        timings.write = lap(t)
+        let prepared = eachHost(&runs) { run in prepare(&run, id: id) }
+        timings.validate = runs.compactMap { $0.record.validate.map { Duration.milliseconds(Int64($0.durationMs.rounded())) } }.max() ?? .zero
+        timings.write = max(.zero, lap(t) - timings.validate)
+        if let (outcome, message) = prepared { return revertAll(outcome, message) }
         if let signal = SignalGuard.pending {
-            return revertAll(.interrupted, "interrupted by \(SignalGuard.name(signal)) while writing: every host was put back "
+            return revertAll(.interrupted, "interrupted by \(SignalGuard.name(signal)) before the reload: every host was put back "
                              + "before any reload; nginx still runs the configuration from before the change everywhere")
         }
 
-        t = clock.monotonic()
-        for index in runs.indices {
-            let target = runs[index].target
-            stage("validating on \(target.name)")
-            let validation = target.validate()
-            let step = ApplyPipeline.step(validation)
-            runs[index].record.validate = step
-            guard validation.succeeded else {
-                timings.validate = lap(t)
-                let said = validation.message.isEmpty ? "" : ". nginx said:\n" + validation.message
-                if validation.exitCode == 127 {
-                    runs[index].record.failure = "validation could not run: \(validation.summary)"
-                    return revertAll(.validationNotRun, "validation could not run on \(target.name) (\(validation.summary)); every "
-                                     + "host was put back and none was reloaded" + said)
-                }
-                runs[index].record.failure = "refused by validation: \(validation.summary)"
-                return revertAll(.validationRefused, "refused by validation on \(target.name), nothing changed on any host: "
-                                 + "\(validation.summary); every host was put back and none was reloaded" + said)
-            }
-        }
-        timings.validate = lap(t)
-        if let signal = SignalGuard.pending {
-            return revertAll(.interrupted, "interrupted by \(SignalGuard.name(signal)) during validation: every host was put "
-                             + "back before any reload")
-        }
-
-        // Phase 2: reload and verify every host.
-        var reloadTime = Duration.zero, verifyTime = Duration.zero
-        for index in runs.indices {
-            let target = runs[index].target
-            stage("reloading \(target.name)")
-            let verifier = target.verifier(clock: clock)
-            let snapshot = verifier.snapshot()
-            t = clock.monotonic()
-            let reload = target.reload(clock: clock)
-            reloadTime += lap(t)
-            runs[index].reloadRan = true
-            runs[index].reloadSucceeded = reload.succeeded
-            runs[index].record.reload = ApplyPipeline.step(reload)
-            var failure: String?
-            if !reload.succeeded {
-                failure = "the reload failed: \(reload.summary)" + (reload.message.isEmpty ? "" : ": \(reload.message)")
-            } else {
-                stage("verifying \(target.name)")
-                t = clock.monotonic()
-                let problem = verifier.verify(since: snapshot)
-                verifyTime += lap(t)
-                runs[index].record.verify = StepRecord(command: target.control.verify.map(ApplyPipeline.describe),
-                                                       succeeded: problem == nil, exitCode: nil,
-                                                       durationMs: lap(t).millisecondsDouble, message: problem ?? "")
-                if let problem { failure = "the reload did not take effect: \(problem)" }
-            }
-            if let failure {
-                timings.reload = reloadTime
-                timings.verify = verifyTime
-                runs[index].record.failure = failure
-                return revertAll(.reloadFailedReverted, "reload failed on \(target.name) and every host was reverted: \(failure)")
-            }
-            runs[index].record.state = .applied
-        }
-        timings.reload = reloadTime
-        timings.verify = verifyTime
+        // Phase 2, only now: reload and verify every host.
+        stage("reloading every host")
+        let committed = eachHost(&runs) { run in commit(&run) }
+        timings.reload = runs.compactMap { $0.record.reload.map { Duration.milliseconds(Int64($0.durationMs.rounded())) } }.max() ?? .zero
+        timings.verify = runs.compactMap { $0.record.verify.map { Duration.milliseconds(Int64($0.durationMs.rounded())) } }.max() ?? .zero
+        if let (outcome, message) = committed { return revertAll(outcome, message) }
         let files = changes.map(\.path).joined(separator: ", ")
         return conclude(.applied, "applied: \(files) validated, swapped in and reloaded on \(runs.count) host\(runs.count == 1 ? "" : "s") ("
                         + runs.map(\.target.name).joined(separator: ", ") + ")")
+    }
+
+    /// Runs `body` for every host: one after another (stopping at the first failure) when `parallelHosts` is
+    /// off, else all at once; returns the failure of the first host (in list order) that failed.
+    private func eachHost(_ runs: inout [HostRun],
+                          _ body: @Sendable (inout HostRun) -> (ApplyOutcome, String)?) -> (ApplyOutcome, String)? {
+        guard parallelHosts, runs.count > 1 else {
+            for index in runs.indices { if let failure = body(&runs[index]) { return failure } }
+            return nil
+        }
+        let results = HostResults(runs)
+        DispatchQueue.concurrentPerform(iterations: runs.count) { index in
+            var run = results.run(index)
+            let failure = body(&run)
+            results.set(index, run, failure)
+        }
+        runs = results.runs
+        return results.firstFailure
+    }
+
+    /// Phase 1 on one host: each candidate written beside its live file, swapped in (the live file kept as the
+    /// backup), then the host's validate command; the failure, if any, as the outcome it makes.
+    private func prepare(_ run: inout HostRun, id: String) -> (ApplyOutcome, String)? {
+        let target = run.target
+        for f in run.files.indices {
+            do {
+                let resolved = try target.resolveSymlinks(run.files[f].change.path)
+                run.files[f].target = resolved
+                run.files[f].backup = AtomicFiles.backupPath(for: resolved)
+                run.files[f].temp = try target.writeBeside(resolved, text: run.files[f].change.after, id: id)
+            } catch {
+                run.record.failure = "\(error)"
+                return (.hostUnreachable, "host-unreachable: writing the candidate on \(target.name) failed, so every host was put "
+                        + "back and none was reloaded: \(error)")
+            }
+        }
+        for f in run.files.indices {
+            let file = run.files[f]
+            guard let temp = file.temp else { continue }
+            do {
+                try target.swapIn(temp: temp, target: file.target, backup: file.backup)
+                run.files[f].swapped = true
+                run.files[f].temp = nil
+                run.record.state = .reverted
+            } catch {
+                run.record.failure = "\(error)"
+                run.files[f].uncertain = !target.isLocal
+                run.files[f].temp = nil
+                return (.hostUnreachable, "host-unreachable: swapping the candidate in on \(target.name) failed, so every host was "
+                        + "put back and none was reloaded: \(error)")
+            }
+        }
+        let validation = target.validate()
+        run.record.validate = ApplyPipeline.step(validation)
+        guard validation.succeeded else {
+            let said = validation.message.isEmpty ? "" : ". nginx said:\n" + validation.message
+            if validation.exitCode == 127 {
+                run.record.failure = "validation could not run: \(validation.summary)"
+                return (.validationNotRun, "validation could not run on \(target.name) (\(validation.summary)); every host was put "
+                        + "back and none was reloaded" + said)
+            }
+            run.record.failure = "refused by validation: \(validation.summary)"
+            return (.validationRefused, "refused by validation on \(target.name), nothing changed on any host: \(validation.summary); "
+                    + "every host was put back and none was reloaded" + said)
+        }
+        return nil
+    }
+
+    /// Phase 2 on one host: reload, then the reload checks; the failure, if any, as the outcome it makes.
+    private func commit(_ run: inout HostRun) -> (ApplyOutcome, String)? {
+        let target = run.target
+        let verifier = target.verifier(clock: clock)
+        let snapshot = verifier.snapshot()
+        let reload = target.reload(clock: clock)
+        run.reloadRan = true
+        run.reloadSucceeded = reload.succeeded
+        run.record.reload = ApplyPipeline.step(reload)
+        var failure: String?
+        if !reload.succeeded {
+            failure = "the reload failed: \(reload.summary)" + (reload.message.isEmpty ? "" : ": \(reload.message)")
+        } else {
+            let t = clock.monotonic()
+            let problem = verifier.verify(since: snapshot)
+            run.record.verify = StepRecord(command: target.control.verify.map(ApplyPipeline.describe), succeeded: problem == nil,
+                                           exitCode: nil, durationMs: (clock.monotonic() - t).millisecondsDouble, message: problem ?? "")
+            if let problem { failure = "the reload did not take effect: \(problem)" }
+        }
+        guard let failure else {
+            run.record.state = .applied
+            return nil
+        }
+        run.record.failure = failure
+        return (.reloadFailedReverted, "reload failed on \(target.name) and every host was reverted: \(failure)")
     }
 
     /// Puts `run`'s swapped files back (newest first) and removes its unswapped candidates; a file that no
@@ -321,6 +334,26 @@ public struct FleetPipeline: Sendable {
         let target = run.target
         for file in run.files { if let temp = file.temp { target.remove(temp) } }
         var problems: [String] = []
+        var changed = run.files.contains(where: \.swapped)
+        for file in run.files.reversed() where file.uncertain {
+            // A remote swap that failed part-way: put the backup back only where the candidate did land.
+            guard let current = try? target.read(file.target) else {
+                changed = true
+                problems.append("the swap of \(file.change.path) failed part-way and the file cannot be read now; it may hold the "
+                                + "change: if so, its previous text is in \(file.backup), copy it back on \(target.name) and reload nginx there")
+                continue
+            }
+            if SHA256.hex(current) == file.hashAfter {
+                changed = true
+                do { try target.rename(file.backup, to: file.target) } catch {
+                    problems.append("could not put the previous \(file.change.path) back (\(error)); the previous text is in "
+                                    + "\(file.backup): copy it over \(file.change.path) on \(target.name) and reload nginx there")
+                }
+            } else {
+                target.remove(file.temp ?? AtomicFiles.directory(of: file.target) + "/." + (file.target as NSString).lastPathComponent
+                              + ".cutover-tmp-" + id.prefix(8))
+            }
+        }
         for file in run.files.reversed() where file.swapped {
             if let current = try? target.read(file.target), SHA256.hex(current) != file.hashAfter {
                 let kept = AtomicFiles.directory(of: file.target) + "/." + (file.target as NSString).lastPathComponent
@@ -341,7 +374,7 @@ public struct FleetPipeline: Sendable {
                                 + "\(file.backup): copy it over \(file.change.path) on \(target.name) and reload nginx there")
             }
         }
-        guard run.files.contains(where: \.swapped) else { return }
+        guard changed else { return }
         if problems.isEmpty {
             run.record.state = .reverted
         } else {
@@ -377,4 +410,28 @@ public struct FleetPipeline: Sendable {
     static func perHost(_ records: [HostRecord]) -> String {
         records.map { "  " + $0.summary }.joined(separator: "\n")
     }
+}
+
+/// The hosts' states while a phase runs on all of them at once, behind a lock.
+private final class HostResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var states: [FleetPipeline.HostRun]
+    private var failures: [(ApplyOutcome, String)?]
+
+    init(_ runs: [FleetPipeline.HostRun]) {
+        states = runs
+        failures = Array(repeating: nil, count: runs.count)
+    }
+
+    func run(_ index: Int) -> FleetPipeline.HostRun { lock.withLock { states[index] } }
+
+    func set(_ index: Int, _ run: FleetPipeline.HostRun, _ failure: (ApplyOutcome, String)?) {
+        lock.withLock {
+            states[index] = run
+            failures[index] = failure
+        }
+    }
+
+    var runs: [FleetPipeline.HostRun] { lock.withLock { states } }
+    var firstFailure: (ApplyOutcome, String)? { lock.withLock { failures.compactMap { $0 }.first } }
 }

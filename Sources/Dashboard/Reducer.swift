@@ -74,7 +74,8 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         let summary = "undo \(target.change.action) of \(formatTime(target.time, zone: state.timeZone)): "
             + describeChange(target.change, reversed: true)
         state.overlay = .confirm(PendingChange(operation: .undo, summary: summary, isRollback: false,
-                                               warnings: warnings(state, endpoints: target.change.endpoints, groups: target.change.groups)))
+                                               warnings: warnings(state, endpoints: target.change.endpoints, groups: target.change.groups,
+                                                                  ids: target.change.endpointIDs)))
         return []
     case .cycleWindow:
         let all = TrafficWindow.allCases
@@ -465,13 +466,15 @@ private func detailSubject(_ state: AppState) -> DetailSubject? {
     }
 }
 
-/// One line per endpoint that `endpoints` (names or keys) or `groups` touch and whose verdict is `bad` or `watch`.
-func warnings(_ state: AppState, endpoints: [String], groups: [String]) -> [String] {
+/// One line per endpoint that `ids` (else `endpoints`, names or keys, for records from before the identities)
+/// or `groups` touch and whose verdict is `bad` or `watch`.
+func warnings(_ state: AppState, endpoints: [String], groups: [String], ids: [EndpointID] = []) -> [String] {
     var unfiltered = state
     unfiltered.filter = ""
     return unfiltered.rows.compactMap { row in
-        let touched = endpoints.contains(row.endpoint.name) || endpoints.contains(row.endpoint.pattern)
-            || (row.endpoint.groupName.map { groups.contains($0) } ?? false)
+        let named = ids.isEmpty ? endpoints.contains(row.endpoint.name) || endpoints.contains(row.endpoint.pattern)
+            : ids.contains(row.endpoint.id)
+        let touched = named || (row.endpoint.groupName.map { groups.contains($0) } ?? false)
         guard touched, row.health == .bad || row.health == .watch else { return nil }
         return "\(row.endpoint.name) is \(row.health.label) now" + healthReason(row)
     }

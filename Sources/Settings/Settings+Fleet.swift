@@ -26,20 +26,23 @@ extension Settings {
     /// `configPath`), its transport, and its validate/reload/verify commands (the host's `nginx:` overrides, else
     /// the top-level ones, addressing that host's nginx as found there). Built once in the executable.
     public func nginxTargets(configPath: String, config: ConfigSet?, runner: CommandRunner = ProcessRunner()) -> [NginxTarget] {
-        let timeout = Duration.milliseconds(Int64(commandTimeout * 1000))
-        return effectiveHosts.map { host in
+        let settings = self
+        // Each host is found through its own prefix, all at once.
+        return effectiveHosts.concurrentMap { host in
+            let prefix = settings.prefix, configPath = configPath, runner = runner
             let path = host.config ?? configPath
             let transport = HostTransport(prefix: host.run)
             let includePrefix = path == configPath ? prefix : nil
-            var own = self
-            own.mainConfig = host.mainConfig ?? mainConfig
-            own.nginx = host.nginx.binary ?? nginx
+            var own = settings
+            own.mainConfig = host.mainConfig ?? settings.mainConfig
+            own.nginx = host.nginx.binary ?? settings.nginx
             if let validate = host.nginx.validate { own.validateCommand = validate }
             if let reload = host.nginx.reload { own.reloadCommand = reload }
             if let verify = host.nginx.verify { own.verifyCommand = verify }
             if !transport.isLocal { own.reloadBySignal = false }
             var target = NginxTarget(name: host.name, transport: transport, configPath: path, includePrefix: includePrefix,
-                                     control: NginxControl(validateArgv: [], reloadArgv: []), runner: runner, fileTimeout: timeout)
+                                     control: NginxControl(validateArgv: [], reloadArgv: []), runner: runner,
+                                     fileTimeout: .milliseconds(Int64(settings.commandTimeout * 1000)))
             let location: NginxLocation
             if transport.isLocal {
                 let local = (path == config?.mainPath ? config : nil) ?? (try? ConfigSet.load(path: path, prefix: includePrefix))

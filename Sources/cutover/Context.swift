@@ -120,7 +120,7 @@ struct Context {
         } catch {
             throw CLIError(message: "\(error)", code: ExitStatus.usage.rawValue)
         }
-        let routings = targets.map(HostRouting.read)
+        let routings = targets.concurrentMap(HostRouting.read)
         let drift = DriftReport.compare(routings)
         let chosen = DriftReport.compare(routings.filter { r in selected.contains { $0.name == r.host } })
         if scope == .editing && !chosen.agrees {

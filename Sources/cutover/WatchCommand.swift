@@ -45,6 +45,7 @@ struct WatchCommand: ParsableCommand {
                                              nginxBinary: settings.nginx, journal: settings.journalPath(config: context.configPath), checkEnvironment: false)
                 options.preflight = Preflight.run(config: context.config, model: context.model, inputs: inputs,
                                                   probe: SystemProbe(clock: clock))
+                    + (context.drift.map(Preflight.fleetFindings) ?? [])
             }
             let session: DashboardSession
             do {

@@ -32,7 +32,9 @@ import TestSupport
             let journal = Journal(path: dir.file("journal.jsonl"))
             let configuration = ApplyConfiguration(nginx: targets[0].control, mainConfig: journal.path, journal: journal,
                                                    configPath: "/etc/nginx/routing.conf", fallbackJournals: [])
-            pipeline = FleetPipeline(targets: targets, reference: targets[0], configuration: configuration, clock: clock.applyClock)
+            // One host after another, so the scripted commands come in a known order.
+            pipeline = FleetPipeline(targets: targets, reference: targets[0], configuration: configuration, clock: clock.applyClock,
+                                     parallelHosts: false)
         }
 
         func text(_ host: Int) throws -> String { try dir.read("edge\(host)/routing.conf") }
@@ -79,7 +81,8 @@ import TestSupport
         #expect(!fleet.runner.commands.contains { $0.contains("reload") })
         #expect(report.message.contains("refused by validation on edge2"))
         #expect(report.message.contains("unknown directive"))
-        #expect(report.hosts.map(\.state) == [.reverted, .reverted, .reverted])
+        // One host after another: edge3 was never written.
+        #expect(report.hosts.map(\.state) == [.reverted, .reverted, .untouched])
         #expect(report.hosts[1].failure?.contains("refused by validation") == true)
     }
 
@@ -275,4 +278,141 @@ import TestSupport
         #expect(report.agrees)
         #expect(report.describe().isEmpty)
     }
+}
+
+/// A stand-in for a remote host: commands arrive with the prefix `[remote]`, which is stripped before they
+/// run here for real, except those `intercept` answers (a scripted nginx, an injected failure).
+final class FakeRemoteRunner: CommandRunner, @unchecked Sendable {
+    private let lock = NSLock()
+    private var ran: [[String]] = []
+    let intercept: @Sendable ([String]) -> CommandResult?
+
+    init(intercept: @escaping @Sendable ([String]) -> CommandResult?) {
+        self.intercept = intercept
+    }
+
+    var commands: [[String]] { lock.withLock { ran } }
+
+    func run(_ argv: [String], timeout: Duration) throws -> CommandResult {
+        try run(argv, input: nil, timeout: timeout)
+    }
+
+    func run(_ argv: [String], input: [UInt8], timeout: Duration) throws -> CommandResult {
+        try run(argv, input: Optional(input), timeout: timeout)
+    }
+
+    private func run(_ argv: [String], input: [UInt8]?, timeout: Duration) throws -> CommandResult {
+        lock.withLock { ran.append(argv) }
+        let command = argv.first == "remote" ? Array(argv.dropFirst()) : argv
+        if let answer = intercept(command) { return answer }
+        if let input { return try ProcessRunner().run(command, input: input, timeout: timeout) }
+        return try ProcessRunner().run(command, timeout: timeout)
+    }
+}
+
+/// The remote file path (cat, cp -p + stdin, ln, mv through the prefix) inside the two-phase apply.
+@Suite struct FleetRemoteTests {
+    static func fleet(_ runner: FakeRemoteRunner, parallel: Bool = true) throws -> (TempDir, FleetPipeline, [String]) {
+        let dir = try TempDir(prefix: "cutover-fleet-remote")
+        var targets: [NginxTarget] = []
+        var paths: [String] = []
+        for name in ["edge1", "edge2"] {
+            try FileManager.default.createDirectory(atPath: dir.file(name), withIntermediateDirectories: true)
+            let path = try dir.write("\(name)/routing.conf", FleetPipelineTests.before)
+            paths.append(path)
+            targets.append(NginxTarget(name: name, transport: HostTransport(prefix: name == "edge2" ? ["remote"] : []), configPath: path,
+                                       control: NginxControl(validateArgv: ["nginx-\(name)", "-t"], reloadArgv: ["nginx-\(name)", "-s", "reload"]),
+                                       runner: runner))
+        }
+        let journal = Journal(path: dir.file("journal.jsonl"))
+        let configuration = ApplyConfiguration(nginx: targets[0].control, mainConfig: journal.path, journal: journal, fallbackJournals: [])
+        return (dir, FleetPipeline(targets: targets, reference: targets[0], configuration: configuration, parallelHosts: parallel), paths)
+    }
+
+    static func apply(_ pipeline: FleetPipeline, _ paths: [String]) throws -> ApplyReport {
+        let change = FileChange(path: paths[0], before: FleetPipelineTests.before, after: FleetPipelineTests.after)
+        return try pipeline.apply(description: ChangeDescription(action: "set-percent")) { _ in ([change], nil) }
+    }
+
+    static func nginx(_ argv: [String]) -> CommandResult? {
+        argv.first?.hasPrefix("nginx-") == true ? CommandResult(argv: argv, exitCode: 0) : nil
+    }
+
+    @Test func aRemoteHostIsWrittenThroughItsPrefix() throws {
+        let runner = FakeRemoteRunner(intercept: Self.nginx)
+        let (dir, pipeline, paths) = try Self.fleet(runner)
+        let report = try Self.apply(pipeline, paths)
+        #expect(report.outcome == .applied, "\(report.message)")
+        #expect(try dir.read("edge2/routing.conf") == FleetPipelineTests.after)
+        #expect(try dir.read("edge1/routing.conf") == FleetPipelineTests.after)
+        #expect(try dir.read("edge2/.routing.conf.cutover-backup") == FleetPipelineTests.before)
+        let remote = runner.commands.filter { $0.first == "remote" }
+        #expect(remote.contains { $0.starts(with: ["remote", "cat", "--", paths[1]]) })
+        #expect(remote.contains { $0.contains("cp -p -- \"$1\" \"$2\" && cat > \"$2\" || { rm -f -- \"$2\"; exit 1; }") })
+        #expect(remote.contains(["remote", "nginx-edge2", "-t"]))
+        #expect(remote.contains(["remote", "nginx-edge2", "-s", "reload"]))
+        // Nothing of the candidate is left beside the live file.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("edge2")).filter { $0.contains("cutover-tmp") }.isEmpty)
+    }
+
+    @Test func inParallelARefusalOnOneHostRevertsEveryHostUnreloaded() throws {
+        let runner = FakeRemoteRunner { argv in
+            argv == ["nginx-edge2", "-t"] ? CommandResult(argv: argv, exitCode: 1, stderr: "nginx: [emerg] bad") : FleetRemoteTests.nginx(argv)
+        }
+        let (dir, pipeline, paths) = try Self.fleet(runner)
+        let report = try Self.apply(pipeline, paths)
+        #expect(report.outcome == .validationRefused)
+        #expect(report.message.contains("[emerg] bad"))
+        #expect(try dir.read("edge1/routing.conf") == FleetPipelineTests.before)
+        #expect(try dir.read("edge2/routing.conf") == FleetPipelineTests.before)
+        #expect(!runner.commands.contains { $0.contains("reload") }, "no host was reloaded")
+        #expect(report.hosts.map(\.state) == [.reverted, .reverted])
+    }
+
+    @Test func aFailedRemoteSwapPutsTheOtherHostBackBeforeAnyValidation() throws {
+        let runner = FakeRemoteRunner { argv in
+            if argv.count > 2, argv[2].hasPrefix("ln -f") { return CommandResult(argv: argv, exitCode: 255, stderr: "ssh: connection lost") }
+            return FleetRemoteTests.nginx(argv)
+        }
+        let (dir, pipeline, paths) = try Self.fleet(runner)
+        let report = try Self.apply(pipeline, paths)
+        #expect(report.outcome == .hostUnreachable)
+        #expect(report.exitStatus == .error)
+        #expect(report.message.contains("edge2") && report.message.contains("connection lost"), "\(report.message)")
+        #expect(try dir.read("edge1/routing.conf") == FleetPipelineTests.before)
+        #expect(try dir.read("edge2/routing.conf") == FleetPipelineTests.before)
+        #expect(!runner.commands.contains { $0.contains("reload") }, "no host was reloaded")
+        #expect(report.hosts.map(\.state) == [.reverted, .untouched])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("edge2")).filter { $0.contains("cutover-tmp") }.isEmpty)
+    }
+
+    @Test func aHostThatCannotBeReachedForTheRevertNeedsHands() throws {
+        let reloads = Counter()
+        let runner = FakeRemoteRunner { argv in
+            if argv.first?.hasPrefix("nginx-") == true, argv.last == "reload" {
+                reloads.increment()
+                if argv.first == "nginx-edge1" && reloads.value == 1 { return CommandResult(argv: argv, exitCode: 1, stderr: "reload refused") }
+                return CommandResult(argv: argv, exitCode: 0)
+            }
+            // After edge1's failed reload, edge2 is gone: its revert (cat, mv) cannot run.
+            if argv.first == "mv" || argv.first == "cat", reloads.value > 0 { return CommandResult(argv: argv, exitCode: 255, stderr: "ssh: no route to host") }
+            return FleetRemoteTests.nginx(argv)
+        }
+        let (dir, pipeline, paths) = try Self.fleet(runner, parallel: false)
+        let report = try Self.apply(pipeline, paths)
+        #expect(report.exitStatus == .needsHands)
+        #expect(report.hosts.first?.host == "edge2")
+        #expect(report.hosts.first?.state == .needsHands)
+        #expect(report.hosts.first?.failure?.contains(".routing.conf.cutover-backup") == true, "\(report.hosts)")
+        #expect(report.message.hasPrefix("NEEDS HANDS on edge2"))
+        #expect(try dir.read("edge1/routing.conf") == FleetPipelineTests.before)
+    }
+}
+
+/// A thread-safe counter for scripted answers.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func increment() { lock.withLock { count += 1 } }
 }

@@ -170,6 +170,13 @@ public struct PipelineChangeApplier: ChangeApplying {
         if !EditApplier.isEmergency(edit) { cancellation.reset() }
         do {
             let base = try basis ?? reader.load()
+            if let drift = base.drift, !drift.agrees {
+                // As the CLI does: no edit while the hosts differ (the pipeline would refuse it as a conflict too).
+                let agreeing = drift.hosts.filter { !$0.drift }.map(\.name)
+                return ChangeOutcome(outcome: .conflict, message: "hosts differ: " + drift.drifted.joined(separator: ", ")
+                                     + "; nothing was changed. Make them identical with `cutover sync --from \(agreeing.first ?? "HOST")`\n"
+                                     + drift.describe())
+            }
             let preview = try RolloutEditor(config: base.config, model: base.model).apply(edit)
             // The workers serving before the reload: the traffic confirmation counts once they have exited.
             let control = applier.pipeline.configuration.nginx

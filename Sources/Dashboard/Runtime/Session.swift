@@ -110,7 +110,7 @@ public final class DashboardSession {
     /// `EditApplier` the CLI uses (from the settings).
     public static func watch(settings: Settings, options: WatchOptions, runner: CommandRunner = ProcessRunner(),
                              clock: ApplyClock = .system) throws -> DashboardSession {
-        guard let path = options.config ?? settings.config else {
+        guard let path = options.config ?? settings.config ?? settings.hosts.first?.config else {
             throw DashboardError("no nginx config given: pass --config FILE or set `config:` in cutover.yaml")
         }
         var reader = LocalConfigReader(path: WatchOptions.absolute(path), prefix: options.prefix ?? settings.prefix, names: settings.names)
