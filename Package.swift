@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C wrappers: the only modules that know about C.
@@ -31,12 +33,20 @@ let package = Package(
         .target(name: "Apply", dependencies: ["NginxConfig", "Rollout"]),
         .target(name: "Autopilot", dependencies: ["NginxConfig", "Rollout", "Apply", "TrafficStats"]),
         .target(name: "Preflight", dependencies: ["NginxConfig", "Rollout", "AccessLog", "TrafficStats", "Apply"]),
+        // The guard's /metrics: figures into swift-prometheus, served over SwiftNIO's HTTP/1 server.
+        .target(name: "PrometheusExport", dependencies: [
+            "Rollout", "TrafficStats", "Autopilot",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
 
         // Terminal UI.
         .target(name: "TerminalUI"),
         .target(name: "TerminalCurses", dependencies: ["TerminalUI", "CNcursesw"]),
         .target(name: "Dashboard", dependencies: [
-            "NginxConfig", "Rollout", "Settings", "AccessLog", "TrafficStats", "Apply", "Preflight", "TerminalUI",
+            "NginxConfig", "Rollout", "Settings", "AccessLog", "TrafficStats", "Apply", "Preflight", "TerminalUI", "Autopilot",
             .product(name: "Yams", package: "Yams"),
         ], plugins: ["EmbedThemes"]),
 
@@ -47,7 +57,7 @@ let package = Package(
         // Executables: the one place real implementations are wired together.
         .executableTarget(name: "cutover", dependencies: [
             "NginxConfig", "Rollout", "Settings", "AccessLog", "TrafficStats", "Apply", "Preflight",
-            "TerminalUI", "TerminalCurses", "Dashboard", "Autopilot",
+            "TerminalUI", "TerminalCurses", "Dashboard", "Autopilot", "PrometheusExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "cutover-bench", dependencies: [
@@ -69,10 +79,11 @@ let package = Package(
         .testTarget(name: "TrafficStatsTests", dependencies: ["TrafficStats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ApplyTests", dependencies: ["Apply", "Rollout", "NginxConfig", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "AutopilotTests", dependencies: ["Autopilot", "Settings", "Apply", "Rollout", "NginxConfig", "TrafficStats", "TestSupport"]),
+        .testTarget(name: "PrometheusExportTests", dependencies: ["PrometheusExport", "Autopilot", "Rollout", "NginxConfig", "TrafficStats", "AccessLog", "TestSupport"]),
         .testTarget(name: "PreflightTests", dependencies: ["Preflight", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "TestSupport"], exclude: ["Fixtures", "__Snapshots__"]),
-        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "TerminalUI", "Preflight", "Rollout", "TestSupport"], exclude: ["Fixtures", "__Snapshots__"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["NginxConfig", "Rollout", "Apply", "AccessLog", "TrafficStats", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "TerminalUI", "Preflight", "Rollout", "Autopilot", "TestSupport"], exclude: ["Fixtures", "__Snapshots__"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["NginxConfig", "Rollout", "Apply", "AccessLog", "TrafficStats", "Autopilot", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], exclude: ["Fixtures"]),
     ]
 )

@@ -28,6 +28,13 @@ public struct PlanProgress: Sendable, Equatable, Codable {
     public var gate: String
     /// What the plan waits for, in words.
     public var waiting: String
+
+    /// Creates a progress record.
+    public init(plan: PlanID, gate: String, waiting: String) {
+        self.plan = plan
+        self.gate = gate
+        self.waiting = waiting
+    }
 }
 
 /// The autopilot: executes ramp plans and the guardrails from the verdicts, every change through the apply

@@ -1,4 +1,5 @@
 import Apply
+import Autopilot
 import Foundation
 import Rollout
 import TerminalUI
@@ -52,6 +53,10 @@ public enum Action: Sendable {
     case showView(DashboardView)
     /// Ends the dashboard.
     case quit
+    /// Pauses, resumes, promotes or aborts the selected plan (in Plans) or the selected endpoint's plan.
+    case planCommand(Autopilot.Command)
+    /// Asks to create a ramp plan for the selected endpoint (the settings' ladder, `cutover ramp`'s defaults).
+    case createPlan
 
     // Events.
     /// A key press, routed through the overlay first and then the key table.
@@ -83,6 +88,8 @@ public enum Action: Sendable {
     case tick(Date)
     /// The terminal has this size now.
     case resized(width: Int, height: Int)
+    /// An autopilot effect came back: the plans and executor after it, its events, its outcome.
+    case autopilotReported(AutopilotReport)
 }
 
 /// Work the reducer asks for; the effect runner performs it off the UI loop and answers with actions.
@@ -99,6 +106,13 @@ public enum Effect: Sendable, Equatable {
     case refreshTraffic(TrafficWindow)
     /// Loads a theme by name.
     case loadTheme(String)
+    /// Checks the lease and reads the plans; when this dashboard executes, one round of the autopilot's
+    /// decisions on these verdicts (by map key; nil before the first figures: no decisions).
+    case autopilotTick(verdicts: [String: Verdict]?)
+    /// An operator's command on a plan.
+    case planCommand(Autopilot.Command, plan: PlanID)
+    /// Creates a ramp plan for an endpoint (map key) with these steps and the pane's defaults.
+    case createPlan(endpoint: String, steps: [Percent], defaults: PlanDefaults)
     /// Asks the change in flight to stop before nginx takes it up (an emergency rollback waits behind it);
     /// it stops only if it has not reached the reload, and its outcome says which happened.
     case cancelInFlight(reason: String)

@@ -1,4 +1,5 @@
 import Apply
+import Autopilot
 import Foundation
 import Preflight
 import NginxConfig
@@ -17,6 +18,8 @@ public enum DashboardView: String, CaseIterable, Sendable, Hashable {
     case history
     /// What the routing engine, the log reader and the theme loader reported.
     case problems
+    /// The ramp plans: step, state, bake, gate, what each waits for, and who executes them.
+    case plans
 
     /// The tab title.
     public var title: String {
@@ -26,6 +29,7 @@ public enum DashboardView: String, CaseIterable, Sendable, Hashable {
         case .notMigrated: return "Not migrated"
         case .history: return "History"
         case .problems: return "Problems"
+        case .plans: return "Plans"
         }
     }
 
@@ -37,6 +41,7 @@ public enum DashboardView: String, CaseIterable, Sendable, Hashable {
         case .notMigrated: return "Not"
         case .history: return "Hist"
         case .problems: return "Prob"
+        case .plans: return "Plan"
         }
     }
 }
@@ -78,6 +83,10 @@ public struct PendingChange: Sendable, Equatable {
         case edit(RolloutEdit)
         /// Reverting the last applied change from the journal.
         case undo
+        /// An operator's command on a ramp plan (promote and abort ask first).
+        case plan(Autopilot.Command, PlanID)
+        /// A new ramp plan for the endpoint with this map key, climbing these steps.
+        case createPlan(endpoint: String, steps: [Percent])
     }
 
     /// The operation to run.
@@ -110,6 +119,8 @@ public enum DetailSubject: Sendable, Equatable {
     case group(String)
     /// A legacy-only path, by index in the not-migrated view.
     case path(Int)
+    /// A ramp plan, by id.
+    case plan(PlanID)
 }
 
 /// A modal layer over the current view that takes the keys first.
@@ -299,6 +310,8 @@ public struct AppState: Sendable {
     public var screenWidth = 80
     /// The terminal's height in cells.
     public var screenHeight = 24
+    /// The ramp plans, who executes them, the guardrails (`AutopilotState.swift`).
+    public var autopilot = AutopilotPane()
 
     /// Creates a state.
     public init(configPath: String, loaded: LoadedConfig?, window: TrafficWindow = .fiveMinutes, readOnly: Bool = false,

@@ -1,4 +1,5 @@
 import Apply
+import Autopilot
 import Foundation
 import Rollout
 import TerminalUI
@@ -116,6 +117,12 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
     case .quit:
         state.quitting = true
         return []
+    case .planCommand(let command):
+        return planCommand(&state, command)
+    case .createPlan:
+        return proposePlan(&state)
+    case .autopilotReported(let report):
+        return autopilotReported(&state, report)
     case .traffic(let snapshot, let error):
         let first = state.snapshot == nil
         if let snapshot { state.snapshot = snapshot }
@@ -208,7 +215,7 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         return []
     case .tick(let date):
         state.now = date
-        return []
+        return autopilotTickDue(&state)
     case .resized(let width, let height):
         state.screenWidth = max(0, width)
         state.screenHeight = max(0, height)
@@ -268,6 +275,16 @@ private func reduceKey(_ state: inout AppState, _ key: Key) -> [Effect] {
         }
         state.overlay = .none
         if key == .char("y") || key == .char("Y") {
+            switch pending.operation {
+            case .plan(let command, let id):
+                state.status = StatusMessage("plan \(id): \(command.rawValue)…")
+                return [.planCommand(command, plan: id)]
+            case .createPlan(let endpoint, let steps):
+                state.status = StatusMessage("creating the plan…")
+                return [.createPlan(endpoint: endpoint, steps: steps, defaults: state.autopilot.defaults)]
+            case .edit, .undo:
+                break
+            }
             if let busy = state.applying {
                 state.queuedRollback = pending
                 state.status = StatusMessage("rollback queued: cancelling \(firstLine(busy)) if nginx has not taken it up yet, "
@@ -280,6 +297,7 @@ private func reduceKey(_ state: inout AppState, _ key: Key) -> [Effect] {
             switch pending.operation {
             case .edit(let edit): return [.apply(edit, summary: pending.summary)]
             case .undo: return [.undo(summary: pending.summary)]
+            case .plan, .createPlan: return []
             }
         }
         state.status = StatusMessage("cancelled: nothing changed")
@@ -395,6 +413,7 @@ func listCount(_ state: AppState) -> Int {
     case .notMigrated: return state.snapshot?.notMigrated.count ?? 0
     case .history: return state.journal.count
     case .problems: return ProblemsScreen.groups(state).count
+    case .plans: return state.autopilot.orderedPlans.count
     }
 }
 
@@ -443,6 +462,7 @@ private func detailSubject(_ state: AppState) -> DetailSubject? {
         guard !records.isEmpty else { return nil }
         return .journal(Array(records)[min(state.listSelection, records.count - 1)].id)
     case .problems: return ProblemsScreen.groups(state).isEmpty ? nil : .problem(state.listSelection)
+    case .plans: return state.selectedPlan.map { .plan($0.id) }
     }
 }
 

@@ -104,10 +104,12 @@ extension TrafficEngine {
         let seed = aggregator.partialSeed
         let formats = follower.sources.map(\.format)
         let roles = roles, wallClock = wallClock, limit = sampleLimit, maxLine = follower.maxLineLength, chunk = chunkSize
+        // The observer (an exporter's running totals) counts the backlog's requests too, from every thread.
+        let observer = aggregator.observer
         for _ in 0..<threads {
             let thread = Thread {
                 TrafficEngine.backfillWorker(run: run, seed: seed, formats: formats, roles: roles, wallClock: wallClock,
-                                    sampleLimit: limit, chunkSize: chunk, maxLineLength: maxLine)
+                                    sampleLimit: limit, chunkSize: chunk, maxLineLength: maxLine, observer: observer)
             }
             thread.name = "cutover.backfill"
             thread.stackSize = 1 << 20
@@ -145,7 +147,8 @@ extension TrafficEngine {
 
     /// One backfill thread: takes the next range, aggregates it into a partial of its own, hands it over.
     private static func backfillWorker(run: BackfillRun, seed: PartialSeed, formats: [LogFormat], roles: [LogRole],
-                                       wallClock: @escaping WallClock, sampleLimit: Int, chunkSize: Int, maxLineLength: Int) {
+                                       wallClock: @escaping WallClock, sampleLimit: Int, chunkSize: Int, maxLineLength: Int,
+                                       observer: (any RequestObserver)?) {
         defer { run.workerExited() }
         // The rules compiled when the engine was made, so compiling them again cannot fail.
         guard let classifier = try? EndpointClassifier(rules: seed.configuration.rules, cacheEntries: seed.configuration.pathCacheEntries) else {
@@ -161,6 +164,7 @@ extension TrafficEngine {
             parsers[formats[source]] = parser
             let role = roles[source]
             let partial = TrafficAggregator(partial: seed, classifier: classifier)
+            partial.observer = observer
             var malformed = MalformedLines()
             let (_, oversized) = reader.read(range.backlog.fd, from: range.start, to: range.end, onOversized: { head, length in
                 malformed.note(head, oversized: length, limit: sampleLimit)

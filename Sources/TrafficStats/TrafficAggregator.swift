@@ -52,6 +52,14 @@ public struct TrafficConfiguration: Sendable, Hashable {
 ///
 /// Memory is bounded whatever the input: per-endpoint rings and histograms, a bounded path cache and a bounded
 /// set of not-migrated paths. Not thread-safe: owned by one ingest task (see `LiveTraffic` for the background form).
+/// Something told of each request the aggregator counts for an endpoint: a running total kept elsewhere (the
+/// guard's Prometheus counters). Called on the ingest's thread, once per classified line, so it must be cheap.
+public protocol RequestObserver: AnyObject, Sendable {
+    /// One request of the endpoint at `endpoint` (an index into the rules' endpoints), answered by the new
+    /// service or the current one, with its status (0 when the log has none) and latency (nil when unknown).
+    func observe(endpoint: Int, newService: Bool, status: Int, latencyMilliseconds: Int?)
+}
+
 public final class TrafficAggregator {
     /// The configuration in use.
     public let configuration: TrafficConfiguration
@@ -95,6 +103,8 @@ public final class TrafficAggregator {
     /// Lines whose path matched no map key.
     public var notMigratedLines: Int { counters.pointee.notMigrated }
 
+    /// Told of every request counted for an endpoint (an exporter's counters), on the ingest's thread.
+    public var observer: (any RequestObserver)?
     /// Not-migrated paths of a backfill range, replayed into the heavy hitters in order when it is merged.
     private let deferred: DeferredPaths?
 
@@ -182,6 +192,7 @@ public final class TrafficAggregator {
         let latency = configuration.latency == .request ? parser.requestTimeMilliseconds : parser.upstreamResponseTimeMilliseconds
         let status = parser.status ?? 0
         pairs[endpoint &* 2 &+ side].record(time: time, now: c.pointee.now, status: status, latency: latency)
+        if let observer { observer.observe(endpoint: endpoint, newService: side == 1, status: status, latencyMilliseconds: latency) }
         if time >= changedAt[endpoint] { sinceChange[endpoint &* 2 &+ side] &+= 1 }
         epochs[endpoint].record(time: time, side: side, status: status, latencyMs: latency,
                                 nginxMade: status >= 500 && status < 600 ? Self.nginxMade(parser, status: status) : nil)

@@ -28,8 +28,9 @@ public final class TrafficEngine {
     /// Opens the sources and compiles the rules.
     public init(sources: [LogSource], start: LogStart, configuration: TrafficConfiguration,
                 clock: @escaping MonotonicClock = systemMonotonicClock, wallClock: @escaping WallClock = systemWallClock,
-                chunkSize: Int = 1 << 20, retireAfter: Double = 5) throws {
+                chunkSize: Int = 1 << 20, retireAfter: Double = 5, observer: (any RequestObserver)? = nil) throws {
         aggregator = try TrafficAggregator(configuration: configuration)
+        aggregator.observer = observer
         follower = LogFollower(sources: sources, start: start, clock: clock, chunkSize: chunkSize, retireAfter: retireAfter)
         // One parser per distinct format keeps the time cache warm across files of the same format.
         var shared: [LogFormat: LogLineParser] = [:]
@@ -143,13 +144,18 @@ public final class LiveTraffic: @unchecked Sendable {
     private let clock: MonotonicClock
     private let wallClock: WallClock
     private let sleep: @Sendable (Double) -> Void
+    private let observer: (any RequestObserver)?
 
     /// Validates the configuration (compiles the rules) without opening the logs yet.
     ///
-    /// - Parameter sleep: waits the given seconds between idle polls (injected for tests).
+    /// - Parameters:
+    ///   - sleep: waits the given seconds between idle polls (injected for tests).
+    ///   - observer: told of every request counted (see `RequestObserver`), on the background thread.
     public init(sources: [LogSource], start: LogStart, configuration: TrafficConfiguration,
                 clock: @escaping MonotonicClock = systemMonotonicClock, wallClock: @escaping WallClock = systemWallClock,
-                sleep: @escaping @Sendable (Double) -> Void = { Thread.sleep(forTimeInterval: $0) }) throws {
+                sleep: @escaping @Sendable (Double) -> Void = { Thread.sleep(forTimeInterval: $0) },
+                observer: (any RequestObserver)? = nil) throws {
+        self.observer = observer
         _ = try EndpointClassifier(rules: configuration.rules, cacheEntries: 8)
         self.sources = sources
         self.start = start
@@ -179,10 +185,12 @@ public final class LiveTraffic: @unchecked Sendable {
         runs += 1
         let run = runs
         let sources = sources, start = start, configuration = configuration, clock = clock, wallClock = wallClock, sleep = sleep
+        let observer = observer
         let thread = Thread { [weak self] in
             let engine: TrafficEngine
             do {
-                engine = try TrafficEngine(sources: sources, start: start, configuration: configuration, clock: clock, wallClock: wallClock)
+                engine = try TrafficEngine(sources: sources, start: start, configuration: configuration, clock: clock, wallClock: wallClock,
+                                           observer: observer)
             } catch {
                 self?.fail("\(error)")
                 return

@@ -2,6 +2,7 @@ import AccessLog
 import Apply
 import ArgumentParser
 import Foundation
+import NginxConfig
 import Rollout
 import TrafficStats
 
@@ -77,5 +78,29 @@ extension TrafficConfirmation {
         return TrafficConfirmation.judge(lowered, counts: { counts[$0.pattern] ?? (0, 0) }, reloadedAt: reloadedAt,
                                          drainedAt: drainedAt, drainWatched: drain != nil,
                                          watchedSeconds: (clock.monotonic() - start).millisecondsDouble / 1000)
+    }
+}
+
+extension TrafficConfirmation {
+    /// The endpoints the journaled rollback `id` sent back to the current service (those at 0% in the config
+    /// now), with the context re-read after it and the record's time; nil when there is nothing to confirm.
+    static func rolledBack(journal id: String, context: Context) -> (context: Context, endpoints: [(name: String, pattern: String)], reloadedAt: Date)? {
+        guard let record = try? context.applier.pipeline.history().last(where: { $0.id == id }),
+              let config = try? ConfigSet.load(path: context.configPath, prefix: context.applier.prefix) else { return nil }
+        let model = Discovery.discover(config, names: context.settings.names)
+        let endpoints = model.endpoints.filter { record.change.endpoints.contains($0.name) && $0.percent == .zero }.map { (name: $0.name, pattern: $0.pattern) }
+        guard !endpoints.isEmpty else { return nil }
+        var fresh = context
+        fresh.config = config
+        fresh.model = model
+        return (fresh, endpoints, record.time)
+    }
+
+    /// Whether `context` has access logs to confirm from (without them no request would be counted, which
+    /// would read as a confirmation).
+    static func hasLogs(context: Context, logs: LogOptions) -> Bool {
+        let prefix = context.settings.prefix ?? (context.configPath as NSString).deletingLastPathComponent
+        return !LogPlan.plan(model: context.model, mainLogs: logs.mainLogs(context.settings),
+                             migrationLogs: logs.migrationLogs(context.settings), prefix: prefix).sources.isEmpty
     }
 }

@@ -4,6 +4,7 @@ import ArgumentParser
 import Autopilot
 import Foundation
 import NginxConfig
+import PrometheusExport
 import Rollout
 import Settings
 import Synchronization
@@ -22,8 +23,13 @@ struct GuardCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds between two rounds of decisions.", valueName: "SECONDS")) var interval: Double = 1
     @Option(name: .customLong("confirm-traffic"), help: ArgumentHelp("After each rollback, watch the logs this long (once the old workers have exited) to confirm the new service gets none of those requests any more; 0 turns it off.", valueName: "SECONDS"))
     var confirmTraffic: Double = 10
+    @Option(name: .long, help: ArgumentHelp("Serve /metrics (Prometheus text format) and /healthz on this address, e.g. 127.0.0.1:9464 ([::1]:9464 for IPv6, port 0 picks a free one).", valueName: "ADDR:PORT"))
+    var metrics: String?
 
     func validate() throws {
+        if let metrics {
+            do { _ = try MetricsAddress(parsing: metrics) } catch { throw ValidationError(error.message) }
+        }
         guard interval >= 0.05, interval <= 600 else { throw ValidationError("--interval must be between 0.05 and 600 seconds") }
         guard confirmTraffic >= 0, confirmTraffic <= 600 else { throw ValidationError("--confirm-traffic must be between 0 and 600 seconds") }
     }
@@ -38,17 +44,30 @@ struct GuardCommand: ParsableCommand {
             say("guard: config \(context.configPath); plans \(store.path); auto_rollback \(g.autoRollback ? "on" : "off")"
                 + (g.autoRollback ? " for \(g.endpoints.map { $0.joined(separator: ", ") } ?? "every endpoint"), cooldown \(DurationText.format(g.cooldownSeconds))" : "")
                 + (g.notify.isEmpty ? "" : "; notify \(g.notify.first ?? "")"))
-            guard let lease = try waitForLease(store) else {
+            let figures = GuardMetrics(endpoints: LogPlan.rules(for: context.model).map(\.endpoint))
+            let health = GuardHealth()
+            var server: MetricsServer?
+            if let metrics, let address = try? MetricsAddress(parsing: metrics) {
+                do {
+                    server = try MetricsServer.start(address, render: { figures.render() }, health: { health.text })
+                } catch {
+                    throw CLIError(message: "\(error)", code: CLIError.general)
+                }
+                say("guard: metrics on http://\(server?.address.description ?? metrics)/metrics (liveness: /healthz)")
+            }
+            defer { server?.stop() }
+            guard let lease = try waitForLease(store, health: health) else {
                 say("guard: stopped (\(GuardStop.name)) while on standby; nothing was done")
                 return
             }
             defer { lease.release() }
+            health.text = "ok: executing the plans"
             if let previous = lease.tookOverFrom {
                 printEvent(AutopilotEvent(.lease, time: context.clock.now(), message: "took the executor lease over from \(previous), which is gone"))
             } else {
                 printEvent(AutopilotEvent(.lease, time: context.clock.now(), message: "executing the plans (lease \(store.leasePath))"))
             }
-            let traffic = try startTraffic(context, store: store)
+            let traffic = try startTraffic(context, store: store, observer: figures)
             defer { traffic.live.stop() }
             var feed = traffic.feed
             var lastError: String?
@@ -64,7 +83,9 @@ struct GuardCommand: ParsableCommand {
                     let control = context.applier.pipeline.configuration.nginx
                     let workers = TrafficConfirmation.workers(pidFile: control.masterPidFile ?? control.reloadSignalPidFile)
                     do {
-                        for event in try autopilot.tick(verdicts: verdicts) {
+                        let events = try autopilot.tick(verdicts: verdicts)
+                        figures.note(events)
+                        for event in events {
                             printEvent(event)
                             if [.automaticRollback, .planAborted].contains(event.kind), let id = event.journal, confirmTraffic > 0 {
                                 confirmRollback(journal: id, context: context, oldWorkers: workers, notifier: autopilot.notifier)
@@ -79,6 +100,7 @@ struct GuardCommand: ParsableCommand {
                         lastTickError = text
                     }
                     feed.sync(context: context, live: traffic.live)
+                    figures.update(snapshot: snapshot, model: feed.model, plans: (try? store.plans()) ?? [], now: Date())
                 }
                 if autopilot.interruptedBy != nil { break }
                 while !GuardStop.requested && context.clock.now().timeIntervalSince(started) < interval { usleep(50_000) }
@@ -98,16 +120,9 @@ struct GuardCommand: ParsableCommand {
     /// Confirms from the traffic, on a thread of its own (decisions go on meanwhile), that the endpoints the
     /// journaled rollback `id` sent back no longer reach the new service; prints (and notifies) the outcome.
     func confirmRollback(journal id: String, context: Context, oldWorkers: Set<Int32>, notifier: Notifier?) {
-        guard let record = try? context.applier.pipeline.history().last(where: { $0.id == id }),
-              let config = try? ConfigSet.load(path: context.configPath, prefix: context.applier.prefix) else { return }
-        let model = Discovery.discover(config, names: context.settings.names)
-        let endpoints = model.endpoints.filter { record.change.endpoints.contains($0.name) && $0.percent == .zero }.map { (name: $0.name, pattern: $0.pattern) }
-        guard !endpoints.isEmpty else { return }
-        var fresh = context
-        fresh.config = config
-        fresh.model = model
+        guard let (fresh, endpoints, reloadedAt) = TrafficConfirmation.rolledBack(journal: id, context: context) else { return }
         let job = ConfirmationJob(context: fresh, logs: logs, endpoints: endpoints, seconds: confirmTraffic, oldWorkers: oldWorkers,
-                                  reloadedAt: record.time, journal: id, notifier: notifier)
+                                  reloadedAt: reloadedAt, journal: id, notifier: notifier)
         ConfirmationJob.running.enter()
         Thread.detachNewThread {
             job.run()
@@ -117,7 +132,7 @@ struct GuardCommand: ParsableCommand {
 
     /// Takes the executor lease, waiting on standby (checking every 2 s) while another process holds it; nil when
     /// stopped first.
-    func waitForLease(_ store: PlanStore) throws -> ExecutorLease? {
+    func waitForLease(_ store: PlanStore, health: GuardHealth? = nil) throws -> ExecutorLease? {
         var reported: LeaseHolder?
         var first = true
         while !GuardStop.requested {
@@ -125,6 +140,7 @@ struct GuardCommand: ParsableCommand {
             case .acquired(let lease):
                 return lease
             case .held(let holder):
+                health?.text = "ok: standby, the plans are executed by \(holder.map(\.description) ?? "another process")"
                 if first || holder != reported {
                     say("guard: standby: the plans are executed by \(holder.map(\.description) ?? "another process"); taking over when it is gone")
                     reported = holder
@@ -137,7 +153,7 @@ struct GuardCommand: ParsableCommand {
     }
 
     /// The live traffic of the config's logs, told of the journal's changes.
-    func startTraffic(_ context: Context, store: PlanStore) throws -> (live: LiveTraffic, feed: JournalFeed) {
+    func startTraffic(_ context: Context, store: PlanStore, observer: (any RequestObserver)?) throws -> (live: LiveTraffic, feed: JournalFeed) {
         let prefix = global.prefix ?? context.settings.prefix ?? (context.configPath as NSString).deletingLastPathComponent
         let plan = LogPlan.plan(model: context.model, mainLogs: logs.mainLogs(context.settings),
                                 migrationLogs: logs.migrationLogs(context.settings), prefix: prefix)
@@ -155,11 +171,11 @@ struct GuardCommand: ParsableCommand {
         let live: LiveTraffic
         do {
             live = try LiveTraffic(sources: plan.sources, start: .end(lookBackSeconds: lookBack), configuration: configuration,
-                                   clock: context.clock.monotonicSeconds, wallClock: context.clock.unixSeconds)
+                                   clock: context.clock.monotonicSeconds, wallClock: context.clock.unixSeconds, observer: observer)
         } catch {
             throw CLIError(message: "cannot set up the log reader: \(error)", code: CLIError.general)
         }
-        var feed = JournalFeed(journal: Journal(path: context.settings.journalPath(config: context.configPath)))
+        var feed = JournalFeed(journal: Journal(path: context.settings.journalPath(config: context.configPath)), model: context.model)
         feed.sync(context: context, live: live)
         live.run(pollInterval: 0.2, publishInterval: min(0.5, interval), windows: [.oneMinute], slideWithWallClock: true)
         return (live, feed)
@@ -170,6 +186,8 @@ struct GuardCommand: ParsableCommand {
 /// endpoints' configured percents as the config has them after it.
 struct JournalFeed {
     var journal: Journal
+    /// The rollout as the config had it after the newest journaled change.
+    var model: RolloutModel
     var seen = 0
 
     mutating func sync(context: Context, live: LiveTraffic) {
@@ -178,6 +196,7 @@ struct JournalFeed {
         seen = records.count
         let config = (try? ConfigSet.load(path: context.configPath, prefix: context.applier.prefix)) ?? context.config
         let model = Discovery.discover(config, names: context.settings.names)
+        self.model = model
         let changes = Settings.routingChanges(journal: fresh, model: model, names: model.endpoints.map(\.pattern))
         var last: [String: Int64] = [:]
         for change in changes {
@@ -187,6 +206,17 @@ struct JournalFeed {
         for e in model.endpoints {
             live.setConfiguredPercent(e.target == nil ? nil : e.percent.value, endpoint: e.pattern, at: last[e.pattern] ?? Int64.min)
         }
+    }
+}
+
+/// What `/healthz` says: the guard is alive, and whether it executes the plans or waits on standby.
+final class GuardHealth: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored = "ok: starting"
+
+    var text: String {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }
 
@@ -243,6 +273,13 @@ struct ConfirmationJob: @unchecked Sendable {
     var notifier: Notifier?
 
     func run() {
+        let event = confirm()
+        printEvent(event)
+        notifier?.notify(event)
+    }
+
+    /// Watches the traffic; the `rollback-confirmed` or `rollback-not-confirmed` event.
+    func confirm() -> AutopilotEvent {
         let names = endpoints.map(\.name).joined(separator: ", ")
         let event: AutopilotEvent
         do {
@@ -254,7 +291,6 @@ struct ConfirmationJob: @unchecked Sendable {
             event = AutopilotEvent(.rollbackNotConfirmed, time: context.clock.now(), endpoint: endpoints.first?.pattern, outcome: "not-confirmed", journal: journal,
                                    message: "\(names): the traffic could not be confirmed: \(error)")
         }
-        printEvent(event)
-        notifier?.notify(event)
+        return event
     }
 }

@@ -26,28 +26,8 @@ final class ScriptedClock: @unchecked Sendable {
     }
 }
 
-/// The routing of the unit tests: `a` and `b` share group1 (10%), `c` is alone in group2 (5%).
-let routing = """
-map $uri $target_path {
-    ~^/v2/a$ "/a";
-    ~^/v2/b$ "/b";
-    ~^/v2/c$ "/c";
-}
-split_clients "${request_id}" $group1_routing {
-    10% "new_service";
-    * "current_service";
-}
-split_clients "${request_id}" $group2_routing {
-    5% "new_service";
-    * "current_service";
-}
-map $uri $split_group {
-    ~^/v2/a$ "$group1_routing";
-    ~^/v2/b$ "$group1_routing";
-    ~^/v2/c$ "$group2_routing";
-}
-
-"""
+/// The routing of the unit tests (`TestSupport`'s three-endpoint routing).
+let routing = threeEndpointRouting
 
 /// One autopilot over a routing file in a temp dir, a scripted nginx, a scripted clock and a scripted notify
 /// command, with the verdicts a test makes up counting from the last change the autopilot reported.

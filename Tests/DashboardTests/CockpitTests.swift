@@ -318,7 +318,7 @@ extension CockpitTests {
         for binding in KeyTable.all {
             for key in binding.keys {
                 var label = "`" + KeyBinding.label(key) + "`"
-                if case .char(let c) = key, c.isNumber { label = "`1`–`5`" }
+                if case .char(let c) = key, c.isNumber { label = "`1`–`\(DashboardView.allCases.count)`" }
                 if key == .ctrl("c") { label = "`Ctrl-C`" }
                 #expect(section.contains(label), "README's dashboard section lacks \(label)")
             }

@@ -92,6 +92,8 @@ public final class App {
         if now - lastConfigRead >= configRefreshInterval, state.applying == nil {
             lastConfigRead = now
             runner.perform(.reloadConfig)
+            // Changes made elsewhere (a guard's automatic rollbacks, the CLI) reach the header and History.
+            runner.perform(.loadJournal)
         }
         if dirty {
             draw(terminal)

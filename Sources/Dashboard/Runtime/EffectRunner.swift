@@ -20,6 +20,7 @@ public final class EffectRunner: @unchecked Sendable {
     private var inbox: [Action] = []
     private let onResult: (@Sendable () -> Void)?
     private let inline: Bool
+    private let planner: PlanExecuting?
 
     /// Creates a runner.
     ///
@@ -27,10 +28,12 @@ public final class EffectRunner: @unchecked Sendable {
     ///   - themes: loads a theme by name, returning it and its problems (file:line: message).
     ///   - onResult: called (on the background queue) whenever an action is waiting, to wake the loop early.
     ///   - inline: runs every effect on the calling thread before `perform` returns (tests that step the loop).
+    ///   - planner: the ramp plans and their executor, when the session has a plan log.
     public init(applier: ChangeApplying, journal: JournalReading, config: ConfigReading, traffic: TrafficSource?,
                 themes: @escaping @Sendable (String) -> (Theme, [String]), clock: ApplyClock = .system,
-                onResult: (@Sendable () -> Void)? = nil, inline: Bool = false) {
+                onResult: (@Sendable () -> Void)? = nil, inline: Bool = false, planner: PlanExecuting? = nil) {
         self.inline = inline
+        self.planner = planner
         self.applier = applier
         self.journal = journal
         self.config = config
@@ -93,6 +96,16 @@ public final class EffectRunner: @unchecked Sendable {
                 let (theme, problems) = themes(name)
                 post(.themeLoaded(theme, name: name, problems: problems))
             }
+        // The autopilot's work goes on the same queue as the operator's changes: one change at a time, in order.
+        case .autopilotTick(let verdicts):
+            guard let planner else { return }
+            background { [self] in post(.autopilotReported(planner.tick(verdicts: verdicts))) }
+        case .planCommand(let command, let plan):
+            guard let planner else { return }
+            background { [self] in post(.autopilotReported(planner.perform(command, plan: plan))) }
+        case .createPlan(let endpoint, let steps, let defaults):
+            guard let planner else { return }
+            background { [self] in post(.autopilotReported(planner.create(endpoint: endpoint, steps: steps, defaults: defaults))) }
         }
     }
 

@@ -1,5 +1,6 @@
 import AccessLog
 import Apply
+import Autopilot
 import Foundation
 import Preflight
 import NginxConfig
@@ -77,6 +78,8 @@ struct SessionParts {
     var newServiceUpstreams: [String] = []
     /// The verdict's margins and confidence (`verdict:` in cutover.yaml).
     var verdict = VerdictSettings()
+    /// The guardrails (`guard:` in cutover.yaml), for the autopilot this dashboard runs when no guard does.
+    var guardrails = GuardSettings()
 }
 
 /// A ready-to-run dashboard: the app, its background ingest and (for the demo) the simulator.
@@ -90,10 +93,14 @@ public final class DashboardSession {
     /// The demo's directory, when this is the demo.
     public let sandbox: DemoSandbox?
     private let runner: EffectRunner
+    /// The ramp plans and their executor (the lease is given up when the session ends).
+    public let planner: PlanExecuting?
 
-    init(app: App, runner: EffectRunner, traffic: LiveTraffic?, simulator: TrafficSimulator?, sandbox: DemoSandbox?) {
+    init(app: App, runner: EffectRunner, traffic: LiveTraffic?, simulator: TrafficSimulator?, sandbox: DemoSandbox?,
+         planner: PlanExecuting? = nil) {
         self.app = app
         self.runner = runner
+        self.planner = planner
         self.traffic = traffic
         self.simulator = simulator
         self.sandbox = sandbox
@@ -150,7 +157,8 @@ public final class DashboardSession {
             migrationLogs: options.migrationLogs.isEmpty ? settings.migrationLogs : options.migrationLogs,
             theme: options.theme ?? settings.theme, window: window, readOnly: options.readOnly, ladder: settings.ladder,
             themeDirectories: options.themeDirectories, preflight: options.preflight, badge: nil,
-            latency: settings.latency, newServiceUpstreams: settings.newServiceUpstreams, verdict: settings.verdict)
+            latency: settings.latency, newServiceUpstreams: settings.newServiceUpstreams, verdict: settings.verdict,
+            guardrails: settings.guardrails)
         return try make(parts, clock: clock, simulator: nil, sandbox: nil)
     }
 
@@ -227,8 +235,30 @@ public final class DashboardSession {
             return (result.theme, result.diagnostics.map(\.description))
         }
         let source: TrafficSource? = simulator.map { DemoTrafficSource(live: traffic, simulator: $0) } ?? traffic
+        // The autopilot over the same applier as a key press; it runs on the runner's queue when this dashboard
+        // holds the lease (no guard runs), and tells the figures of each change as a key press does.
+        let notifyFailures = StageSink()  // a line sink like the stage reports'
+        var notifier: Notifier?
+        if !parts.guardrails.notify.isEmpty {
+            notifier = Notifier(argv: parts.guardrails.notify, runner: ProcessRunner(),
+                                timeout: .milliseconds(Int64(parts.guardrails.notifyTimeoutSeconds * 1000)), clock: clock,
+                                report: { notifyFailures.send($0.message) })
+        }
+        let autopilot = Autopilot(applier: editApplier, store: PlanStore(journalPath: parts.journalPath), guardSettings: parts.guardrails,
+                                  clock: clock, notifier: notifier)
+        let names = Dictionary(zip(loaded.model.endpoints.map(\.pattern), EndpointNaming.names(for: loaded.model.endpoints)),
+                               uniquingKeysWith: { a, _ in a })
+        autopilot.onApplied = { [source] change in
+            for endpoint in change.endpoints {
+                source?.setConfiguredPercent(endpoint.percent, endpoint: names[endpoint.key] ?? endpoint.key, at: change.time)
+            }
+        }
+        let planner = LeasedAutopilot(autopilot: autopilot, mayExecute: !parts.readOnly && source != nil,
+                                      whyNot: parts.readOnly ? "nobody executes the plans: read-only, so this dashboard does not; start `cutover guard`"
+                                          : "nobody executes the plans: this dashboard reads no access logs, so it cannot judge a step; start `cutover guard`")
         let runner = EffectRunner(applier: applier, journal: ConfigJournal(journal: Journal(path: parts.journalPath), config: parts.applier.pipeline.configuration.configPath ?? parts.loaded.config.mainPath), config: parts.reader,
-                                  traffic: source, themes: themes, clock: clock)
+                                  traffic: source, themes: themes, clock: clock, planner: planner)
+        notifyFailures.target = { [weak runner] text in runner?.notify(.autopilotReported(AutopilotReport(snapshot: nil, message: "autopilot: " + text, isError: true))) }
         stages.target = { [weak runner] stage in runner?.notify(.applyStage(stage)) }
         var state = AppState(configPath: loaded.config.mainPath, loaded: loaded, window: parts.window, readOnly: parts.readOnly,
                              ladder: AppState.ladder(from: parts.ladder), now: clock.now())
@@ -237,10 +267,13 @@ public final class DashboardSession {
         state.trafficError = trafficProblem
         state.notices = notices
         state.themeNames = ThemeLoader.availableThemes(in: directories)
+        state.autopilot = AutopilotPane(enabled: true)
+        state.autopilot.autoRollback = parts.guardrails.autoRollback
+        state.autopilot.guardedEndpoints = parts.guardrails.endpoints
         let app = App(state: state, runner: runner, traffic: source, clock: clock)
         if let theme = parts.theme { runner.perform(.loadTheme(theme)) }
         runner.noteConfiguredPercents(of: loaded.model)
-        return DashboardSession(app: app, runner: runner, traffic: traffic, simulator: simulator, sandbox: sandbox)
+        return DashboardSession(app: app, runner: runner, traffic: traffic, simulator: simulator, sandbox: sandbox, planner: planner)
     }
 
     /// Runs the dashboard on `backend` until the operator quits: starts the ingest (and the simulator),
@@ -251,6 +284,7 @@ public final class DashboardSession {
         defer {
             simulator?.stop()
             traffic?.stop()
+            planner?.release()
         }
         app.run(backend: backend, shouldStop: shouldStop)
     }
@@ -284,7 +318,7 @@ struct DemoTrafficSource: TrafficSource {
     }
 }
 
-/// Where the pipeline's stage reports go: set once the effect runner exists.
+/// Where the pipeline's stage reports (and the notify command's failures) go: set once the effect runner exists.
 final class StageSink: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: (@Sendable (String) -> Void)?

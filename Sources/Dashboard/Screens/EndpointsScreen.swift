@@ -357,7 +357,13 @@ enum DetailPane {
             head.append(Span(" · ", style: theme[.muted]))
             head += first.spans
         }
-        var lines = [Line(head)] + details.dropFirst().map { Line([Span("  · ", style: theme[.muted])] + $0.spans) }
+        var plan: [Line] = []
+        if let live = state.autopilot.activePlan(for: row.endpoint) {
+            plan.append(Line([Span("ramp ", style: theme[.title]),
+                              Span(PlanText.summary(live, state.autopilot.snapshot.progress[live.id], executor: state.autopilot.snapshot.executor, now: state.now),
+                                   style: theme[live.state == .running ? .accent : .watch])]))
+        }
+        var lines = [Line(head)] + plan + details.dropFirst().map { Line([Span("  · ", style: theme[.muted])] + $0.spans) }
         // After a change that lowered this endpoint's share: what the traffic since says, right under the verdict.
         if let confirmation = RollbackConfirmation.detail(state, pattern: row.endpoint.pattern) {
             let style = confirmation.confirmed == false ? theme[.error].bold : (confirmation.confirmed == true ? theme[.ok] : theme[.muted])

@@ -1,4 +1,5 @@
 import Apply
+import Autopilot
 import Foundation
 import Preflight
 import Rollout
@@ -94,8 +95,9 @@ enum HistoryScreen {
         let narrow = inner.width < 100
         let rows = records.map { r in
             let time = formatDateTime(r.time, zone: state.timeZone)
+            let automatic = (r.change.reason ?? "").hasPrefix(Autopilot.marker)
             return Row([Line([Span(narrow ? String(time.dropFirst(5)) : time, style: theme[.muted])]),
-                 Line([Span(r.user, style: theme[.text])]),
+                 Line([Span(automatic ? "autopilot" : r.user, style: automatic ? theme[.accent] : theme[.text])]),
                  Line([Span(r.change.action, style: theme[.accent])]),
                  Line([Span(describeChange(r.change), style: theme[.text])]),
                  Line([Span(r.outcome.rawValue, style: theme[r.outcome == .applied ? .ok : .error])])])
@@ -108,6 +110,8 @@ enum HistoryScreen {
             let selected = records[min(state.listSelection, records.count - 1)]
             var text = selected.message
             if let undoes = selected.undoes { text = "undoes \(undoes): " + text }
+            // An automatic action says why, with its evidence (the verdict's reasons and numbers).
+            if let reason = selected.change.reason, reason.hasPrefix(Autopilot.marker) { text = reason + " · " + text }
             Paragraph(Text(text, style: theme[.muted]), wrap: .word).render(in: parts[1], buffer: &buffer)
         }
     }
@@ -258,9 +262,15 @@ enum Overlays {
             }
         }
         lines.append(Line(""))
-        let prompt = pending.isRollback ? "y: roll back now · n or Esc: cancel" : "y: apply · n or Esc: cancel"
+        var prompt = pending.isRollback ? "y: roll back now · n or Esc: cancel" : "y: apply · n or Esc: cancel"
+        var title = pending.isRollback ? " Roll back? " : " Apply this change? "
+        switch pending.operation {
+        case .plan(.abort, _): (title, prompt) = (" Abort the plan? ", "y: abort and roll back · n or Esc: cancel")
+        case .plan(let command, _): (title, prompt) = (" \(command.rawValue.capitalized) the plan? ", "y: \(command.rawValue) · n or Esc: cancel")
+        case .createPlan: (title, prompt) = (" Create a ramp plan? ", "y: create the plan · n or Esc: cancel")
+        case .edit, .undo: break
+        }
         lines.append(Line([Span(prompt, style: theme[.dialog].patched(with: theme[.key]))]))
-        let title = pending.isRollback ? " Roll back? " : " Apply this change? "
         Popup(title: Line(title), text: Text(lines), style: theme[.dialog], borderStyle: theme[.dialogBorder],
               borderSet: BorderSet.choose(.rounded, unicode: state.unicode)).render(in: area, buffer: &buffer)
     }
@@ -313,6 +323,7 @@ enum Overlays {
         case .problem: return "problem"
         case .group(let name): return "group \(name)"
         case .path: return "legacy-only path"
+        case .plan(let id): return "ramp plan \(id)"
         }
     }
 
@@ -336,6 +347,9 @@ enum Overlays {
             if let target = row.endpoint.target { field("new-service path", target) }
             field("group", "\(row.endpoint.groupName ?? row.endpoint.assignment ?? "none") at \(row.endpoint.percent.nginxText)")
             field("state", row.health.label + healthReason(row))
+            if let live = state.autopilot.activePlan(for: row.endpoint) {
+                field("ramp plan", PlanText.summary(live, state.autopilot.snapshot.progress[live.id], executor: state.autopilot.snapshot.executor, now: state.now))
+            }
             if let confirmation = RollbackConfirmation.detail(state, pattern: pattern) {
                 field("traffic since the change", confirmation.text, confirmation.confirmed == false ? .error : .text)
             }
@@ -441,6 +455,8 @@ enum Overlays {
             field("path", path.path)
             field("requests", "\(path.requests) (approximate, all time)")
             add([Span("No whitelist key matches it: it goes to the current service. Add a key with `cutover add` to migrate it.")])
+        case .plan(let id):
+            PlansScreen.detailLines(id, state: state, field: { field($0, $1) }, add: add)
         }
         return out
     }

@@ -1,3 +1,4 @@
+import Autopilot
 import Foundation
 import TerminalUI
 import TrafficStats
@@ -73,7 +74,7 @@ public enum Screen {
     static func listGeometry(_ state: AppState, area: Rect) -> (top: Int, visible: Int, offset: Int) {
         var inner = area.inset(horizontal: 1, vertical: 1)
         if state.view == .history, inner.height >= 8 { inner = inner.rows([.fill(1), .length(3)])[0] }
-        let headerRows = state.view == .problems ? 0 : 1
+        let headerRows = state.view == .problems ? 0 : (state.view == .plans ? 1 + PlansScreen.preamble(height: inner.height) : 1)
         let visible = max(0, inner.height - headerRows)
         let count = listCount(state)
         var scroll = ScrollState(selected: count == 0 ? nil : min(state.listSelection, count - 1))
@@ -93,6 +94,7 @@ public enum Screen {
         case .notMigrated: NotMigratedScreen.render(state, theme: theme, area: layout.body, buffer: &buffer)
         case .history: HistoryScreen.render(state, theme: theme, area: layout.body, buffer: &buffer)
         case .problems: ProblemsScreen.render(state, theme: theme, area: layout.body, buffer: &buffer)
+        case .plans: PlansScreen.render(state, theme: theme, area: layout.body, buffer: &buffer)
         }
         renderStatus(state, theme: theme, area: layout.status, buffer: &buffer)
         renderFooter(state, theme: theme, area: layout.footer, buffer: &buffer)
@@ -265,7 +267,7 @@ enum HeaderScreen {
         let full = views.enumerated().map { " \($0.offset + 1) \($0.element.title) " }
         let short = views.enumerated().map { " \($0.offset + 1) \($0.element.shortTitle) " }
         let numbers = views.enumerated().map { $0.element == state.view ? " \($0.offset + 1) \($0.element.title) " : " \($0.offset + 1) " }
-        let bare = views.indices.map { " \($0 + 1) " }
+        let bare = views.indices.map { " \($0 + 1)" + ($0 == views.count - 1 ? " " : "") }
         let room = area.width - left
         let labels = [full, short, numbers, bare].first { $0.reduce(0) { $0 + DisplayWidth.of($1) } <= room } ?? bare
         var x = area.right - labels.reduce(0) { $0 + DisplayWidth.of($1) }
@@ -304,6 +306,17 @@ enum HeaderScreen {
             rightSpans.append(Span("check \(serious) ", style: serious > 0 ? header.patched(with: theme[.watch]) : header))
             rightSpans.append(Span("· ", style: header))
         }
+        if state.autopilot.enabled {
+            // Who executes the plans and whether the guardrails roll back by themselves.
+            let pane = state.autopilot
+            let troubled: Bool
+            if case .nobody = pane.snapshot.executor { troubled = pane.snapshot.plans.contains { $0.state.isActive } } else { troubled = false }
+            // Compact on narrow terminals, so the config path keeps some room.
+            let wide = area.width >= 110
+            rightSpans.append(Span((wide ? "autopilot " : "") + (wide ? pane.executorLabel : pane.shortExecutorLabel),
+                                   style: troubled ? header.patched(with: theme[.watch]) : header))
+            rightSpans.append(Span(" · \(wide ? "auto-rollback" : "auto-rb") \(pane.autoRollback ? "on" : "off") · ", style: header))
+        }
         rightSpans.append(Span("window \(state.window.rawValue) · lag \(lag) · malformed \(malformed) ", style: header))
         let right = Line(rightSpans, style: header)
         let rightWidth = min(right.width, max(0, rows[0].width - 10))
@@ -324,7 +337,14 @@ enum HeaderScreen {
 
         // Row 3: the last change and how it ended.
         var third: [Span] = [Span(" last change: ", style: theme[.muted])]
-        if let last = state.lastApply {
+        if let record = state.journal.last, let reason = record.change.reason, reason.hasPrefix(Autopilot.marker),
+           (state.lastApply?.finishedAt ?? .distantPast) <= record.time {
+            // The autopilot acted after the operator's last change here (this dashboard's rounds or a guard's).
+            third.append(Span(formatTime(record.time, zone: state.timeZone) + " ", style: theme[.muted]))
+            third.append(Span("autopilot: ", style: theme[.accent].bold))
+            third.append(Span(String(reason.dropFirst(Autopilot.marker.count)), style: theme[.text]))
+            third.append(Span(" — \(record.outcome.rawValue)", style: theme[record.outcome == .applied ? .ok : .error]))
+        } else if let last = state.lastApply {
             let role: ThemeRole = last.succeeded ? .ok : .error
             if let at = last.finishedAt { third.append(Span(formatTime(at, zone: state.timeZone) + " ", style: theme[.muted])) }
             third.append(Span(last.outcomeText, style: theme[role]))
