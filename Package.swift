@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C wrappers: the only modules that know about C.
@@ -31,6 +32,13 @@ let package = Package(
         .target(name: "Apply", dependencies: ["NginxConfig", "Rollout"]),
         .target(name: "Autopilot", dependencies: ["NginxConfig", "Rollout", "Apply", "TrafficStats"]),
         .target(name: "Preflight", dependencies: ["NginxConfig", "Rollout", "AccessLog", "TrafficStats", "Apply"]),
+        // The syslog listener (UDP and TCP, on its own event loop): feeds the traffic ingest; knows sockets, not stats.
+        .target(name: "SyslogListener", dependencies: [
+            "AccessLog", "TrafficStats",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
 
         // Terminal UI.
         .target(name: "TerminalUI"),
@@ -47,11 +55,11 @@ let package = Package(
         // Executables: the one place real implementations are wired together.
         .executableTarget(name: "cutover", dependencies: [
             "NginxConfig", "Rollout", "Settings", "AccessLog", "TrafficStats", "Apply", "Preflight",
-            "TerminalUI", "TerminalCurses", "Dashboard", "Autopilot",
+            "TerminalUI", "TerminalCurses", "Dashboard", "Autopilot", "SyslogListener",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "cutover-bench", dependencies: [
-            "NginxConfig", "Rollout", "AccessLog", "TrafficStats", "Apply",
+            "NginxConfig", "Rollout", "AccessLog", "TrafficStats", "Apply", "SyslogListener", "Dashboard", "TerminalUI",
         ]),
 
         // Fuzz targets (Fuzz/README.md): built normally they replay the inputs named on the command line;
@@ -69,6 +77,7 @@ let package = Package(
         .testTarget(name: "TrafficStatsTests", dependencies: ["TrafficStats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ApplyTests", dependencies: ["Apply", "Rollout", "NginxConfig", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "AutopilotTests", dependencies: ["Autopilot", "Settings", "Apply", "Rollout", "NginxConfig", "TrafficStats", "TestSupport"]),
+        .testTarget(name: "SyslogListenerTests", dependencies: ["SyslogListener", "AccessLog", "TrafficStats", "Rollout", "NginxConfig", "Settings", "TestSupport"]),
         .testTarget(name: "PreflightTests", dependencies: ["Preflight", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "TestSupport"], exclude: ["Fixtures", "__Snapshots__"]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "TerminalUI", "Preflight", "Rollout", "TestSupport"], exclude: ["Fixtures", "__Snapshots__"]),

@@ -26,7 +26,8 @@ struct CheckCommand: ParsableCommand {
                 migrationLogs: logs.migrationLogs(settings),
                 nginxBinary: settings.nginx, validateCommand: control.validateArgv, reloadCommand: control.reloadArgv,
                 pidFile: location.pidFile, journal: settings.journalPath(config: context.configPath),
-                commandTimeout: .milliseconds(Int64(settings.commandTimeout * 1000)), checkEnvironment: !configOnly)
+                commandTimeout: .milliseconds(Int64(settings.commandTimeout * 1000)), checkEnvironment: !configOnly,
+                syslog: settings.syslog)
             let findings = Preflight.run(config: context.config, model: context.model, inputs: inputs, probe: SystemProbe(runner: runner))
             if json {
                 print(PreflightReport.json(findings))
