@@ -28,6 +28,8 @@ public struct WatchOptions: Sendable {
     public var preflight: [Finding]?
     /// Where theme files are looked for, in order.
     public var themeDirectories: [URL] = WatchOptions.defaultThemeDirectories()
+    /// The syslog listener's streams (started by the executable, which stops it), read beside the files.
+    public var syslog: SyslogSources?
 
     /// Creates options; every field defaults to the settings.
     public init(config: String? = nil, prefix: String? = nil, mainLogs: [String] = [], migrationLogs: [String] = [],
@@ -77,6 +79,10 @@ struct SessionParts {
     var newServiceUpstreams: [String] = []
     /// The verdict's margins and confidence (`verdict:` in cutover.yaml).
     var verdict = VerdictSettings()
+    /// The syslog listener's streams, when logs arrive by syslog.
+    var syslog: SyslogSources?
+    /// The hosts whose figures are kept apart (empty: none).
+    var hosts: [String] = []
 }
 
 /// A ready-to-run dashboard: the app, its background ingest and (for the demo) the simulator.
@@ -129,13 +135,15 @@ public final class DashboardSession {
         var editSettings = settings
         editSettings.prefix = reader.prefix
         let applier = editSettings.editApplier(configPath: loaded.config.mainPath, config: loaded.config, runner: runner)
-        let parts = SessionParts(
+        var parts = SessionParts(
             reader: reader, loaded: loaded, applier: applier, journalPath: settings.journalPath(config: loaded.config.mainPath),
             mainLogs: options.mainLogs.isEmpty ? settings.mainLogs : options.mainLogs,
             migrationLogs: options.migrationLogs.isEmpty ? settings.migrationLogs : options.migrationLogs,
             theme: options.theme ?? settings.theme, window: window, readOnly: options.readOnly, ladder: settings.ladder,
             themeDirectories: options.themeDirectories, preflight: options.preflight, badge: nil,
-            latency: settings.latency, newServiceUpstreams: settings.newServiceUpstreams, verdict: settings.verdict)
+            latency: settings.latency, newServiceUpstreams: settings.newServiceUpstreams, verdict: settings.verdict,
+            syslog: options.syslog)
+        parts.hosts = options.syslog?.inbox.router.hosts ?? settings.figureHosts(mainLogs: parts.mainLogs, migrationLogs: parts.migrationLogs)
         return try make(parts, clock: clock, simulator: nil, sandbox: nil)
     }
 
@@ -178,19 +186,20 @@ public final class DashboardSession {
                              sandbox: DemoSandbox?) throws -> DashboardSession {
         let loaded = parts.loaded
         let plan = LogPlan.plan(model: loaded.model, mainLogs: parts.mainLogs, migrationLogs: parts.migrationLogs,
-                                prefix: parts.reader.prefix ?? (parts.reader.path as NSString).deletingLastPathComponent)
+                                prefix: parts.reader.prefix ?? (parts.reader.path as NSString).deletingLastPathComponent, hosts: parts.hosts)
         let sources = plan.sources
         var traffic: LiveTraffic?
         var trafficProblem: String?
         let notices = plan.problems.map { p in p.location.line > 0 ? "\(p.location): \(p.message)" : p.message }
-        if !sources.isEmpty {
+        if !sources.isEmpty || parts.syslog != nil {
             let lookBack = parts.window.seconds ?? 900
             var configuration = LogPlan.configuration(rules: EndpointNaming.rules(for: loaded.model), latency: parts.latency,
                                                       newServiceUpstreams: parts.newServiceUpstreams)
             configuration.verdict = parts.verdict
+            configuration.hosts = parts.hosts
             do {
                 traffic = try LiveTraffic(sources: sources, start: .end(lookBackSeconds: lookBack), configuration: configuration,
-                                          clock: clock.monotonicSeconds, wallClock: clock.unixSeconds)
+                                          clock: clock.monotonicSeconds, wallClock: clock.unixSeconds, syslog: parts.syslog)
             } catch {
                 trafficProblem = "cannot read traffic: \(error)"
             }

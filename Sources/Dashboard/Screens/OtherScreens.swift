@@ -313,6 +313,7 @@ enum Overlays {
         case .problem: return "problem"
         case .group(let name): return "group \(name)"
         case .path: return "legacy-only path"
+        case .host(let name): return "host \(name)"
         }
     }
 
@@ -438,6 +439,8 @@ enum Overlays {
             field("path", path.path)
             field("requests", "\(path.requests) (approximate, all time)")
             add([Span("No whitelist key matches it: it goes to the current service. Add a key with `cutover add` to migrate it.")])
+        case .host(let name):
+            for (label, value) in HostsScreen.detail(name, state: state) { field(label, value) }
         }
         return out
     }
