@@ -59,7 +59,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "cutover-bench", dependencies: [
-            "NginxConfig", "Rollout", "AccessLog", "TrafficStats", "Apply", "SyslogListener", "Dashboard", "TerminalUI",
+            "NginxConfig", "Rollout", "AccessLog", "TrafficStats", "Apply", "SyslogListener", "Dashboard", "TerminalUI", "Settings",
         ]),
 
         // Fuzz targets (Fuzz/README.md): built normally they replay the inputs named on the command line;

@@ -2,6 +2,8 @@ import Apply
 import ArgumentParser
 import Foundation
 import Preflight
+import Settings
+import TrafficStats
 
 /// `cutover check`: what would make a rollout lie or fail, found before it starts.
 struct CheckCommand: ParsableCommand {
@@ -22,8 +24,8 @@ struct CheckCommand: ParsableCommand {
             let location = settings.mainConfig(for: context.configPath, config: context.config, runner: runner)
             let control = settings.nginxControl(location: location)
             let inputs = PreflightInputs(
-                mainLogs: logs.mainLogs(settings),
-                migrationLogs: logs.migrationLogs(settings),
+                mainLogs: Self.expandingHosts(logs.mainLogs(settings), settings: settings),
+                migrationLogs: Self.expandingHosts(logs.migrationLogs(settings), settings: settings),
                 nginxBinary: settings.nginx, validateCommand: control.validateArgv, reloadCommand: control.reloadArgv,
                 pidFile: location.pidFile, journal: settings.journalPath(config: context.configPath),
                 commandTimeout: .milliseconds(Int64(settings.commandTimeout * 1000)), checkEnvironment: !configOnly,
@@ -36,6 +38,14 @@ struct CheckCommand: ParsableCommand {
             }
             let code = PreflightReport.exitCode(findings)
             if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    /// The paths with `{host}` made one per host of `hosts:` (each host's file is checked).
+    static func expandingHosts(_ paths: [String], settings: Settings) -> [String] {
+        paths.flatMap { path in
+            path.contains(LogPlan.hostPlaceholder)
+                ? settings.effectiveHosts.map { path.replacingOccurrences(of: LogPlan.hostPlaceholder, with: $0.name) } : [path]
         }
     }
 }
