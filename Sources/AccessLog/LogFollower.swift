@@ -89,10 +89,7 @@ public final class LogFollower {
         var device: UInt64
         var inode: UInt64
         var offset: Int64
-        var pending: [UInt8] = []
-        var discarding = false
-        var discardReport = true
-        var discardedCount = 0
+        var lines = LineSplitter()
         var lastByte: UInt8 = 0x0A
         var lastActivity: Double
     }
@@ -223,8 +220,7 @@ public final class LogFollower {
                     var byte: UInt8 = 0
                     if pread(cursor.fd, &byte, 1, off_t(size - 1)) == 1, byte != 0x0A {
                         // Mid-line: drop the rest of that line silently, it started before we did.
-                        cursor.discarding = true
-                        cursor.discardReport = false
+                        cursor.lines.skipRestOfLine()
                     }
                     cursor.lastByte = byte
                 }
@@ -350,8 +346,7 @@ public final class LogFollower {
                     if size < current.offset || (current.offset > 0 && size >= current.offset && !lastByteMatches(current)) {
                         // Truncated in place (copytruncate): start again from the top.
                         current.offset = 0
-                        current.pending.removeAll(keepingCapacity: true)
-                        current.discarding = false
+                        current.lines.reset()
                         current.lastByte = 0x0A
                     }
                     file.current = current
@@ -366,8 +361,8 @@ public final class LogFollower {
                 let read = drain(&cursor, index: index, budget: maxBytesPerFile, now: now, onOversized: onOversized, onLine: onLine)
                 total += read
                 if read == 0, now - cursor.lastActivity >= retireAfter {
-                    if !cursor.pending.isEmpty {
-                        cursor.pending.withUnsafeBytes { onLine(index, $0) }
+                    if !cursor.lines.pending.isEmpty {
+                        cursor.lines.pending.withUnsafeBytes { onLine(index, $0) }
                     }
                     close(cursor.fd)
                     file.retiring.remove(at: r)
@@ -396,10 +391,7 @@ public final class LogFollower {
                        onLine: (Int, UnsafeRawBufferPointer) -> Void) -> Int {
         var readTotal = 0
         while readTotal < budget {
-            let carried = cursor.pending.count
-            if carried > 0 {
-                cursor.pending.withUnsafeBytes { if let source = $0.baseAddress { buffer.copyMemory(from: source, byteCount: carried) } }
-            }
+            let carried = cursor.lines.moveCarried(to: buffer)
             let want = min(chunkSize, budget - readTotal)
             let n = pread(cursor.fd, buffer + carried, want, off_t(cursor.offset))
             if n <= 0 { break }
@@ -407,41 +399,64 @@ public final class LogFollower {
             cursor.offset += Int64(n)
             cursor.lastActivity = now
             cursor.lastByte = buffer.load(fromByteOffset: carried + n - 1, as: UInt8.self)
-            let end = carried + n
-            var start = 0
-            // Bytes before `scanFrom` were already searched for newlines in an earlier read.
-            var scanFrom = carried
-            while scanFrom < end, let hit = memchr(buffer + scanFrom, 0x0A, end - scanFrom) {
-                let nl = UnsafeMutableRawPointer(hit) - buffer
-                if cursor.discarding {
-                    let length = cursor.discardedCount + (nl - start)
-                    if cursor.discardReport {
-                        oversizedLines[index] += 1
-                        onOversized(index, UnsafeRawBufferPointer(start: buffer + start, count: min(nl - start, 256)), length)
-                    }
-                    cursor.discarding = false
-                    cursor.discardReport = true
-                    cursor.discardedCount = 0
-                } else {
-                    onLine(index, UnsafeRawBufferPointer(start: buffer + start, count: nl - start))
-                }
-                start = nl + 1
-                scanFrom = start
-            }
-            let rest = end - start
-            if cursor.discarding {
-                cursor.discardedCount += rest
-                cursor.pending.removeAll(keepingCapacity: true)
-            } else if rest > maxLineLength {
-                cursor.discarding = true
-                cursor.discardedCount = rest
-                cursor.pending.removeAll(keepingCapacity: true)
-            } else {
-                cursor.pending.removeAll(keepingCapacity: true)
-                cursor.pending.append(contentsOf: UnsafeRawBufferPointer(start: buffer + start, count: rest))
-            }
+            let oversized = cursor.lines.split(buffer, carried: carried, end: carried + n, maxLineLength: maxLineLength,
+                                               onOversized: { onOversized(index, $0, $1) }, onLine: { onLine(index, $0) })
+            oversizedLines[index] += oversized
             if n < want { break }
         }
         return readTotal
+    }
+
+    // MARK: Backlog (read by other threads)
+
+    /// The bytes of one source's current file that are already written and not read yet, up to its last complete
+    /// line: what a backfill reads in parallel before following goes on from `end`.
+    public struct Backlog: Sendable, Hashable {
+        /// The source's index.
+        public var source: Int
+        /// The open file (valid while the follower lives; read it with `pread` only).
+        public var fd: Int32
+        /// The first byte not read yet (a line start).
+        public var start: Int64
+        /// Just past the last newline in the file now (`start` when it holds no complete line yet).
+        public var end: Int64
+    }
+
+    /// Every source's backlog, in source order (sources whose file is missing, or is positioned mid-line, have none).
+    public func backlog() -> [Backlog] {
+        var out: [Backlog] = []
+        for (index, file) in files.enumerated() {
+            guard let cursor = file.current, cursor.lines.isAtLineStart, file.retiring.isEmpty else { continue }
+            let size = fileSize(cursor.fd)
+            guard size > cursor.offset else { continue }
+            let end = lastLineEnd(cursor.fd, from: cursor.offset, size: size)
+            if end > cursor.offset { out.append(Backlog(source: index, fd: cursor.fd, start: cursor.offset, end: end)) }
+        }
+        return out
+    }
+
+    /// Marks a backlog as read by someone else: following goes on from its `end`, and `oversized` lines it held are
+    /// counted as dropped.
+    public func skip(_ backlog: Backlog, oversized: Int) {
+        let file = files[backlog.source]
+        guard var cursor = file.current, cursor.fd == backlog.fd, cursor.offset == backlog.start, cursor.lines.isAtLineStart else { return }
+        cursor.offset = backlog.end
+        cursor.lastByte = 0x0A
+        file.current = cursor
+        oversizedLines[backlog.source] += oversized
+    }
+
+    /// The offset just past the last newline in `from..<size`, or `from` when there is none.
+    private func lastLineEnd(_ fd: Int32, from: Int64, size: Int64) -> Int64 {
+        var end = size
+        while end > from {
+            let count = Int(min(Int64(chunkSize), end - from))
+            let n = readAt(fd, end - Int64(count), count)
+            guard n == count else { return from }
+            let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
+            if let last = bytes.lastIndex(of: 0x0A) { return end - Int64(count) + Int64(last) + 1 }
+            end -= Int64(count)
+        }
+        return from
     }
 }

@@ -31,3 +31,20 @@ public struct ApplyClock: Sendable {
             })
     }()
 }
+
+extension ApplyClock {
+    /// The clock's monotonic reading in seconds, the form the log follower and the simulator pace with.
+    public var monotonicSeconds: @Sendable () -> Double {
+        let monotonic = self.monotonic
+        return {
+            let (seconds, attoseconds) = monotonic().components
+            return Double(seconds) + Double(attoseconds) / 1e18
+        }
+    }
+
+    /// The clock's wall time in whole Unix seconds, the form log times take.
+    public var unixSeconds: @Sendable () -> Int64 {
+        let now = self.now
+        return { Int64(now().timeIntervalSince1970) }
+    }
+}

@@ -34,6 +34,9 @@ public struct ApplyConfiguration: Sendable {
     /// Called with each stage's name as the pipeline enters it ("validating", "reloading", ...), from the
     /// applying thread; the dashboard shows it on its applying line.
     public var onStage: (@Sendable (String) -> Void)?
+    /// Asked by another thread (the dashboard's emergency rollback) to stop a non-emergency change before the
+    /// reload; checked before the swap, after it and after validation (see `ApplyCancellation`).
+    public var cancellation: ApplyCancellation?
 
     /// Creates a configuration; `lockFile` defaults to `.cutover.lock` beside `mainConfig`.
     public init(nginx: NginxControl, mainConfig: String, lockFile: String? = nil, lockWait: Duration = .seconds(3),
@@ -121,6 +124,8 @@ public struct ApplyReport: Sendable {
     public var journalProblem: String?
     /// The held signal that arrived during the change (the CLI ends by it after printing).
     public var signal: Int32?
+    /// For a fleet change, how it ended on each host (hosts needing hands first); empty for a single nginx.
+    public var hosts: [HostRecord] = []
 
     /// Creates a report.
     public init(outcome: ApplyOutcome, message: String, record: JournalRecord?, timings: ApplyTimings,
@@ -227,12 +232,21 @@ public struct ApplyPipeline: Sendable {
     /// Builds the change that reverts the last applied (and not yet undone) change; throws
     /// `nothingToUndo` when there is none or a touched file no longer matches that change's result.
     public func planUndo(reason: String? = nil) throws -> UndoPlan {
+        try planUndo(reason: reason) { try AtomicFiles.readText($0) }
+    }
+
+    /// `planUndo` reading the current files with `read` (a fleet reads them on its reference host).
+    func planUndo(reason: String?, read: (String) throws -> String) throws -> UndoPlan {
         guard let target = try configuration.journal.lastUndoable(forConfig: configuration.configPath) else {
             throw ApplyError.nothingToUndo("the journal \(configuration.journal.path) has no applied change left to undo")
         }
+        if target.change.action == "sync" {
+            throw ApplyError.nothingToUndo("the last change is a `cutover sync` (\(target.change.reason ?? "")), which made the hosts "
+                + "identical; undo cannot give each host back its own earlier text: sync again from a host, or edit")
+        }
         var changes: [FileChange] = []
         for file in target.files {
-            let current = try AtomicFiles.readText(file.path)
+            let current = try read(file.path)
             guard SHA256.hex(current) == file.hashAfter else {
                 throw ApplyError.nothingToUndo("\(file.path) changed after the change of \(Self.timestamp(target.time)) "
                     + "(\(target.change.action)); undo would overwrite those edits, so revert it by hand")
@@ -251,7 +265,8 @@ public struct ApplyPipeline: Sendable {
         let t = target.change
         let description = ChangeDescription(action: "undo", endpoints: t.endpoints, groups: t.groups,
                                             percentsBefore: t.percentsAfter, percentsAfter: t.percentsBefore,
-                                            reason: reason ?? "undo \(t.action) of \(Self.timestamp(target.time))")
+                                            reason: reason ?? "undo \(t.action) of \(Self.timestamp(target.time))",
+                                            endpointIDs: t.endpointIDs)
         return UndoPlan(target: target, planned: PlannedChange(changes: changes, description: description))
     }
 
@@ -267,7 +282,7 @@ public struct ApplyPipeline: Sendable {
 
     // MARK: - The pipeline
 
-    private static func timestamp(_ date: Date) -> String {
+    static func timestamp(_ date: Date) -> String {
         ISO8601DateFormatter().string(from: date)
     }
 
@@ -297,10 +312,9 @@ public struct ApplyPipeline: Sendable {
         // 1. Lock.
         stage("waiting for the lock")
         let lock: FileLock
-        do {
-            lock = try FileLock.acquire(path: configuration.lockFile, wait: configuration.lockWait, clock: clock)
-        } catch let error as ApplyError {
-            guard case .lockHeld = error else { throw error }
+        switch try acquireLock() {
+        case .success(let held): lock = held
+        case .failure(let error):
             timings.lock = lap(start)
             timings.total = timings.lock
             return finish(.conflict, error.description, description: description, changes: [], undoes: nil,
@@ -337,6 +351,13 @@ public struct ApplyPipeline: Sendable {
             timings.total = lap(start)
             return ApplyReport(outcome: .applied, message: "nothing to change: the files already hold this configuration",
                                record: nil, timings: timings, validation: nil, reload: nil)
+        }
+        /// Why this change is to stop before the reload (never for an emergency change).
+        func cancelled() -> String? { emergency ? nil : configuration.cancellation?.requested }
+        if let reason = cancelled() {
+            timings.total = lap(start)
+            return finish(.cancelled, "cancelled before anything was written (\(reason)); the files and nginx are as they were",
+                          description: description, changes: [], undoes: undoes, timings: timings)
         }
 
         // 3 and 5. Write beside, keep backups, swap in (only once the change can be journaled, except for an
@@ -439,6 +460,13 @@ public struct ApplyPipeline: Sendable {
         if let signal = SignalGuard.pending {
             return try revertOrWithhold(.interrupted, interruptedMessage(signal, stage: "while swapping the files in"))
         }
+        func cancelledMessage(_ reason: String, stage: String) -> String {
+            "cancelled \(stage) (\(reason)): the previous files were put back before any reload; nginx still runs the "
+                + "configuration from before the change"
+        }
+        if let reason = cancelled() {
+            return try revertOrWithhold(.cancelled, cancelledMessage(reason, stage: "once the files were swapped in"))
+        }
 
         // 4. Validate the new text in place.
         stage("validating (nginx -t)")
@@ -461,6 +489,10 @@ public struct ApplyPipeline: Sendable {
         let validateStep = Self.step(validation)
         if let signal = SignalGuard.pending {
             return try revertOrWithhold(.interrupted, interruptedMessage(signal, stage: "during validation"),
+                                        validate: validateStep, validation: validation)
+        }
+        if let reason = cancelled() {
+            return try revertOrWithhold(.cancelled, cancelledMessage(reason, stage: "after validation"),
                                         validate: validateStep, validation: validation)
         }
         if !validation.succeeded {
@@ -506,6 +538,17 @@ public struct ApplyPipeline: Sendable {
                         reloadStep: reloadStep, verify: verifyStep, validation: validation, reload: reload)
     }
 
+    /// Takes the one-writer lock, waiting up to `lockWait`; a lock another writer keeps is a failure (the
+    /// change is then a conflict), any other trouble is thrown.
+    func acquireLock() throws -> Result<FileLock, ApplyError> {
+        do {
+            return .success(try FileLock.acquire(path: configuration.lockFile, wait: configuration.lockWait, clock: clock))
+        } catch let error as ApplyError {
+            guard case .lockHeld = error else { throw error }
+            return .failure(error)
+        }
+    }
+
     /// Reloads after a revert and says how that went.
     private func reloadAfterRevert(verifier: ReloadVerifier, firstReloadRan: Bool) -> String {
         let snapshot = verifier.snapshot()
@@ -528,33 +571,7 @@ public struct ApplyPipeline: Sendable {
     /// that cannot start is a failed reload. The pid file's process must be an nginx master before any
     /// signal is sent or `nginx -s reload` runs (a stale pid file may name an unrelated process).
     private func performReload() -> CommandResult {
-        let control = configuration.nginx
-        let start = clock.monotonic()
-        if let pidFile = control.reloadSignalPidFile {
-            let argv = ["kill", "-HUP", "(master in \(pidFile))"]
-            guard let pid = ProcessTable.readPid(pidFile), pid > 0 else {
-                return CommandResult(argv: argv, exitCode: 1, stderr: "no nginx master pid in \(pidFile); is nginx running?",
-                                     duration: clock.monotonic() - start)
-            }
-            if let refusal = ProcessTable.notAnNginxMaster(pid, pidFile: pidFile, procRoot: configuration.procRoot) {
-                return CommandResult(argv: ["kill", "-HUP", "\(pid)"], exitCode: 1, stderr: refusal, duration: clock.monotonic() - start)
-            }
-            let code: Int32 = kill(pid, SIGHUP) == 0 ? 0 : 1
-            let message = code == 0 ? "" : "kill -HUP \(pid): \(String(cString: strerror(errno)))"
-            return CommandResult(argv: ["kill", "-HUP", "\(pid)"], exitCode: code, stderr: message,
-                                 duration: clock.monotonic() - start)
-        }
-        if let pidFile = control.masterPidFile, control.reloadArgv.contains("-s"),
-           let pid = ProcessTable.readPid(pidFile), pid > 0,
-           let refusal = ProcessTable.notAnNginxMaster(pid, pidFile: pidFile, procRoot: configuration.procRoot) {
-            return CommandResult(argv: control.reloadArgv, exitCode: 1, stderr: refusal + "; `nginx -s reload` was not run",
-                                 duration: clock.monotonic() - start)
-        }
-        do {
-            return try runner.run(control.reloadArgv, timeout: control.reloadTimeout)
-        } catch {
-            return CommandResult(argv: control.reloadArgv, exitCode: 127, stderr: "\(error)", duration: clock.monotonic() - start)
-        }
+        NginxControl.reloadLocally(configuration.nginx, runner: runner, clock: clock, procRoot: configuration.procRoot)
     }
 
     /// Renames each backup back over its file, newest first, unless the file no longer holds the text
@@ -585,7 +602,7 @@ public struct ApplyPipeline: Sendable {
         return withheld.reversed()
     }
 
-    private func checkWellFormed(_ changes: [FileChange]) throws {
+    func checkWellFormed(_ changes: [FileChange]) throws {
         var seen = Set<String>()
         for change in changes {
             guard change.path.hasPrefix("/") else {
@@ -683,7 +700,8 @@ public struct ApplyPipeline: Sendable {
         timings.total = timings.revert
         let description = ChangeDescription(action: "recover", endpoints: intent.change.endpoints, groups: intent.change.groups,
                                             percentsBefore: intent.change.percentsAfter, percentsAfter: intent.change.percentsBefore,
-                                            reason: "recovery of the interrupted \(intent.change.action) \(intent.id.prefix(8))")
+                                            reason: "recovery of the interrupted \(intent.change.action) \(intent.id.prefix(8))",
+                                            endpointIDs: intent.change.endpointIDs)
         let report = finish(outcome, message, description: description, changes: restored, undoes: nil, timings: timings,
                             validate: validateStep, reloadStep: reloadStep, validation: validation, reload: reload)
         ApplyIntent.remove(at: configuration.intentFile)
@@ -698,10 +716,11 @@ public struct ApplyPipeline: Sendable {
     }
 
     /// Appends the journal record (to the journal, else a fallback journal) and builds the report.
-    private func finish(_ outcome: ApplyOutcome, _ message: String, description: ChangeDescription, changes: [FileChange],
-                        undoes: String?, timings: ApplyTimings, validate: StepRecord? = nil, reloadStep: StepRecord? = nil,
-                        verify: StepRecord? = nil, validation: CommandResult? = nil,
-                        reload: CommandResult? = nil, id: String? = nil, journalWarning: String? = nil) -> ApplyReport {
+    func finish(_ outcome: ApplyOutcome, _ message: String, description: ChangeDescription, changes: [FileChange],
+                undoes: String?, timings: ApplyTimings, validate: StepRecord? = nil, reloadStep: StepRecord? = nil,
+                verify: StepRecord? = nil, validation: CommandResult? = nil,
+                reload: CommandResult? = nil, id: String? = nil, journalWarning: String? = nil,
+                hosts: [HostRecord]? = nil) -> ApplyReport {
         let journalStart = clock.monotonic()
         let files = changes.map { change in
             FileRecord(path: change.path, hashBefore: SHA256.hex(change.before), hashAfter: SHA256.hex(change.after),
@@ -712,7 +731,7 @@ public struct ApplyPipeline: Sendable {
             change: description, outcome: outcome, message: message, files: files,
             configHashBefore: Self.configHash(changes.map { ($0.path, $0.before) }),
             configHashAfter: Self.configHash(changes.map { ($0.path, $0.after) }),
-            validate: validate, reload: reloadStep, verify: verify, undoes: undoes, config: configuration.configPath)
+            validate: validate, reload: reloadStep, verify: verify, undoes: undoes, config: configuration.configPath, hosts: hosts)
         var message = message
         var journalPath: String?
         var problem: String? = journalWarning
@@ -759,12 +778,12 @@ public struct ApplyPipeline: Sendable {
         return SHA256.hex(bytes: bytes)
     }
 
-    private static func step(_ result: CommandResult) -> StepRecord {
+    static func step(_ result: CommandResult) -> StepRecord {
         StepRecord(command: result.argv, succeeded: result.succeeded, exitCode: result.timedOut ? nil : result.exitCode,
                    durationMs: result.duration.millisecondsDouble, message: result.message)
     }
 
-    private static func describe(_ check: VerifyCheck) -> String {
+    static func describe(_ check: VerifyCheck) -> String {
         switch check {
         case .newWorkers(let pidFile): return "new-workers:\(pidFile)"
         case .errorLog(let path): return "error-log:\(path)"

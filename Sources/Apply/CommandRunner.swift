@@ -19,6 +19,9 @@ public struct CommandResult: Sendable, Equatable {
     public var duration: Duration
     /// Whether the command was killed because it outlived its timeout.
     public var timedOut: Bool
+    /// Standard output as the bytes the command wrote (set by `ProcessRunner`; `stdout` is their UTF-8
+    /// reading, lossy for other bytes), for callers that need them exactly (a config file read by `cat`).
+    public var stdoutBytes: [UInt8]?
 
     /// Creates a result.
     public init(argv: [String], exitCode: Int32, stdout: String = "", stderr: String = "",
@@ -235,10 +238,12 @@ public struct ProcessRunner: CommandRunner {
         } else {
             code = 128 + (status & 0x7f)
         }
-        return CommandResult(argv: argv, exitCode: code,
-                             stdout: String(decoding: out, as: UTF8.self),
-                             stderr: String(decoding: err, as: UTF8.self),
-                             duration: clock.now - start, timedOut: timedOut)
+        var result = CommandResult(argv: argv, exitCode: code,
+                                   stdout: String(decoding: out, as: UTF8.self),
+                                   stderr: String(decoding: err, as: UTF8.self),
+                                   duration: clock.now - start, timedOut: timedOut)
+        result.stdoutBytes = out
+        return result
     }
 }
 

@@ -12,13 +12,15 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     case refused = 3
     /// The reload or its verification failed and the previous files were put back and reloaded.
     case reloadFailedReverted = 4
-    /// Another writer holds the lock, or a file changed since the change was prepared; nothing written.
+    /// Another writer holds the lock, a file changed since the change was prepared, or (with `hosts:`) the
+    /// hosts' routing differs; nothing written.
     case conflict = 5
     /// Putting the previous files back failed or was withheld (a hand edit arrived while the change was in
-    /// flight): the files need a person; the message names both texts.
+    /// flight, or a host of the fleet could not be reverted): the files need a person; the message names
+    /// both texts, and the hosts that need hands first.
     case needsHands = 6
-    /// `--confirm-traffic`: the new service still received requests for the rolled-back endpoints after
-    /// the reload's old workers drained.
+    /// `--confirm-traffic`: after the reload's old workers drained, the new service still received requests
+    /// for an endpoint put at 0%, or a lowered endpoint's new-service share is clearly above its new percent.
     case trafficNotConfirmed = 7
     /// The change is live (or was put back) but its record is not in the config's journal (full disk,
     /// unwritable journal); the message says where it went instead.
@@ -39,9 +41,9 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
         case .checkFoundErrors: return "`check` found errors (1: warnings only)"
         case .refused: return "refused by validation or by Cutover (unknown endpoint/group); nothing changed"
         case .reloadFailedReverted: return "reload failed and the change was reverted"
-        case .conflict: return "conflict: another writer holds the lock, or the file changed underneath; nothing written"
-        case .needsHands: return "the revert failed or was withheld (a hand edit arrived meanwhile): fix by hand, both texts are kept"
-        case .trafficNotConfirmed: return "--confirm-traffic: new-service requests for those endpoints did not stop"
+        case .conflict: return "conflict: another writer holds the lock, the file changed underneath, or the hosts differ; nothing written"
+        case .needsHands: return "the revert failed or was withheld (a hand edit arrived meanwhile, a host could not be reverted): fix by hand, both texts are kept"
+        case .trafficNotConfirmed: return "--confirm-traffic: new-service traffic did not stop at 0%, or is clearly above a lowered share"
         case .notJournaled: return "the change happened but its record is not in the config's journal (see the message)"
         case .validationNotRun: return "the validate command could not be started; nothing changed"
         case .interrupted: return "interrupted by a signal: the change was reverted (or completed) and journaled first"

@@ -48,6 +48,48 @@ public struct FileRecord: Sendable, Equatable, Codable {
     }
 }
 
+/// How one host of a fleet change ended, as the journal records it.
+public struct HostRecord: Sendable, Equatable, Codable {
+    /// Where the host ended.
+    public enum State: String, Sendable, Codable, CaseIterable {
+        /// The change is live on the host: swapped in, reloaded and verified.
+        case applied
+        /// The change was written on the host and put back (after a failure here or on another host).
+        case reverted
+        /// Nothing was written on the host.
+        case untouched
+        /// Putting the previous files back failed or was withheld: the host needs a person.
+        case needsHands = "needs-hands"
+    }
+
+    /// The host's name.
+    public var host: String
+    /// Where it ended.
+    public var state: State
+    /// The failure that happened on this host, when one did (the one that stopped the change, or its revert).
+    public var failure: String?
+    /// The validation, reload and verify steps, when they ran on this host.
+    public var validate: StepRecord?
+    public var reload: StepRecord?
+    public var verify: StepRecord?
+
+    /// Creates a host record.
+    public init(host: String, state: State, failure: String? = nil, validate: StepRecord? = nil,
+                reload: StepRecord? = nil, verify: StepRecord? = nil) {
+        self.host = host
+        self.state = state
+        self.failure = failure
+        self.validate = validate
+        self.reload = reload
+        self.verify = verify
+    }
+
+    /// One line: the host, its state and what failed there.
+    public var summary: String {
+        "\(host): \(state.rawValue)" + (failure.map { " (\($0))" } ?? "")
+    }
+}
+
 /// One line of the journal: an attempted change and how it ended.
 public struct JournalRecord: Sendable, Equatable, Codable {
     /// A unique id for this record.
@@ -81,12 +123,15 @@ public struct JournalRecord: Sendable, Equatable, Codable {
     /// The config Cutover operated on (its path as given), so a shared journal can be read per config;
     /// nil in records written before it was recorded.
     public var config: String?
+    /// For a change to a fleet (`hosts:`), how it ended on each host, in the order they are listed;
+    /// nil for a single nginx and in records written before fleets.
+    public var hosts: [HostRecord]?
 
     /// Creates a record.
     public init(id: String, time: Date, user: String, host: String, change: ChangeDescription,
                 outcome: ApplyOutcome, message: String, files: [FileRecord], configHashBefore: String,
                 configHashAfter: String, validate: StepRecord? = nil, reload: StepRecord? = nil,
-                verify: StepRecord? = nil, undoes: String? = nil, config: String? = nil) {
+                verify: StepRecord? = nil, undoes: String? = nil, config: String? = nil, hosts: [HostRecord]? = nil) {
         self.id = id
         self.time = time
         self.user = user
@@ -102,6 +147,7 @@ public struct JournalRecord: Sendable, Equatable, Codable {
         self.verify = verify
         self.undoes = undoes
         self.config = config
+        self.hosts = hosts
     }
 
     /// Whether this record belongs to the config at `path`: recorded for it, or (older records without a
@@ -136,6 +182,7 @@ public struct JournalRecord: Sendable, Equatable, Codable {
         if !steps.isEmpty { parts.append("(" + steps.joined(separator: ", ") + ")") }
         if let reason = change.reason, !reason.isEmpty { parts.append("— \(reason)") }
         if let undoes { parts.append("[undoes \(undoes.prefix(8))]") }
+        if let hosts, !hosts.isEmpty { parts.append("{" + hosts.map { "\($0.host) \($0.state.rawValue)" }.joined(separator: ", ") + "}") }
         return parts.joined(separator: "  ")
     }
 }

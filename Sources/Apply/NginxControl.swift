@@ -1,4 +1,9 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Where the running nginx lives: its binary, prefix, main config, pid file and error log.
 public struct NginxLocation: Sendable, Equatable {
@@ -102,6 +107,41 @@ public struct NginxControl: Sendable, Equatable {
         if let log = location.errorLog { checks.append(.errorLog(path: log)) }
         return NginxControl(validateArgv: base + ["-t"], reloadArgv: base + ["-s", "reload"], verify: checks,
                             masterPidFile: location.pidFile)
+    }
+}
+
+extension NginxControl {
+    /// Reloads a local nginx: the reload command, or SIGHUP to the master when `reloadSignalPidFile` is set;
+    /// never throws (a command that cannot start is a failed reload). The pid file's process must be an nginx
+    /// master before any signal is sent or `nginx -s reload` runs (a stale pid file may name another process).
+    public static func reloadLocally(_ control: NginxControl, runner: CommandRunner, clock: ApplyClock,
+                                     procRoot: String = "/proc") -> CommandResult {
+        let start = clock.monotonic()
+        if let pidFile = control.reloadSignalPidFile {
+            let argv = ["kill", "-HUP", "(master in \(pidFile))"]
+            guard let pid = ProcessTable.readPid(pidFile), pid > 0 else {
+                return CommandResult(argv: argv, exitCode: 1, stderr: "no nginx master pid in \(pidFile); is nginx running?",
+                                     duration: clock.monotonic() - start)
+            }
+            if let refusal = ProcessTable.notAnNginxMaster(pid, pidFile: pidFile, procRoot: procRoot) {
+                return CommandResult(argv: ["kill", "-HUP", "\(pid)"], exitCode: 1, stderr: refusal, duration: clock.monotonic() - start)
+            }
+            let code: Int32 = kill(pid, SIGHUP) == 0 ? 0 : 1
+            let message = code == 0 ? "" : "kill -HUP \(pid): \(String(cString: strerror(errno)))"
+            return CommandResult(argv: ["kill", "-HUP", "\(pid)"], exitCode: code, stderr: message,
+                                 duration: clock.monotonic() - start)
+        }
+        if let pidFile = control.masterPidFile, control.reloadArgv.contains("-s"),
+           let pid = ProcessTable.readPid(pidFile), pid > 0,
+           let refusal = ProcessTable.notAnNginxMaster(pid, pidFile: pidFile, procRoot: procRoot) {
+            return CommandResult(argv: control.reloadArgv, exitCode: 1, stderr: refusal + "; `nginx -s reload` was not run",
+                                 duration: clock.monotonic() - start)
+        }
+        do {
+            return try runner.run(control.reloadArgv, timeout: control.reloadTimeout)
+        } catch {
+            return CommandResult(argv: control.reloadArgv, exitCode: 127, stderr: "\(error)", duration: clock.monotonic() - start)
+        }
     }
 }
 
@@ -252,7 +292,7 @@ public enum ProcessTable {
         return out
     }
 
-    private static func statFields(_ data: Data) -> (state: Character, ppid: Int32)? {
+    static func statFields(_ data: Data) -> (state: Character, ppid: Int32)? {
         // "pid (comm) S ppid ..." — comm may contain spaces and parentheses, so split after the last ')'.
         let text = String(decoding: data, as: UTF8.self)
         guard let close = text.lastIndex(of: ")") else { return nil }

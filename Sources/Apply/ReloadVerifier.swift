@@ -9,6 +9,16 @@ struct ReloadVerifier {
     let timeout: Duration
     let errorLogSettle: Duration
     let procRoot: String
+    /// Reads the process and log facts on a remote host; nil reads this machine's /proc and files.
+    var probe: HostProbe? = nil
+    /// How `.command` checks reach the host.
+    var transport: HostTransport = .local
+
+    private func readPid(_ pidFile: String) -> Int32? { probe.map { $0.readPid(pidFile) } ?? ProcessTable.readPid(pidFile) }
+    private func isAlive(_ pid: Int32) -> Bool { probe.map { $0.isAlive(pid) } ?? ProcessTable.isAlive(pid, procRoot: procRoot) }
+    private func children(of pid: Int32) -> Set<Int32> {
+        probe.map { $0.children(of: pid) } ?? ProcessTable.children(of: pid, procRoot: procRoot)
+    }
 
     /// The state before the reload that the checks compare against.
     struct Snapshot {
@@ -22,8 +32,8 @@ struct ReloadVerifier {
         for check in checks {
             switch check {
             case .newWorkers(let pidFile):
-                if let pid = ProcessTable.readPid(pidFile) {
-                    snap.masters[pidFile] = (pid, ProcessTable.children(of: pid, procRoot: procRoot))
+                if let pid = readPid(pidFile) {
+                    snap.masters[pidFile] = (pid, children(of: pid))
                 }
             case .errorLog(let path):
                 snap.logOffsets[path] = fileSize(path)
@@ -52,10 +62,10 @@ struct ReloadVerifier {
                     }
                 case .newWorkers(let pidFile):
                     guard !passed.contains(index) else { continue }
-                    if let pid = ProcessTable.readPid(pidFile), ProcessTable.isAlive(pid, procRoot: procRoot) {
+                    if let pid = readPid(pidFile), isAlive(pid) {
                         let before = snap.masters[pidFile]
                         let old = before?.pid == pid ? (before?.children ?? []) : []
-                        if !ProcessTable.children(of: pid, procRoot: procRoot).subtracting(old).isEmpty {
+                        if !children(of: pid).subtracting(old).isEmpty {
                             passed.insert(index)
                         }
                     } else if clock.monotonic() >= deadline {
@@ -65,7 +75,7 @@ struct ReloadVerifier {
                     guard !passed.contains(index) else { continue }
                     let remaining = max(deadline - clock.monotonic(), .milliseconds(100))
                     do {
-                        let result = try runner.run(argv, timeout: remaining)
+                        let result = try runner.run(transport.argv(argv), timeout: remaining)
                         if result.succeeded { passed.insert(index) } else {
                             lastCommandMessage[index] = result.summary + (result.message.isEmpty ? "" : ": " + result.message)
                         }
@@ -113,12 +123,19 @@ struct ReloadVerifier {
     }
 
     private func fileSize(_ path: String) -> UInt64 {
+        if let probe { return probe.fileSize(path) }
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         return (attributes?[.size] as? NSNumber)?.uint64Value ?? 0
     }
 
     /// The `[emerg]` and `[alert]` lines written to `path` after `offset`.
     private func newAlarmLines(path: String, from offset: UInt64) -> [String] {
+        if let probe {
+            let size = fileSize(path)
+            return probe.text(of: path, from: size < offset ? 0 : offset).split(separator: "\n")
+                .filter { $0.contains("[emerg]") || $0.contains("[alert]") }
+                .map(String.init)
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
         defer { try? handle.close() }
         let size = fileSize(path)

@@ -433,23 +433,22 @@ public final class Autopilot: @unchecked Sendable {
     /// The newest applied automatic rollback of `endpoint` in the journal.
     static func lastAutomaticRollback(in records: [JournalRecord], of endpoint: Endpoint) -> Date? {
         records.last { r in
-            r.outcome == .applied && r.change.endpoints.contains(endpoint.name) && (r.change.reason ?? "").hasPrefix(marker)
+            r.outcome == .applied && r.change.touches(endpoint) && (r.change.reason ?? "").hasPrefix(marker)
                 && (r.change.action == "rollback")
         }?.time
     }
 
     /// The newest applied change of `endpoint` in the journal.
     static func lastChange(in records: [JournalRecord], of endpoint: Endpoint) -> Date? {
-        records.last { $0.outcome == .applied && $0.change.endpoints.contains(endpoint.name) }?.time
+        records.last { $0.outcome == .applied && $0.change.touches(endpoint) }?.time
     }
 
     /// The first applied change by anyone but the autopilot of `endpoints` (or `group`) after `time`.
     static func manualChange(in records: [JournalRecord], of endpoints: [Endpoint], group: String?, after time: Date) -> JournalRecord? {
-        let names = Set(endpoints.map(\.name))
         return records.first { r in
             // Whole seconds, as the journal keeps them: a change in the breach's own second counts as the operator's.
             r.outcome == .applied && r.time >= time && !(r.change.reason ?? "").hasPrefix(marker)
-                && (r.change.endpoints.contains(where: names.contains) || (group.map(r.change.groups.contains) ?? false))
+                && (endpoints.contains(where: r.change.touches) || (group.map(r.change.groups.contains) ?? false))
         }
     }
 
@@ -498,7 +497,7 @@ public final class Autopilot: @unchecked Sendable {
 
     func loadConfig() throws -> ConfigSet {
         do {
-            return try ConfigSet.load(path: applier.configPath, prefix: applier.prefix)
+            return try applier.loadConfig()
         } catch {
             throw PlanError("cannot read the config \(applier.configPath): \(error)")
         }
@@ -523,11 +522,12 @@ public final class Autopilot: @unchecked Sendable {
     func isolate(_ endpoint: Endpoint, plan: RampPlan) -> (ApplyReport?, String?) {
         let base = "ramp_" + String(endpoint.name.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" }).prefix(40)
         let description = ChangeDescription(action: "isolate", endpoints: [endpoint.name], groups: [],
-                                            reason: Self.marker + "plan \(plan.id): \(endpoint.name) into its own group before ramping")
+                                            reason: Self.marker + "plan \(plan.id): \(endpoint.name) into its own group before ramping",
+                                            endpointIDs: [endpoint.id])
         var chosen: String?
         do {
-            let report = try applier.pipeline.apply(description: description) { description in
-                let config = try ConfigSet.load(path: applier.configPath, prefix: applier.prefix)
+            let report = try applier.apply(description: description) { description in
+                let config = try applier.loadConfig()
                 let model = Discovery.discover(config, names: applier.names)
                 guard let current = model.endpoints.first(where: { $0.pattern == endpoint.pattern }) else {
                     throw ApplyError.editRefused("\(endpoint.name) is no longer in the config")

@@ -148,12 +148,15 @@ public final class Notifier: @unchecked Sendable {
     private let queue = DispatchQueue(label: "cutover.notify")
     private let group = DispatchGroup()
     private let report: @Sendable (AutopilotEvent) -> Void
+    private let clock: ApplyClock
 
-    /// Creates a notifier; `report` receives the `notify-failed` events (from the notifier's queue).
-    public init(argv: [String], runner: CommandRunner, timeout: Duration, report: @escaping @Sendable (AutopilotEvent) -> Void) {
+    /// Creates a notifier; `report` receives the `notify-failed` events (from the notifier's queue), timed by `clock`.
+    public init(argv: [String], runner: CommandRunner, timeout: Duration, clock: ApplyClock,
+                report: @escaping @Sendable (AutopilotEvent) -> Void) {
         self.argv = argv
         self.runner = runner
         self.timeout = timeout
+        self.clock = clock
         self.report = report
     }
 
@@ -161,7 +164,7 @@ public final class Notifier: @unchecked Sendable {
     public func notify(_ event: AutopilotEvent) {
         guard !argv.isEmpty, event.kind.notifies else { return }
         let input = Array((event.json + "\n").utf8)
-        let argv = argv, runner = runner, timeout = timeout, report = report
+        let argv = argv, runner = runner, timeout = timeout, report = report, clock = clock
         group.enter()
         queue.async { [group] in
             defer { group.leave() }
@@ -173,7 +176,7 @@ public final class Notifier: @unchecked Sendable {
                 failure = "\(error)"
             }
             if let failure {
-                report(AutopilotEvent(.notifyFailed, time: Date(), plan: event.plan, endpoint: event.endpoint,
+                report(AutopilotEvent(.notifyFailed, time: clock.now(), plan: event.plan, endpoint: event.endpoint,
                                       message: "the notify command failed for \(event.kind.rawValue) (the action stands): \(failure)"))
             }
         }

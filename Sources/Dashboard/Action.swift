@@ -60,6 +60,8 @@ public enum Action: Sendable {
     case key(Key)
     /// The latest traffic snapshot for the current window, and the reader's failure if it stopped.
     case traffic(TrafficSnapshot?, error: String?)
+    /// How far the ingest has read the lines already written (the look-back), nil when it reports none.
+    case lookBack(BackfillProgress?)
     /// The config was read from disk.
     case configLoaded(LoadedConfig)
     /// The config could not be read.
@@ -72,6 +74,9 @@ public enum Action: Sendable {
     case applyFinished(ApplyStatus)
     /// The change in flight entered a pipeline stage ("validating (nginx -t)", "reloading nginx", ...).
     case applyStage(String)
+    /// nginx's workers from before the last change's reload have all exited at that time (nil: some still ran
+    /// when the wait gave up).
+    case workersDrained(Date?)
     /// The theme `name` was loaded (the built-in one when it failed); `problems` are its diagnostics (file:line: message).
     case themeLoaded(Theme, name: String, problems: [String])
     /// The list of themes to cycle through.
@@ -96,4 +101,7 @@ public enum Effect: Sendable, Equatable {
     case refreshTraffic(TrafficWindow)
     /// Loads a theme by name.
     case loadTheme(String)
+    /// Asks the change in flight to stop before nginx takes it up (an emergency rollback waits behind it);
+    /// it stops only if it has not reached the reload, and its outcome says which happened.
+    case cancelInFlight(reason: String)
 }

@@ -173,16 +173,30 @@ public struct ApplyStatus: Sendable, Equatable {
     public var elapsed: Duration?
     /// When it finished.
     public var finishedAt: Date?
+    /// With `hosts:`, how it ended on each host (the ones needing hands first).
+    public var hosts: [HostRecord]
+    /// The endpoints whose share or group changed (empty for undo and failures).
+    public var shifts: [EndpointShift]
+    /// Whether nginx's old workers are being watched until they exit (`Action.workersDrained` follows).
+    public var drainWatched: Bool
 
     /// Creates a status.
     public init(action: String, summary: String, outcome: ApplyOutcome?, message: String, elapsed: Duration? = nil,
-                finishedAt: Date? = nil) {
+                finishedAt: Date? = nil, hosts: [HostRecord] = [], shifts: [EndpointShift] = [], drainWatched: Bool = false) {
         self.action = action
         self.summary = summary
         self.outcome = outcome
         self.message = message
         self.elapsed = elapsed
         self.finishedAt = finishedAt
+        self.hosts = hosts
+        self.shifts = shifts
+        self.drainWatched = drainWatched
+    }
+
+    /// The per-host outcome in a few words (`edge2 needs-hands, edge1 reverted`); empty for one nginx.
+    public var hostsText: String {
+        hosts.map { "\($0.host) \($0.state.rawValue)" }.joined(separator: ", ")
     }
 
     /// Whether the change is live.
@@ -199,6 +213,8 @@ public struct ApplyStatus: Sendable, Equatable {
         case .revertWithheld?: return "revert withheld: a hand edit arrived, fix by hand"
         case .interrupted?: return "interrupted, reverted"
         case .recovered?: return "recovered"
+        case .hostUnreachable?: return "a host was unreachable, all reverted"
+        case .cancelled?: return "cancelled before the reload, nothing changed"
         case nil: return "not applied"
         }
     }
@@ -210,11 +226,14 @@ public struct LoadedConfig: Sendable {
     public var config: ConfigSet
     /// The rollout discovered in them.
     public var model: RolloutModel
+    /// With `hosts:`, whether every host's routing agrees (read with the config); nil for one local nginx.
+    public var drift: DriftReport?
 
     /// Creates a loaded config.
-    public init(config: ConfigSet, model: RolloutModel) {
+    public init(config: ConfigSet, model: RolloutModel, drift: DriftReport? = nil) {
         self.config = config
         self.model = model
+        self.drift = drift
     }
 }
 
@@ -230,6 +249,8 @@ public struct AppState: Sendable {
     public var snapshot: TrafficSnapshot?
     /// Why the log reader stopped, if it did.
     public var trafficError: String?
+    /// How far reading the look-back has got (the table shows it until the first figures arrive).
+    public var lookBack: BackfillProgress?
     /// The statistics window.
     public var window: TrafficWindow
     /// The view on screen.
@@ -264,6 +285,8 @@ public struct AppState: Sendable {
     public var applyingStage: String?
     /// An emergency rollback confirmed while another change was in flight: it runs right after that one.
     public var queuedRollback: PendingChange?
+    /// The traffic watch after the last change that lowered a share (see `RollbackConfirmation`).
+    public var confirmation: ConfirmationWatch?
     /// The status line.
     public var status: StatusMessage?
     /// The theme in use.
@@ -290,8 +313,8 @@ public struct AppState: Sendable {
     public var quitting = false
     /// The host whose split the endpoint table shows (`H` cycles it); nil for all hosts.
     public var hostFilter: String?
-    /// Per host, whether its routing files drifted from the others' (from the fleet's drift report); a host not
-    /// in it is shown as unknown.
+    /// Per host, whether its routing files drifted from the others' (set here, else from the fleet's drift report
+    /// of the loaded config, see `driftOf`); a host in neither is shown as unknown.
     public var hostDrift: [String: Bool] = [:]
     /// Whether the operator has moved the selection (until then it follows the top row when figures arrive).
     public var selectionMoved = false
@@ -355,5 +378,12 @@ extension AppState {
         return (snapshot?.endpoints ?? []).flatMap { e in
             e.lingeringHosts.map { "\($0.name) still sends \(names[e.endpoint] ?? e.endpoint) to the new service after its rollback (\($0.requests) requests)" }
         }
+    }
+}
+
+extension AppState {
+    /// Whether a host's routing drifted from the others': `hostDrift`, else the loaded config's drift report.
+    public func driftOf(_ host: String) -> Bool? {
+        hostDrift[host] ?? loaded?.drift?.hosts.first { $0.name == host }?.drift
     }
 }

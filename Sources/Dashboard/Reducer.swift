@@ -73,7 +73,8 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         let summary = "undo \(target.change.action) of \(formatTime(target.time, zone: state.timeZone)): "
             + describeChange(target.change, reversed: true)
         state.overlay = .confirm(PendingChange(operation: .undo, summary: summary, isRollback: false,
-                                               warnings: warnings(state, endpoints: target.change.endpoints, groups: target.change.groups)))
+                                               warnings: warnings(state, endpoints: target.change.endpoints, groups: target.change.groups,
+                                                                  ids: target.change.endpointIDs)))
         return []
     case .cycleWindow:
         let all = TrafficWindow.allCases
@@ -132,6 +133,14 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         // The first figures re-sort the table (worst first): start on its top row unless the operator moved.
         if first, snapshot != nil, !state.selectionMoved, let top = state.rows.first { state.selectedPattern = top.endpoint.pattern }
         state.trafficError = error
+        if let snapshot, state.confirmation != nil, let model = state.model {
+            let names = Dictionary(zip(model.endpoints.map(\.pattern), EndpointNaming.names(for: model.endpoints)),
+                                   uniquingKeysWith: { a, _ in a })
+            state.confirmation?.record(snapshot, names: names)
+        }
+        return []
+    case .lookBack(let progress):
+        state.lookBack = progress
         return []
     case .configLoaded(let loaded):
         state.loaded = loaded
@@ -154,24 +163,46 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
     case .applyStage(let stage):
         if state.applying != nil { state.applyingStage = stage }
         return []
+    case .workersDrained(let at):
+        if state.confirmation?.drain == .waiting {
+            state.confirmation?.drain = at.map { .drained($0) } ?? .timedOut(state.now)
+        }
+        return []
     case .applyFinished(let result):
         state.applying = nil
         state.applyingSince = nil
         state.applyingStage = nil
         state.lastApply = result
+        if result.succeeded, let model = state.model {
+            // A change that lowers a share (a rollback above all) is confirmed from the traffic; any other live
+            // change ends the previous watch (its shares are no longer the ones to check).
+            let lowered = TrafficConfirmation.lowered(result.shifts, model: model)
+            state.confirmation = lowered.isEmpty ? nil
+                : ConfirmationWatch(lowered: lowered, reloadedAt: result.finishedAt ?? state.now, drainWatched: result.drainWatched)
+        }
         let took = result.elapsed.map { " in \(formatDuration($0))" } ?? ""
         let firstLine = result.message.split(separator: "\n").first.map(String.init) ?? result.message
+        let hosts = result.hosts.isEmpty ? "" : " [\(result.hostsText)]"
         if result.succeeded {
-            state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(took)")
+            state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(hosts)\(took)")
         } else {
-            state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(took): \(firstLine)", isError: true)
+            state.status = StatusMessage("\(result.summary): \(result.outcomeText)\(hosts)\(took): \(firstLine)", isError: true)
         }
         if let queued = state.queuedRollback, case .edit(let edit) = queued.operation {
             // The queued emergency rollback goes next, on the files as they are now (the pipeline recomputes it).
             state.queuedRollback = nil
             state.applying = queued.summary
             state.applyingSince = state.now
-            state.status = StatusMessage("\(result.summary): \(result.outcomeText); now running the queued rollback", isError: !result.succeeded)
+            let what: String
+            switch result.outcome {
+            case .cancelled?:
+                what = "cancelled \(result.summary) before nginx took it up (nothing changed)"
+            case .applied?:
+                what = "\(result.summary) had already reached nginx, so it completed (\(result.outcomeText))"
+            default:
+                what = "\(result.summary): \(result.outcomeText)"
+            }
+            state.status = StatusMessage("\(what); now running the rollback", isError: true)
             return [.apply(edit, summary: queued.summary), .reloadConfig, .loadJournal]
         }
         return [.reloadConfig, .loadJournal]
@@ -250,8 +281,9 @@ private func reduceKey(_ state: inout AppState, _ key: Key) -> [Effect] {
         if key == .char("y") || key == .char("Y") {
             if let busy = state.applying {
                 state.queuedRollback = pending
-                state.status = StatusMessage("rollback queued: it runs as soon as \(firstLine(busy)) finishes", isError: true)
-                return []
+                state.status = StatusMessage("rollback queued: cancelling \(firstLine(busy)) if nginx has not taken it up yet, "
+                                             + "else the rollback runs as soon as it finishes", isError: true)
+                return [.cancelInFlight(reason: "an emergency rollback from the dashboard takes precedence")]
             }
             state.applying = pending.summary
             state.applyingSince = state.now
@@ -429,13 +461,15 @@ private func detailSubject(_ state: AppState) -> DetailSubject? {
     }
 }
 
-/// One line per endpoint that `endpoints` (names or keys) or `groups` touch and whose verdict is `bad` or `watch`.
-func warnings(_ state: AppState, endpoints: [String], groups: [String]) -> [String] {
+/// One line per endpoint that `ids` (else `endpoints`, names or keys, for records from before the identities)
+/// or `groups` touch and whose verdict is `bad` or `watch`.
+func warnings(_ state: AppState, endpoints: [String], groups: [String], ids: [EndpointID] = []) -> [String] {
     var unfiltered = state
     unfiltered.filter = ""
     return unfiltered.rows.compactMap { row in
-        let touched = endpoints.contains(row.endpoint.name) || endpoints.contains(row.endpoint.pattern)
-            || (row.endpoint.groupName.map { groups.contains($0) } ?? false)
+        let named = ids.isEmpty ? endpoints.contains(row.endpoint.name) || endpoints.contains(row.endpoint.pattern)
+            : ids.contains(row.endpoint.id)
+        let touched = named || (row.endpoint.groupName.map { groups.contains($0) } ?? false)
         guard touched, row.health == .bad || row.health == .watch else { return nil }
         return "\(row.endpoint.name) is \(row.health.label) now" + healthReason(row)
     }

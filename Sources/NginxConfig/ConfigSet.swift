@@ -19,23 +19,51 @@ public struct LocalFileStore: ConfigFileStore {
 
     public init() {}
 
-    /// The file's bytes as lossless text (`ConfigText`), refusing anything larger than `maxFileBytes`.
+    /// The file's bytes as lossless text (`ConfigText`), refusing anything larger than `maxFileBytes` and
+    /// anything that is no regular file: a FIFO would block the read for ever, a directory reads as nothing,
+    /// a device such as `/dev/zero` never ends. The open is non-blocking, so a FIFO is refused at once.
     public func read(_ path: String) throws -> String {
-        guard let fp = fopen(path, "rb") else {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else {
             throw ConfigLoadError.unreadable(path: path, reason: ConfigSet.errnoText())
         }
-        defer { fclose(fp) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            throw ConfigLoadError.unreadable(path: path, reason: ConfigSet.errnoText())
+        }
+        if let kind = LocalFileStore.kind(ofMode: st.st_mode) {
+            throw ConfigLoadError.unreadable(path: path, reason: "it is \(kind), not a config file (nginx reads only regular "
+                                             + "files); point the include or --config at the config file itself")
+        }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, fp) }
-            if n > 0 { bytes.append(contentsOf: chunk[0..<n]) }
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ConfigLoadError.unreadable(path: path, reason: ConfigSet.errnoText())
+            }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
             if bytes.count > LocalFileStore.maxFileBytes {
                 throw ConfigLoadError.tooLarge(path: path, limit: LocalFileStore.maxFileBytes)
             }
-            if n < chunk.count { break }
         }
         return ConfigText.decode(bytes)
+    }
+
+    /// What a file of `mode` is when it is no regular file ("a FIFO (named pipe)", "a directory", ...); nil
+    /// for a regular file.
+    public static func kind(ofMode mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO (named pipe)"
+        case S_IFCHR, S_IFBLK: return "a device"
+        case S_IFSOCK: return "a socket"
+        default: return "not a regular file"
+        }
     }
 
     public func glob(_ pattern: String) -> [String] {

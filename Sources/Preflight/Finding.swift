@@ -14,6 +14,8 @@ public enum FindingID: String, Sendable, CaseIterable, Comparable {
     case formatNoPath = "format-no-path"
     case formatNoRequestTime = "format-no-request-time"
     case formatUnknown = "format-unknown"
+    case hostDrift = "host-drift"
+    case hostUnreachable = "host-unreachable"
     case internalLocationMissing = "internal-location-missing"
     case journalUnwritable = "journal-unwritable"
     case jsonListUnquoted = "json-list-unquoted"

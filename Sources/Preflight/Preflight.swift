@@ -58,7 +58,7 @@ public struct PreflightInputs: Sendable {
 public enum Preflight {
     /// Runs every check and returns the findings, errors first, then warnings, then info, each in file and line order.
     public static func run(config: ConfigSet, model: RolloutModel, inputs: PreflightInputs = PreflightInputs(),
-                           probe: PreflightProbe = SystemProbe()) -> [Finding] {
+                           probe: PreflightProbe) -> [Finding] {
         let nginx = NginxState.read(config: config, inputs: inputs, probe: probe)
         let logs = LogChecks(config: config, model: model, inputs: inputs, probe: probe, nginx: nginx).run()
         let own = ConfigChecks(config: config, model: model).run(logPaths: logs.paths)

@@ -93,10 +93,10 @@ public struct ProbeReadError: Error, CustomStringConvertible, Equatable {
 public struct SystemProbe: PreflightProbe {
     /// The runner every command goes through.
     public let runner: CommandRunner
-    private let clock: @Sendable () -> Date
+    private let clock: ApplyClock
 
-    /// Creates a probe running commands with `runner` and reading the time from `clock`.
-    public init(runner: CommandRunner = ProcessRunner(), clock: @escaping @Sendable () -> Date = { Date() }) {
+    /// Creates a probe running commands with `runner` and reading the time from `clock` (the executable's one clock).
+    public init(runner: CommandRunner = ProcessRunner(), clock: ApplyClock) {
         self.runner = runner
         self.clock = clock
     }
@@ -158,7 +158,7 @@ public struct SystemProbe: PreflightProbe {
 
     public func effectiveUserID() -> UInt32 { UInt32(geteuid()) }
 
-    public func now() -> Date { clock() }
+    public func now() -> Date { clock.now() }
 }
 
 /// Whether `access(2)` grants `mode` on `path` to this process.

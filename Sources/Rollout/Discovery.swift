@@ -323,7 +323,7 @@ public enum Discovery {
     /// A readable name for a map key: its last path segment (`book.get_chapter_details`), with the segment
     /// before it when the last one is a regex pattern (`orders/(\d+)`); `segments` asks for more segments
     /// to tell apart keys that would otherwise share a name.
-    static func shortName(for key: String, segments: Int = 1) -> String {
+    public static func shortName(for key: String, segments: Int = 1) -> String {
         var key = key
         return key.withUTF8 { shortName(utf8: $0, segments: max(1, segments)) } ?? key
     }

@@ -47,6 +47,19 @@ public struct EndpointShift: Sendable, Equatable, Codable {
     public var groupAfter: String?
     public var percentBefore: Percent
     public var percentAfter: Percent
+    /// The endpoint's identity (`endpoint` is its short name, for display).
+    public var id: EndpointID?
+
+    /// Creates a shift.
+    public init(endpoint: String, groupBefore: String?, groupAfter: String?, percentBefore: Percent, percentAfter: Percent,
+                id: EndpointID? = nil) {
+        self.endpoint = endpoint
+        self.groupBefore = groupBefore
+        self.groupAfter = groupAfter
+        self.percentBefore = percentBefore
+        self.percentAfter = percentAfter
+        self.id = id
+    }
 }
 
 /// The result of an edit: the new tree and model, the file changes, and what moved.
@@ -189,18 +202,18 @@ public struct RolloutEditor: Sendable {
         for (i, e) in model.endpoints.enumerated() where old[e.pattern] == nil { old[e.pattern] = i }
         for e in newModel.endpoints {
             guard let i = old[e.pattern] else {
-                shifts.append(EndpointShift(endpoint: e.name, groupBefore: nil, groupAfter: e.groupName ?? e.assignment, percentBefore: .zero, percentAfter: e.percent))
+                shifts.append(EndpointShift(endpoint: e.name, groupBefore: nil, groupAfter: e.groupName ?? e.assignment, percentBefore: .zero, percentAfter: e.percent, id: e.id))
                 continue
             }
             let was = model.endpoints[i]
             if was.assignment != e.assignment || was.percent != e.percent {
                 shifts.append(EndpointShift(endpoint: e.name, groupBefore: was.groupName ?? was.assignment, groupAfter: e.groupName ?? e.assignment,
-                                            percentBefore: was.percent, percentAfter: e.percent))
+                                            percentBefore: was.percent, percentAfter: e.percent, id: e.id))
             }
         }
         let newKeys = Set(newModel.endpoints.map(\.pattern))
         for e in model.endpoints where !newKeys.contains(e.pattern) {
-            shifts.append(EndpointShift(endpoint: e.name, groupBefore: e.groupName ?? e.assignment, groupAfter: nil, percentBefore: e.percent, percentAfter: .zero))
+            shifts.append(EndpointShift(endpoint: e.name, groupBefore: e.groupName ?? e.assignment, groupAfter: nil, percentBefore: e.percent, percentAfter: .zero, id: e.id))
         }
         var groups = touched
         let oldGroups = Dictionary(model.groups.map { ($0.variable, $0) }, uniquingKeysWith: { a, _ in a })

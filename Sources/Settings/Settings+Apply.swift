@@ -7,8 +7,8 @@ extension Settings {
     /// `events` or `http` at top level), else `main_config:`, else the running master's `-c` or nginx's default.
     /// The main config's own `pid` and `error_log` name the pid file and the error log, relative ones resolved
     /// as nginx does (against `-p`, found from the running master, else the build's prefix).
-    public func mainConfig(for configPath: String, config: ConfigSet, runner: CommandRunner, procRoot: String = "/proc") -> NginxLocation {
-        let top = config.files[config.mainPath]?.children.map(\.name.value) ?? []
+    public func mainConfig(for configPath: String, config: ConfigSet?, runner: CommandRunner, procRoot: String = "/proc") -> NginxLocation {
+        let top = config.flatMap { $0.files[$0.mainPath] }?.children.map(\.name.value) ?? []
         var known = NginxLocation(binary: nginx)
         if top.contains("events") || top.contains("http") {
             known.mainConfig = configPath
@@ -17,7 +17,7 @@ extension Settings {
         }
         var mainFile: ConfigFile?
         if let main = known.mainConfig {
-            mainFile = config.files[main] ?? (try? ConfigParser.parse(String(contentsOfFile: main, encoding: .utf8), path: main))
+            mainFile = config?.files[main] ?? (try? ConfigParser.parse(String(contentsOfFile: main, encoding: .utf8), path: main))
         }
         let pid = Self.topLevelValue("pid", in: mainFile)
         if let pid {

@@ -45,19 +45,19 @@ extension Settings {
     }
 
     /// The routing changes the journal records (applied ones, oldest first) for the traffic figures, each under
-    /// the name the traffic rules give the endpoint: `names[i]` for `model.endpoints[i]` (the journal names
-    /// endpoints by their short name).
+    /// the name the traffic rules give the endpoint: `names[i]` for `model.endpoints[i]`; records are matched by
+    /// endpoint identity (records from before the identities were journaled, by short name or key).
     public static func routingChanges(journal records: [JournalRecord], model: RolloutModel, names: [String]) -> [RoutingChange] {
-        var byShortName: [String: [String]] = [:]
-        for (endpoint, name) in zip(model.endpoints, names) { byShortName[endpoint.name, default: []].append(name) }
+        var byID: [EndpointID: [String]] = [:]
+        for (endpoint, name) in zip(model.endpoints, names) { byID[endpoint.id, default: []].append(name) }
         var out: [RoutingChange] = []
         for record in records.sorted(by: { $0.time < $1.time }) where record.outcome == .applied {
             let rollback = record.change.action == "rollback" || record.change.action == "rollback-all"
                 || (!record.change.percentsAfter.isEmpty && record.change.percentsAfter.values.allSatisfy { $0 <= 0 }
                     && record.change.percentsBefore.values.contains { $0 > 0 })
             let time = Int64(record.time.timeIntervalSince1970.rounded(.down))
-            for short in record.change.endpoints {
-                for name in byShortName[short] ?? [] { out.append(RoutingChange(endpoint: name, time: time, rollback: rollback)) }
+            for id in record.change.endpointIDs(in: model) {
+                for name in byID[id] ?? [] { out.append(RoutingChange(endpoint: name, time: time, rollback: rollback)) }
             }
         }
         return out

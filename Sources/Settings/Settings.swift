@@ -283,12 +283,13 @@ extension Settings {
         }
     }
 
-    /// The journal path: the setting, else the config's own journal beside it (so `history` and the
+    /// The journal path: the setting, else (no `hosts:`) the config's own journal beside it (so `history` and the
     /// dashboard show that config's changes, and everyone who may edit the config can read and undo them),
     /// else (no config known) `$XDG_STATE_HOME/cutover/journal.jsonl`.
     public func journalPath(config: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let journal { return journal }
-        if let config { return Journal.besideConfig(config) }
+        // A fleet's config paths are on its hosts: its journal stays on this machine.
+        if let config, !hasFleet { return Journal.besideConfig(config) }
         let home = environment["HOME"] ?? NSHomeDirectory()
         let state = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/state"
         return state + "/cutover/journal.jsonl"

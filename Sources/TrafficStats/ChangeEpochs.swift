@@ -49,6 +49,22 @@ final class EndpointEpochs {
         }
     }
 
+    /// Takes over the changes another endpoint's epochs know, with no evidence yet: what a backfill range
+    /// records into before it is merged.
+    func restore(last: RoutingChange?, previousStart: Int64) {
+        self.last = last
+        self.previousStart = previousStart
+    }
+
+    /// Adds the evidence `later` recorded with the same changes known (see `sameChanges`).
+    func merge(_ later: EndpointEpochs) {
+        precondition(later.last == last && later.previousStart == previousStart, "merged evidence recorded under other routing changes")
+        for side in 0..<2 {
+            since[side].add(later.since[side])
+            before[side].add(later.before[side])
+        }
+    }
+
     /// Starts a new stretch at `change.time`. Changes must come oldest first; an older one than the last known
     /// is ignored (the journal and the session only move forward).
     func note(_ change: RoutingChange) {

@@ -134,6 +134,28 @@ final class HostFigures {
         }
     }
 
+    /// Adds the counts of a later stretch of lines (a backfill range aggregated on another thread). The one-minute
+    /// ring keeps the newer second of each slot; new-service lines after a rollback are counted live only.
+    func merge(_ later: HostFigures) {
+        guard later.hosts == hosts, later.endpoints == endpoints else { return }
+        for h in 0..<hosts {
+            requests[h] += later.requests[h]; current[h] += later.current[h]; new[h] += later.new[h]; s5xx[h] += later.s5xx[h]
+            newest[h] = max(newest[h], later.newest[h])
+            for k in 0..<Self.ring {
+                let slot = h * Self.ring + k
+                let theirs = later.slotSecond[slot]
+                guard theirs != .min else { continue }
+                if theirs == slotSecond[slot] {
+                    for i in 0..<4 { slotCounts[slot * 4 + i] += later.slotCounts[slot * 4 + i] }
+                } else if theirs > slotSecond[slot] {
+                    slotSecond[slot] = theirs
+                    for i in 0..<4 { slotCounts[slot * 4 + i] = later.slotCounts[slot * 4 + i] }
+                }
+            }
+        }
+        for i in 0..<(max(1, endpoints) * max(1, hosts) * 2) { split[i] += later.split[i] }
+    }
+
     /// Notes a routing change of an endpoint: a rollback starts watching for hosts still sending to the new
     /// service; any other change ends it.
     func noteChange(endpoint: Int, time: Int64, rollback: Bool) {

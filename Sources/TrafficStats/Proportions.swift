@@ -38,6 +38,30 @@ public enum Proportions {
         return min(1, total)
     }
 
+    /// The one-sided p-value P(X ≥ `successes`) for X ~ binomial(`trials`, `p`): how likely so many successes
+    /// (or more) are when the true probability is `p`. Exact, summed in log space term by term (O(trials)).
+    public static func binomialUpperTailPValue(successes: Int, trials: Int, p: Double) -> Double {
+        guard trials > 0, successes > 0 else { return 1 }
+        if successes > trials { return 0 }
+        if p <= 0 { return 0 }
+        if p >= 1 { return 1 }
+        let logP = log(p), logQ = log1p(-p)
+        // log P(X = successes) by lgamma, then the terms above it by the ratio recurrence.
+        let k0 = Double(successes), n = Double(trials)
+        var logTerm = lgamma(n + 1) - lgamma(k0 + 1) - lgamma(n - k0 + 1) + k0 * logP + (n - k0) * logQ
+        var total = exp(logTerm)
+        var k = successes
+        while k < trials {
+            logTerm += log(Double(trials - k) / Double(k + 1)) + logP - logQ
+            let term = exp(logTerm)
+            total += term
+            k += 1
+            // Past the mode the terms only shrink: stop once they no longer count.
+            if Double(k) > n * p && term < total * 1e-17 { break }
+        }
+        return min(1, total)
+    }
+
     /// The p-value of Pearson's chi-square goodness-of-fit test (1 degree of freedom) for a two-way split.
     public static func chiSquarePValue(successes: Int, trials: Int, p: Double) -> Double {
         guard trials > 0, p > 0, p < 1 else { return binomialTestPValue(successes: successes, trials: trials, p: p) }

@@ -98,10 +98,20 @@ public final class TrafficAggregator {
     /// Lines whose path matched no map key.
     public var notMigratedLines: Int { counters.pointee.notMigrated }
 
+    /// Not-migrated paths of a backfill range, replayed into the heavy hitters in order when it is merged.
+    private let deferred: DeferredPaths?
+
     /// Compiles the rules; throws `ClassifierError` for an invalid regex key.
-    public init(configuration: TrafficConfiguration) throws {
+    public convenience init(configuration: TrafficConfiguration) throws {
+        self.init(configuration: configuration,
+                  classifier: try EndpointClassifier(rules: configuration.rules, cacheEntries: configuration.pathCacheEntries),
+                  deferred: nil)
+    }
+
+    private init(configuration: TrafficConfiguration, classifier: EndpointClassifier, deferred: DeferredPaths?) {
         self.configuration = configuration
-        classifier = try EndpointClassifier(rules: configuration.rules, cacheEntries: configuration.pathCacheEntries)
+        self.classifier = classifier
+        self.deferred = deferred
         let count = classifier.endpoints.count
         pairs = (0..<(count * 2)).map { _ in WindowedStats() }
         configuredPercent = Array(repeating: nil, count: count)
@@ -164,6 +174,10 @@ public final class TrafficAggregator {
         guard result.endpoint >= 0 else {
             c.pointee.notMigrated &+= 1
             if host >= 0 { hostFigures?.record(host: host, time: time, status: parser.status ?? 0, endpoint: -1, side: 0) }
+            if let deferred {
+                deferred.note(result.pathHash) { String(decoding: classifier.normalize(raw), as: UTF8.self) }
+                return
+            }
             if !heavyHitters.increment(result.pathHash) {
                 let path = classifier.normalize(raw)
                 heavyHitters.insert(result.pathHash, label: String(decoding: path, as: UTF8.self))
@@ -192,6 +206,68 @@ public final class TrafficAggregator {
         if upstream == nil && parser.upstreamAddress == nil { return true }
         guard hasStatus, let upstream else { return false }
         return (status == 502 || status == 504) && upstream == status
+    }
+
+    // MARK: Partial aggregates (the parallel backfill, Backfill.swift)
+
+    /// What a partial aggregate must know of this one before it records lines: the routing changes known.
+    var partialSeed: PartialSeed {
+        let count = classifier.endpoints.count
+        return PartialSeed(configuration: configuration, epochs: epochs.map { ($0.last, $0.previousStart) },
+                           changedAt: (0..<count).map { changedAt[$0] })
+    }
+
+    /// An empty aggregator for the lines of one backfill range, with the routing changes of `seed`, classifying
+    /// with `classifier` (one per thread); fold it into the aggregator of the lines before it with `merge`.
+    convenience init(partial seed: PartialSeed, classifier: EndpointClassifier) {
+        self.init(configuration: seed.configuration, classifier: classifier, deferred: DeferredPaths())
+        for (index, state) in seed.epochs.enumerated() {
+            epochs[index].restore(last: state.last, previousStart: state.previousStart)
+        }
+        for (index, time) in seed.changedAt.enumerated() { changedAt[index] = time }
+    }
+
+    /// Folds in a partial aggregate of the lines that come right after the ones aggregated here (made with
+    /// `init(partial:classifier:)` from this aggregator's seed, merged in the order of the lines): afterwards
+    /// this aggregator holds exactly what it would hold had it aggregated those lines itself.
+    func merge(_ later: TrafficAggregator) {
+        let before = now
+        for index in pairs.indices { pairs[index].merge(later.pairs[index], now: before) }
+        for index in epochs.indices { epochs[index].merge(later.epochs[index]) }
+        for index in 0..<(classifier.endpoints.count * 2) { sinceChange[index] += later.sinceChange[index] }
+        let c = counters, l = later.counters.pointee
+        c.pointee.lines += l.lines
+        c.pointee.unclassified += l.unclassified
+        c.pointee.notMigrated += l.notMigrated
+        c.pointee.now = max(c.pointee.now, l.now)
+        c.pointee.first = min(c.pointee.first, l.first)
+        if let hostFigures, let other = later.hostFigures { hostFigures.merge(other) }
+        if let paths = later.deferred {
+            // Space-saving counters depend on the order of the keys: the range's keys are counted in their order.
+            for hash in paths.hashes where !heavyHitters.increment(hash) {
+                heavyHitters.insert(hash, label: paths.labels[hash] ?? "")
+            }
+        }
+    }
+
+    /// Whether `other` holds the same state: every bucket and slice of every endpoint, the evidence since and
+    /// before each change, the counters and the not-migrated paths (for the backfill tests).
+    func holdsSameState(as other: TrafficAggregator) -> Bool {
+        func same(_ a: SideEvidence, _ b: SideEvidence) -> Bool {
+            a.requests == b.requests && a.status == b.status && a.nginx5xx == b.nginx5xx && a.attributed5xx == b.attributed5xx
+                && a.latency?.totalCount == b.latency?.totalCount && a.latency?.valueAtPercentile(99) == b.latency?.valueAtPercentile(99)
+                && a.latency?.valueAtPercentile(50) == b.latency?.valueAtPercentile(50)
+        }
+        let c = counters.pointee, o = other.counters.pointee
+        guard c.lines == o.lines, c.now == o.now, c.first == o.first, c.unclassified == o.unclassified, c.notMigrated == o.notMigrated,
+              pairs.indices.allSatisfy({ pairs[$0].holdsSameFigures(as: other.pairs[$0]) }),
+              (0..<(classifier.endpoints.count * 2)).allSatisfy({ sinceChange[$0] == other.sinceChange[$0] }) else { return false }
+        let evidence = epochs.indices.allSatisfy { e in
+            (0..<2).allSatisfy { same(epochs[e].since[$0], other.epochs[e].since[$0]) && same(epochs[e].before[$0], other.epochs[e].before[$0]) }
+        }
+        let top = heavyHitters.top(heavyHitters.capacity), otherTop = other.heavyHitters.top(other.heavyHitters.capacity)
+        return evidence && heavyHitters.total == other.heavyHitters.total && top.count == otherTop.count
+            && zip(top, otherTop).allSatisfy { $0.label == $1.label && $0.count == $1.count && $0.error == $1.error }
     }
 
     /// Records a routing change of an endpoint (from the journal, oldest first, before the lines are read; or
@@ -312,8 +388,11 @@ public final class TrafficAggregator {
                 fillComparisons(&stats, endpoint: index, from: from, to: windowEnd)
                 verdict = verdicts[index]
             }
-            var entry = EndpointTraffic(endpoint: name, stats: stats, newShareSeries: series(index, to: to), verdict: verdict,
-                                        timeline: to.map { timeline(index, window: window, to: $0) })
+            let counts = requestSeries(index, to: to)
+            var entry = EndpointTraffic(endpoint: name, stats: stats,
+                                        newShareSeries: zip(counts.current, counts.new).map { c, n in c + n > 0 ? Double(n) / Double(c + n) : nil },
+                                        verdict: verdict, timeline: to.map { timeline(index, window: window, to: $0) },
+                                        currentRequestSeries: counts.current, newRequestSeries: counts.new)
             if let hostFigures {
                 entry.byHost = hostFigures.split(endpoint: index)
                 entry.lingeringHosts = hostFigures.lingeringHosts(endpoint: index).map { LingeringHost(name: $0.name, requests: $0.requests) }
@@ -399,12 +478,11 @@ public final class TrafficAggregator {
         stats.splitMismatch = p < 0.001
     }
 
-    private func series(_ endpoint: Int, to: Int64?) -> [Double?] {
-        guard let to else { return [] }
+    /// Each service's requests in each of the last `seriesSeconds` seconds up to `to`, oldest first.
+    private func requestSeries(_ endpoint: Int, to: Int64?) -> (current: [Int], new: [Int]) {
+        guard let to else { return ([], []) }
         let from = to - Int64(configuration.seriesSeconds) + 1
-        let current = pairs[endpoint * 2].perSecond(from: from, to: to)
-        let new = pairs[endpoint * 2 + 1].perSecond(from: from, to: to)
-        return zip(current, new).map { c, n in c + n > 0 ? Double(n) / Double(c + n) : nil }
+        return (pairs[endpoint * 2].perSecond(from: from, to: to), pairs[endpoint * 2 + 1].perSecond(from: from, to: to))
     }
 
     private func timeline(_ endpoint: Int, window: TrafficWindow, to: Int64) -> EndpointTimeline {
@@ -416,4 +494,23 @@ public final class TrafficAggregator {
 
     /// Not-migrated paths tracked now (bounded by `notMigratedCapacity`).
     public var trackedNotMigratedPaths: Int { heavyHitters.count }
+}
+
+/// The routing state a partial aggregate starts from (see `TrafficAggregator.partialSeed`).
+struct PartialSeed: Sendable {
+    var configuration: TrafficConfiguration
+    var epochs: [(last: RoutingChange?, previousStart: Int64)]
+    var changedAt: [Int64]
+}
+
+/// The not-migrated paths of a backfill range in the order read, with the label of each (its normalised path).
+final class DeferredPaths {
+    private(set) var hashes: [UInt64] = []
+    private(set) var labels: [UInt64: String] = [:]
+
+    @inline(__always)
+    func note(_ hash: UInt64, label: () -> String) {
+        hashes.append(hash)
+        if labels[hash] == nil { labels[hash] = label() }
+    }
 }

@@ -16,15 +16,18 @@ public final class TrafficEngine {
     /// The aggregator holding the figures.
     public let aggregator: TrafficAggregator
     private let parsers: [LogLineParser]
-    private let roles: [LogRole]
+    // Internal for the backfill (Backfill.swift), which reads ranges of the same sources on threads of its own.
+    let roles: [LogRole]
     private let paths: [String]
     /// Per source (files first, then the syslog streams): the index of its host in the configuration's hosts, or -1.
-    private let hostIndices: [Int]
+    let hostIndices: [Int]
     /// The syslog listener's hand-off, when logs arrive by syslog.
     public let inbox: SyslogInbox?
-    private var malformed: [MalformedLines]
-    private let wallClock: WallClock
-    private let sampleLimit: Int
+    var malformed: [MalformedLines]
+    let wallClock: WallClock
+    let clock: MonotonicClock
+    let sampleLimit: Int
+    let chunkSize: Int
 
     /// Opens the sources and compiles the rules.
     ///
@@ -52,6 +55,8 @@ public final class TrafficEngine {
         inbox = syslog?.inbox
         malformed = Array(repeating: MalformedLines(), count: sources.count + streams.count)
         self.wallClock = wallClock
+        self.clock = clock
+        self.chunkSize = chunkSize
         sampleLimit = max(0, configuration.malformedSamples)
     }
 
@@ -60,7 +65,7 @@ public final class TrafficEngine {
     @discardableResult
     public func poll(maxBytesPerFile: Int = Int.max) -> Int {
         var read = follower.poll(maxBytesPerFile: maxBytesPerFile, onOversized: { [self] index, head, length in
-            noteMalformed(index, head, note: " … (line of \(length) bytes, too long)")
+            malformed[index].note(head, oversized: length, limit: sampleLimit)
         }, onLine: { [self] index, line in
             ingest(line, source: index)
         })
@@ -87,19 +92,8 @@ public final class TrafficEngine {
         if parser.parse(line) {
             aggregator.add(parser, role: roles[source], host: hostIndices[source], fallbackTime: wallClock())
         } else {
-            noteMalformed(source, line, note: "")
+            malformed[source].note(line, limit: sampleLimit)
         }
-    }
-
-    private func noteMalformed(_ source: Int, _ line: UnsafeRawBufferPointer, note: String) {
-        malformed[source].count += 1
-        guard sampleLimit > 0 else { return }
-        let head = UnsafeRawBufferPointer(rebasing: line[0..<min(line.count, 200)])
-        var text = String(decoding: head, as: UTF8.self)
-        text = String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\u{FFFD}" : Character($0) })
-        if line.count > 200 { text += "…" }
-        if malformed[source].samples.count >= sampleLimit { malformed[source].samples.removeFirst() }
-        malformed[source].samples.append(text + note)
     }
 
     /// Records that the configured new-service percent of an endpoint changed at a log time.
@@ -137,6 +131,28 @@ public final class TrafficEngine {
     }
 }
 
+extension MalformedLines {
+    /// Counts a line that did not parse (or, with `oversized`, a line of that many bytes dropped for its length,
+    /// `line` holding its first bytes), keeping the last `limit` as samples.
+    mutating func note(_ line: UnsafeRawBufferPointer, oversized: Int? = nil, limit: Int) {
+        count += 1
+        guard limit > 0 else { return }
+        let head = UnsafeRawBufferPointer(rebasing: line[0..<min(line.count, 200)])
+        var text = String(decoding: head, as: UTF8.self)
+        text = String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\u{FFFD}" : Character($0) })
+        if line.count > 200 { text += "…" }
+        if let oversized { text += " … (line of \(oversized) bytes, too long)" }
+        if samples.count >= limit { samples.removeFirst() }
+        samples.append(text)
+    }
+
+    /// Adds the malformed lines counted after these (their samples last), keeping the last `limit` samples.
+    mutating func append(_ later: MalformedLines, limit: Int) {
+        count += later.count
+        samples = Array((samples + later.samples).suffix(max(0, limit)))
+    }
+}
+
 /// A background ingest task that keeps the latest snapshots of the windows in use, for a UI that must never block.
 ///
 /// `run()` starts a thread of its own that polls the logs (never a thread of Swift's cooperative pool, which
@@ -155,6 +171,7 @@ public final class LiveTraffic: @unchecked Sendable {
     /// Counts runs: a loop ends when the run it belongs to is no longer the current one (`stop()` moves on).
     private var runs = 0
     private var failure: String?
+    private var backfillProgress: BackfillProgress?
     private let sources: [LogSource]
     private let start: LogStart
     private let configuration: TrafficConfiguration
@@ -191,6 +208,9 @@ public final class LiveTraffic: @unchecked Sendable {
     ///
     /// With `slideWithWallClock`, windows end at the later of the newest log time and the wall clock, so quiet
     /// logs show as quiet; leave it off when reading old files.
+    ///
+    /// The lines already written from the start position on (the look-back) are read first on every core
+    /// (`TrafficEngine.backfill`), publishing `backfill` progress; snapshots follow once they are read.
     public func run(pollInterval: Double = 0.2, publishInterval: Double = 0.5, windows: [TrafficWindow] = [],
                     slideWithWallClock: Bool = false) {
         lock.lock()
@@ -212,6 +232,12 @@ public final class LiveTraffic: @unchecked Sendable {
             var lastPublish = -Double.infinity
             // Changes known before the first line (the journal's) must be in place before the lines they split.
             self?.applyPending(to: engine)
+            // The lines already written (the look-back) are read on every core first, with progress for the UI.
+            let progress = engine.backfill(progress: { self?.publish(backfill: $0) }, shouldContinue: { self?.isRunning(run) == true })
+            guard progress.done else {
+                if self?.isRunning(run) == true { self?.fail("reading the logs already written stopped early; start again to read them") }
+                return
+            }
             while self?.isRunning(run) == true {
                 let read = engine.poll(maxBytesPerFile: 16 << 20)
                 guard let self else { return }
@@ -316,6 +342,19 @@ public final class LiveTraffic: @unchecked Sendable {
         lock.lock()
         latest = snapshots
         lock.unlock()
+    }
+
+    private func publish(backfill progress: BackfillProgress) {
+        lock.lock()
+        backfillProgress = progress
+        lock.unlock()
+    }
+
+    /// How far reading the lines already written has got (nil before it starts; `done` once following).
+    public var backfill: BackfillProgress? {
+        lock.lock()
+        defer { lock.unlock() }
+        return backfillProgress
     }
 
     private func fail(_ message: String) {

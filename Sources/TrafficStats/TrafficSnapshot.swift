@@ -219,6 +219,10 @@ public struct EndpointTraffic: Sendable, Hashable {
     public var verdict: Verdict
     /// The window's figures over time, bucket by bucket; nil when not computed (no log time yet).
     public var timeline: EndpointTimeline?
+    /// Requests each service answered in each of the seconds `newShareSeries` covers, oldest first (the last
+    /// one is the snapshot's `logTime`); what the traffic confirmation after a change counts.
+    public var currentRequestSeries: [Int]
+    public var newRequestSeries: [Int]
     /// Requests read per host, in the snapshot's `hosts` order (empty without per-host sources).
     public var byHost: [HostSplit] = []
     /// Hosts that kept logging new-service requests for this endpoint after it was rolled back (past the grace
@@ -227,12 +231,14 @@ public struct EndpointTraffic: Sendable, Hashable {
 
     /// Creates an entry.
     public init(endpoint: String, stats: EndpointStats, newShareSeries: [Double?] = [], verdict: Verdict = .unknown,
-                timeline: EndpointTimeline? = nil) {
+                timeline: EndpointTimeline? = nil, currentRequestSeries: [Int] = [], newRequestSeries: [Int] = []) {
         self.endpoint = endpoint
         self.stats = stats
         self.newShareSeries = newShareSeries
         self.verdict = verdict
         self.timeline = timeline
+        self.currentRequestSeries = currentRequestSeries
+        self.newRequestSeries = newRequestSeries
     }
 }
 

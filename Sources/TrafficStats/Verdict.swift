@@ -177,8 +177,22 @@ public struct SideEvidence: Sendable {
         default: break
         }
         if let latencyMs {
-            if latency == nil { latency = Histogram<UInt32>(numberOfSignificantValueDigits: .two) }
+            if latency == nil { latency = WindowedStats.latencyHistogram() }
             _ = latency?.record(UInt64(max(0, latencyMs)))
+        }
+    }
+
+    /// Adds the requests counted in `other` (the same as recording them here; `rate` is left as it is).
+    public mutating func add(_ other: SideEvidence) {
+        requests += other.requests
+        status.s2xx += other.status.s2xx
+        status.s3xx += other.status.s3xx
+        status.s4xx += other.status.s4xx
+        status.s5xx += other.status.s5xx
+        nginx5xx += other.nginx5xx
+        attributed5xx += other.attributed5xx
+        if let histogram = other.latency {
+            if latency == nil { latency = histogram } else { latency?.add(histogram) }
         }
     }
 

@@ -69,7 +69,7 @@ final class WindowedStats {
         coarse = .allocate(capacity: Self.coarseSlices)
         coarse.initialize(repeating: HistogramSlice(), count: Self.coarseSlices)
         allHistogram = .allocate(capacity: 1)
-        allHistogram.initialize(to: Histogram<UInt32>(numberOfSignificantValueDigits: .two))
+        allHistogram.initialize(to: Self.latencyHistogram())
         allStatus = .allocate(capacity: 1)
         allStatus.initialize(to: CountTotals())
     }
@@ -85,6 +85,15 @@ final class WindowedStats {
         allHistogram.deallocate()
         allStatus.deinitialize(count: 1)
         allStatus.deallocate()
+    }
+
+    /// An empty latency histogram (milliseconds, two significant digits) that grows as needed, sized for a
+    /// second from the start: growing one step at a time costs more than the counting (each new histogram of a
+    /// backfill range would grow about ten times).
+    static func latencyHistogram() -> Histogram<UInt32> {
+        var histogram = Histogram<UInt32>(lowestDiscernibleValue: 1, highestTrackableValue: 1024, numberOfSignificantValueDigits: .two)
+        histogram.autoResize = true
+        return histogram
     }
 
     @inline(__always)
@@ -158,7 +167,7 @@ final class WindowedStats {
         if ring[i].tag != tag {
             ring[i].tag = tag
             if ring[i].histogram == nil {
-                ring[i].histogram = Histogram<UInt32>(numberOfSignificantValueDigits: .two)
+                ring[i].histogram = Self.latencyHistogram()
             } else {
                 ring[i].histogram?.reset()
             }
@@ -264,6 +273,95 @@ final class WindowedStats {
             }
         }
         return merged
+    }
+
+    // MARK: Merging (the parallel backfill, Backfill.swift)
+
+    /// Folds in the statistics of requests read after every request recorded here, recorded alone into `later`
+    /// (from an empty state): afterwards this holds exactly what recording those requests here would have left.
+    ///
+    /// `now` is the newest log second of all the lines read before `later`'s (nil: none). A ring slot only ever
+    /// moves to newer tags, and a request enters a ring only while its slot tag is within the ring's reach of the
+    /// newest second so far; so a tag of `later` whose requests were all within reach of `later`'s own newest
+    /// second counts here exactly when it is within reach of `now` too, and then it replaces an older tag or adds
+    /// to the same one.
+    func merge(_ later: WindowedStats, now: Int64?) {
+        allStatus.pointee.requests += later.allStatus.pointee.requests
+        allStatus.pointee.s2xx += later.allStatus.pointee.s2xx
+        allStatus.pointee.s3xx += later.allStatus.pointee.s3xx
+        allStatus.pointee.s4xx += later.allStatus.pointee.s4xx
+        allStatus.pointee.s5xx += later.allStatus.pointee.s5xx
+        if let maxMs = later.allStatus.pointee.maxMs { allStatus.pointee.maxMs = max(allStatus.pointee.maxMs ?? 0, maxMs) }
+        if later.allHistogram.pointee.totalCount > 0 { allHistogram.pointee.add(later.allHistogram.pointee) }
+        Self.mergeCounts(seconds, later.seconds, Self.secondSlots, reachFrom: now.map { $0 - Int64(Self.secondSlots) })
+        Self.mergeCounts(tens, later.tens, Self.tenSecondSlots, reachFrom: now.map { Self.floorDiv($0, 10) - Int64(Self.tenSecondSlots) })
+        Self.mergeSlices(fine, later.fine, Self.fineSlices,
+                         reachFrom: now.map { Self.floorDiv($0, Self.fineSliceSeconds) - Int64(Self.fineSlices) })
+        Self.mergeSlices(coarse, later.coarse, Self.coarseSlices,
+                         reachFrom: now.map { Self.floorDiv($0, Self.coarseSliceSeconds) - Int64(Self.coarseSlices) })
+    }
+
+    /// Merges a count ring; tags at or below `reachFrom` were out of reach when `later`'s requests came.
+    private static func mergeCounts(_ ring: UnsafeMutablePointer<CountBucket>, _ later: UnsafeMutablePointer<CountBucket>, _ count: Int,
+                                    reachFrom: Int64?) {
+        for i in 0..<count {
+            let b = later[i]
+            guard b.tag != .min, b.requests > 0, reachFrom.map({ b.tag > $0 }) ?? true else { continue }
+            if ring[i].tag == b.tag {
+                ring[i].requests &+= b.requests
+                ring[i].s2xx &+= b.s2xx
+                ring[i].s3xx &+= b.s3xx
+                ring[i].s4xx &+= b.s4xx
+                ring[i].s5xx &+= b.s5xx
+                if b.hasLatency {
+                    if !ring[i].hasLatency || b.maxMs > ring[i].maxMs { ring[i].maxMs = b.maxMs }
+                    ring[i].hasLatency = true
+                }
+            } else if ring[i].tag == .min || b.tag > ring[i].tag {
+                ring[i] = b
+            }
+        }
+    }
+
+    /// Merges a latency-slice ring, as `mergeCounts`.
+    private static func mergeSlices(_ ring: UnsafeMutablePointer<HistogramSlice>, _ later: UnsafeMutablePointer<HistogramSlice>,
+                                    _ count: Int, reachFrom: Int64?) {
+        for i in 0..<count {
+            guard later[i].tag != .min, let histogram = later[i].histogram, histogram.totalCount > 0,
+                  reachFrom.map({ later[i].tag > $0 }) ?? true else { continue }
+            if ring[i].tag == later[i].tag, ring[i].histogram != nil {
+                ring[i].histogram?.add(histogram)
+            } else if ring[i].tag == later[i].tag || ring[i].tag == .min || later[i].tag > ring[i].tag {
+                ring[i].tag = later[i].tag
+                ring[i].histogram = histogram
+            }
+        }
+    }
+
+    /// Whether `other` holds the same figures in every bucket and slice, shown in a window or not (the
+    /// backfill tests compare a merged state with a sequential one through it).
+    func holdsSameFigures(as other: WindowedStats) -> Bool {
+        func same(_ a: CountBucket, _ b: CountBucket) -> Bool {
+            a.tag == b.tag && a.requests == b.requests && a.s2xx == b.s2xx && a.s3xx == b.s3xx && a.s4xx == b.s4xx
+                && a.s5xx == b.s5xx && a.hasLatency == b.hasLatency && (!a.hasLatency || a.maxMs == b.maxMs)
+        }
+        func same(_ a: Histogram<UInt32>?, _ b: Histogram<UInt32>?) -> Bool {
+            let x = (a?.totalCount ?? 0) > 0 ? a : nil, y = (b?.totalCount ?? 0) > 0 ? b : nil
+            guard let x, let y else { return x == nil && y == nil }
+            return x.totalCount == y.totalCount && x.max == y.max && x.min == y.min
+                && [1.0, 10, 50, 90, 99, 99.9].allSatisfy { x.valueAtPercentile($0) == y.valueAtPercentile($0) }
+        }
+        func same(_ a: HistogramSlice, _ b: HistogramSlice) -> Bool {
+            let aEmpty = (a.histogram?.totalCount ?? 0) == 0, bEmpty = (b.histogram?.totalCount ?? 0) == 0
+            return aEmpty && bEmpty || (a.tag == b.tag && same(a.histogram, b.histogram))
+        }
+        let a = allStatus.pointee, b = other.allStatus.pointee
+        guard a.requests == b.requests, a.s2xx == b.s2xx, a.s3xx == b.s3xx, a.s4xx == b.s4xx, a.s5xx == b.s5xx, a.maxMs == b.maxMs,
+              same(allHistogram.pointee, other.allHistogram.pointee) else { return false }
+        return (0..<Self.secondSlots).allSatisfy { same(seconds[$0], other.seconds[$0]) }
+            && (0..<Self.tenSecondSlots).allSatisfy { same(tens[$0], other.tens[$0]) }
+            && (0..<Self.fineSlices).allSatisfy { same(fine[$0], other.fine[$0]) }
+            && (0..<Self.coarseSlices).allSatisfy { same(coarse[$0], other.coarse[$0]) }
     }
 
     /// Approximate bytes held (buckets and histogram counts).

@@ -560,19 +560,19 @@ struct LogGenerator {
 
 // MARK: Measurement helpers
 
-private func grouped(_ value: Int) -> String {
+func grouped(_ value: Int) -> String {
     let formatter = NumberFormatter()
     formatter.numberStyle = .decimal
     formatter.groupingSeparator = ","
     return formatter.string(from: NSNumber(value: value)) ?? "\(value)"
 }
 
-private func megabytes(_ bytes: Int) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
+func megabytes(_ bytes: Int) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
 
-private func seconds(_ since: Date) -> String { String(format: "%.1f s", Date().timeIntervalSince(since)) }
+func seconds(_ since: Date) -> String { String(format: "%.1f s", Date().timeIntervalSince(since)) }
 
 /// CPU seconds used by the calling thread (user and system), unaffected by other processes on a busy machine.
-private func threadCPUSeconds() -> Double {
+func threadCPUSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
@@ -580,7 +580,7 @@ private func threadCPUSeconds() -> Double {
 
 /// Resets the kernel's peak-RSS mark of this process (`/proc/self/clear_refs`, value 5).
 /// CPU seconds (user and system) used by the whole process so far.
-private func processCPUSeconds() -> Double {
+func processCPUSeconds() -> Double {
     var usage = rusage()
     #if os(Linux)
     getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -590,12 +590,12 @@ private func processCPUSeconds() -> Double {
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
-private func resetPeakRSS() {
+func resetPeakRSS() {
     try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
 }
 
 /// The peak resident set size in MiB (`VmHWM` in `/proc/self/status`).
-private func peakRSSMiB() -> String {
+func peakRSSMiB() -> String {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
           let kb = Double(line.split(separator: " ").dropFirst().first ?? "")

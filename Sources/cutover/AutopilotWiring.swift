@@ -18,9 +18,9 @@ enum AutopilotWiring {
         var notifier: Notifier?
         if notify, !guardrails.notify.isEmpty {
             notifier = Notifier(argv: guardrails.notify, runner: ProcessRunner(),
-                                timeout: .milliseconds(Int64(guardrails.notifyTimeoutSeconds * 1000)), report: report)
+                                timeout: .milliseconds(Int64(guardrails.notifyTimeoutSeconds * 1000)), clock: context.clock, report: report)
         }
-        return Autopilot(applier: context.applier, store: store(context), guardSettings: guardrails, notifier: notifier)
+        return Autopilot(applier: context.applier, store: store(context), guardSettings: guardrails, clock: context.clock, notifier: notifier)
     }
 
     /// Runs `body`, turning plan errors into a refusal (exit 3) and store errors into an error (exit 1).

@@ -21,16 +21,28 @@ struct CheckCommand: ParsableCommand {
             let context = try Context.load(global)
             let settings = context.settings
             let runner = ProcessRunner()
-            let location = settings.mainConfig(for: context.configPath, config: context.config, runner: runner)
-            let control = settings.nginxControl(location: location)
+            var control: NginxControl
+            var pidFile: String?
+            var local = true
+            if let reference = context.applier.fleet?.reference {
+                // A fleet: the environment checks look at the host the config was read from, when it is this machine.
+                control = reference.control
+                pidFile = reference.control.masterPidFile
+                local = reference.isLocal
+            } else {
+                let location = settings.mainConfig(for: context.configPath, config: context.config, runner: runner)
+                control = settings.nginxControl(location: location)
+                pidFile = location.pidFile
+            }
             let inputs = PreflightInputs(
                 mainLogs: Self.expandingHosts(logs.mainLogs(settings), settings: settings),
                 migrationLogs: Self.expandingHosts(logs.migrationLogs(settings), settings: settings),
                 nginxBinary: settings.nginx, validateCommand: control.validateArgv, reloadCommand: control.reloadArgv,
-                pidFile: location.pidFile, journal: settings.journalPath(config: context.configPath),
-                commandTimeout: .milliseconds(Int64(settings.commandTimeout * 1000)), checkEnvironment: !configOnly,
+                pidFile: pidFile, journal: settings.journalPath(config: context.configPath),
+                commandTimeout: .milliseconds(Int64(settings.commandTimeout * 1000)), checkEnvironment: !configOnly && local,
                 syslog: settings.syslog)
-            let findings = Preflight.run(config: context.config, model: context.model, inputs: inputs, probe: SystemProbe(runner: runner))
+            var findings = Preflight.run(config: context.config, model: context.model, inputs: inputs, probe: SystemProbe(runner: runner, clock: context.clock))
+            if let drift = context.drift { findings += Preflight.fleetFindings(drift) }
             if json {
                 print(PreflightReport.json(findings))
             } else {

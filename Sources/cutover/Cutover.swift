@@ -12,7 +12,7 @@ struct Cutover: ParsableCommand {
         version: CutoverVersion.string,
         subcommands: [WatchCommand.self, DemoCommand.self, RoutesCommand.self, StatusCommand.self, CheckCommand.self,
                       SetCommand.self, GroupCommand.self, AddCommand.self, RemoveCommand.self, RollbackCommand.self,
-                      ResumeCommand.self, UndoCommand.self, HistoryCommand.self,
+                      ResumeCommand.self, UndoCommand.self, SyncCommand.self, HistoryCommand.self,
                       RampCommand.self, PlansCommand.self, PlanCommand.self, GuardCommand.self],
         defaultSubcommand: WatchCommand.self
     )

@@ -3,12 +3,15 @@ import ArgumentParser
 import Foundation
 import NginxConfig
 import Rollout
+import TrafficStats
 
 /// Options every editing command takes.
 struct EditOptions: ParsableArguments {
     @Flag(name: .long, help: "Print the change as a unified diff per file and change nothing.") var dryRun = false
     @Flag(name: [.short, .long], help: "Apply without asking (a prompt appears only when stdin is a terminal).") var yes = false
     @Option(name: .long, help: ArgumentHelp("Why: recorded in the journal.", valueName: "TEXT")) var reason: String?
+    @Option(name: .long, help: ArgumentHelp("With `hosts:`: apply to these hosts only (a canary first); they must agree with each other.", valueName: "NAME,..."))
+    var hosts: String?
 
     /// Whether `text` is a percent nginx accepts in split_clients: 0 to 100, at most two decimals, at least one
     /// digit (`.` is refused, not read as 0).
@@ -139,18 +142,18 @@ struct ResumeCommand: ParsableCommand {
 
 /// The shared path of every editing command: compute, preview, confirm, apply through the pipeline, report.
 enum EditRunner {
-    /// `--confirm-traffic`: watches the logs after the change; exits 7 when the new service still gets
-    /// requests for the endpoints the change put at 0%.
+    /// `--confirm-traffic`: watches the logs after the change; exits 7 when the traffic contradicts it for an
+    /// endpoint whose share it lowered (new-service requests at 0%, or a share clearly above the new percent).
     static func confirmTraffic(_ options: ConfirmTrafficOptions, seconds: Double, preview: EditResult, global: GlobalOptions,
-                               oldWorkers: Set<Int32>, reloadedAt: Date) throws {
-        let endpoints = TrafficConfirmation.zeroedEndpoints(preview.shifts, model: preview.model)
-        guard !endpoints.isEmpty else {
-            print("traffic: nothing to confirm, no endpoint is at 0% after this change")
+                               drain: WorkerDrain?, reloadedAt: Date) throws {
+        let lowered = TrafficConfirmation.lowered(preview.shifts, model: preview.model)
+        guard !lowered.isEmpty else {
+            print("traffic: nothing to confirm, this change lowers no endpoint's share")
             return
         }
         let context = try Context.load(global)
-        let result = try TrafficConfirmation.watch(context: context, logs: options.logs, endpoints: endpoints, seconds: seconds,
-                                                   oldWorkers: oldWorkers, reloadedAt: reloadedAt)
+        let result = try TrafficConfirmation.watch(context: context, logs: options.logs, lowered: lowered, seconds: seconds,
+                                                   drain: drain, reloadedAt: reloadedAt)
         if result.confirmed {
             print(result.message)
         } else {
@@ -179,7 +182,7 @@ enum EditRunner {
 
     static func run(_ edit: RolloutEdit, global: GlobalOptions, options: EditOptions, confirm: ConfirmTrafficOptions? = nil) throws {
         try runReportingErrors {
-            let context = try Context.load(global)
+            let context = try Context.load(global, hosts: options.hosts, scope: .editing)
             let preview: EditResult
             do {
                 preview = try RolloutEditor(config: context.config, model: context.model).apply(edit)
@@ -194,13 +197,14 @@ enum EditRunner {
             guard EditRunner.previewOrConfirm(preview.changes, options: options, question: "Apply this change") else { return }
             let wiring = try ApplyWiring(context: context)
             let control = context.applier.pipeline.configuration.nginx
-            let oldWorkers = TrafficConfirmation.workers(pidFile: control.masterPidFile ?? control.reloadSignalPidFile)
+            // The workers serving before the reload: confirmation counts once they have all exited.
+            let drain = WorkerDrain.workers(ofMasterIn: control.masterPidFile ?? control.reloadSignalPidFile)
             let report = try wiring.apply(edit: edit, preview: preview, reason: options.reason)
-            let reloadedAt = Date()
-            let code = ApplyWiring.finish(report)
+            let reloadedAt = context.applier.pipeline.clock.now()
+            let code = ApplyWiring.finish(report, context: context)
             if code != 0 { throw ExitCode(code) }
             if let confirm, let seconds = confirm.seconds { try confirmTraffic(confirm, seconds: seconds, preview: preview, global: global,
-                                                                               oldWorkers: oldWorkers, reloadedAt: reloadedAt) }
+                                                                               drain: drain, reloadedAt: reloadedAt) }
         }
     }
 }

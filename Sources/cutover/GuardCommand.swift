@@ -44,9 +44,9 @@ struct GuardCommand: ParsableCommand {
             }
             defer { lease.release() }
             if let previous = lease.tookOverFrom {
-                printEvent(AutopilotEvent(.lease, time: Date(), message: "took the executor lease over from \(previous), which is gone"))
+                printEvent(AutopilotEvent(.lease, time: context.clock.now(), message: "took the executor lease over from \(previous), which is gone"))
             } else {
-                printEvent(AutopilotEvent(.lease, time: Date(), message: "executing the plans (lease \(store.leasePath))"))
+                printEvent(AutopilotEvent(.lease, time: context.clock.now(), message: "executing the plans (lease \(store.leasePath))"))
             }
             let traffic = try startTraffic(context, store: store)
             defer { traffic.live.stop() }
@@ -54,7 +54,7 @@ struct GuardCommand: ParsableCommand {
             var lastError: String?
             var lastTickError: String?
             while !GuardStop.requested {
-                let started = Date()
+                let started = context.clock.now()
                 if let error = traffic.live.error, error != lastError {
                     lastError = error
                     printError("cutover guard: the log reader stopped: \(error)")
@@ -70,7 +70,7 @@ struct GuardCommand: ParsableCommand {
                                 confirmRollback(journal: id, context: context, oldWorkers: workers, notifier: autopilot.notifier)
                             }
                         }
-                        try store.saveProgress(Array(autopilot.progress.values), at: Date())
+                        try store.saveProgress(Array(autopilot.progress.values), at: context.clock.now())
                         lastTickError = nil
                     } catch {
                         // Said once, not every round, until it changes or clears.
@@ -81,7 +81,7 @@ struct GuardCommand: ParsableCommand {
                     feed.sync(context: context, live: traffic.live)
                 }
                 if autopilot.interruptedBy != nil { break }
-                while !GuardStop.requested && Date().timeIntervalSince(started) < interval { usleep(50_000) }
+                while !GuardStop.requested && context.clock.now().timeIntervalSince(started) < interval { usleep(50_000) }
             }
             _ = ConfirmationJob.running.wait(timeout: .now() + .milliseconds(Int(confirmTraffic * 2000) + 2000))
             autopilot.notifier?.waitUntilIdle(limit: .milliseconds(Int64(g.notifyTimeoutSeconds * 1000) + 1000))
@@ -150,12 +150,13 @@ struct GuardCommand: ParsableCommand {
                                                   newServiceUpstreams: context.settings.newServiceUpstreams)
         configuration.verdict = context.settings.verdict
         // Read back far enough to count every live step's requests since it began.
-        let now = Date()
+        let now = context.clock.now()
         let steps = ((try? store.plans()) ?? []).filter { $0.state.isActive }.compactMap(\.stepStarted)
         let lookBack = max(900, Int64(steps.map { now.timeIntervalSince($0) }.max() ?? 0) + 60)
         let live: LiveTraffic
         do {
-            live = try LiveTraffic(sources: plan.sources, start: .end(lookBackSeconds: lookBack), configuration: configuration)
+            live = try LiveTraffic(sources: plan.sources, start: .end(lookBackSeconds: lookBack), configuration: configuration,
+                                   clock: context.clock.monotonicSeconds, wallClock: context.clock.unixSeconds)
         } catch {
             throw CLIError(message: "cannot set up the log reader: \(error)", code: CLIError.general)
         }
@@ -248,10 +249,10 @@ struct ConfirmationJob: @unchecked Sendable {
         do {
             let result = try TrafficConfirmation.watch(context: context, logs: logs, endpoints: endpoints, seconds: seconds,
                                                        oldWorkers: oldWorkers, reloadedAt: reloadedAt)
-            event = AutopilotEvent(result.confirmed ? .rollbackConfirmed : .rollbackNotConfirmed, time: Date(), endpoint: endpoints.first?.pattern,
+            event = AutopilotEvent(result.confirmed ? .rollbackConfirmed : .rollbackNotConfirmed, time: context.clock.now(), endpoint: endpoints.first?.pattern,
                                    outcome: result.confirmed ? "confirmed" : "not-confirmed", journal: journal, message: result.message)
         } catch {
-            event = AutopilotEvent(.rollbackNotConfirmed, time: Date(), endpoint: endpoints.first?.pattern, outcome: "not-confirmed", journal: journal,
+            event = AutopilotEvent(.rollbackNotConfirmed, time: context.clock.now(), endpoint: endpoints.first?.pattern, outcome: "not-confirmed", journal: journal,
                                    message: "\(names): the traffic could not be confirmed: \(error)")
         }
         printEvent(event)

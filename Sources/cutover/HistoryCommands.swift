@@ -53,6 +53,7 @@ struct HistoryCommand: ParsableCommand {
                 if let reason = r.change.reason { line += "  reason: \(reason)" }
                 if let v = r.validate { line += String(format: "  validate %.0f ms", v.durationMs) }
                 if let rl = r.reload { line += String(format: "  reload %.0f ms", rl.durationMs) }
+                if let hosts = r.hosts, !hosts.isEmpty { line += "  hosts: " + hosts.map { "\($0.host) \($0.state.rawValue)" }.joined(separator: ", ") }
                 print(line)
             }
         }
@@ -89,20 +90,20 @@ struct UndoCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let context = try Context.load(global)
+            let context = try Context.load(global, hosts: edit.hosts, scope: .editing)
             let applier = context.applier
             let plan: UndoPlan
-            do { plan = try applier.pipeline.planUndo(reason: edit.reason) } catch let error as ApplyError {
+            do { plan = try applier.planUndo(reason: edit.reason) } catch let error as ApplyError {
                 throw CLIError(message: error.description, code: CLIError.general)
             }
             print("undo \(plan.target.change.action) of \(ISO8601DateFormatter().string(from: plan.target.time)) by \(plan.target.user): "
                   + (plan.target.change.endpoints + plan.target.change.groups).joined(separator: ", "))
             guard EditRunner.previewOrConfirm(plan.planned.changes, options: edit, question: "Apply this undo") else { return }
             let report: ApplyReport
-            do { report = try applier.pipeline.undo(reason: edit.reason) } catch let error as ApplyError {
+            do { report = try applier.undo(reason: edit.reason) } catch let error as ApplyError {
                 throw CLIError(message: error.description, code: error.exitCode)
             }
-            let code = ApplyWiring.finish(report)
+            let code = ApplyWiring.finish(report, context: context)
             if code != 0 { throw ExitCode(code) }
         }
     }

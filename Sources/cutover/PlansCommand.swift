@@ -19,7 +19,7 @@ struct PlansCommand: ParsableCommand {
             let holder = ExecutorLease.currentHolder(path: store.leasePath)
             // The executor's view counts only while it runs.
             let progress = holder == nil ? [:] : Dictionary((store.progress()?.plans ?? []).map { ($0.plan, $0) }, uniquingKeysWith: { a, _ in a })
-            let now = Date()
+            let now = context.clock.now()
             if json {
                 print(Self.json(plans, progress: progress, holder: holder, now: now).serialized())
                 return

@@ -1,3 +1,4 @@
+import Apply
 import ArgumentParser
 import Foundation
 import Rollout
@@ -13,9 +14,15 @@ struct RoutesCommand: ParsableCommand {
         try runReportingErrors {
             let context = try Context.load(global)
             if json {
-                print(RoutesReport.json(context.model, configPath: context.configPath).serialized())
+                var document = RoutesReport.json(context.model, configPath: context.configPath)
+                if let drift = context.drift, case .object(var fields) = document {
+                    fields.append(("hosts", RoutesReport.hosts(drift)))
+                    document = .object(fields)
+                }
+                print(document.serialized())
             } else {
                 print(RoutesReport.text(context.model, configPath: context.configPath), terminator: "")
+                if let drift = context.drift { print(RoutesReport.hostsText(drift), terminator: "") }
             }
         }
     }
@@ -37,6 +44,27 @@ enum RoutesReport {
             })),
             ("problems", problems(model.problems)),
         ])
+    }
+
+    /// The fleet's hosts for `routes --json`: `[{"name", "config_sha256", "drift", "files": [{"path", "diff"}], "error"}]`.
+    static func hosts(_ drift: DriftReport) -> JSON {
+        .array(drift.hosts.map { h in
+            .object([("name", .string(h.name)), ("config_sha256", .optional(h.configSHA256, JSON.string)), ("drift", .bool(h.drift)),
+                     ("files", .array(h.files.map { .object([("path", .string($0.path)), ("diff", .string($0.diff))]) })),
+                     ("error", .optional(h.error, JSON.string))])
+        })
+    }
+
+    /// The fleet's hosts as text: one line per host with its hash, then each drifted host's diffs.
+    static func hostsText(_ drift: DriftReport) -> String {
+        var out = "\nhosts:\n"
+        out += table(["HOST", "SHA256", "ROUTING"], drift.hosts.map { h in
+            [h.name, h.configSHA256.map { String($0.prefix(12)) } ?? "-",
+             h.error.map { "UNREADABLE: \($0)" } ?? (h.drift ? "DRIFT: differs from the majority in " + h.files.map(\.path).joined(separator: ", ") : "agrees")]
+        }).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
+        let detail = drift.describe(diffs: true)
+        if !drift.agrees { out += "\ndrift:\n" + detail + "\n" }
+        return out
     }
 
     static func problems(_ problems: [Problem]) -> JSON {

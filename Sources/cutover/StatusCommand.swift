@@ -57,7 +57,9 @@ struct StatusCommand: ParsableCommand {
             configuration.verdict = context.settings.verdict
             configuration.hosts = hosts
             do {
-                engine = try TrafficEngine(sources: plan.sources, start: start, configuration: configuration, syslog: syslog?.sources)
+                engine = try TrafficEngine(sources: plan.sources, start: start, configuration: configuration,
+                                           clock: context.clock.monotonicSeconds, wallClock: context.clock.unixSeconds,
+                                           syslog: syslog?.sources)
             } catch {
                 throw CLIError(message: "cannot set up the log reader: \(error)", code: CLIError.general)
             }
@@ -72,7 +74,9 @@ struct StatusCommand: ParsableCommand {
             for e in context.model.endpoints {
                 engine.setConfiguredPercent(e.target == nil ? nil : e.percent.value, endpoint: e.pattern, at: lastChange[e.pattern] ?? Int64.min)
             }
-            // Read to the current end of every file (bounded: each poll consumes what is there).
+            // Read what is written on every core, then to the current end of every file (bounded: each poll
+            // consumes what is there).
+            engine.backfill()
             var rounds = 0
             while engine.poll() > 0 && rounds < 1_000_000 { rounds += 1 }
             if let collectSeconds {
@@ -91,7 +95,8 @@ struct StatusCommand: ParsableCommand {
             model.problems += plan.problems + (syslog?.problems ?? [])
             // A log that cannot be read (permissions, a directory, a FIFO) is a problem, never silent.
             model.problems += snapshot.unreadable.sorted { $0.key < $1.key }.map { Problem(.error, $0.value, at: SourceLocation(file: $0.key, line: 0)) }
-            let hostConfig = LocalHostConfig(config: context.config)
+            // The fleet's drift report when there is a fleet; else the routing loaded here stands for the host.
+            let hostConfig: HostConfigReporting = context.drift.map { DriftHostConfig(report: $0) } ?? LocalHostConfig(config: context.config)
             if json {
                 print(StatusReport.json(model, snapshot: snapshot, configPath: context.configPath, hostConfig: hostConfig,
                                         syslogListen: syslog == nil ? nil : context.settings.syslog).serialized())

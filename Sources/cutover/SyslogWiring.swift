@@ -55,3 +55,13 @@ struct LocalHostConfig: HostConfigReporting {
 
     func config(of host: String) -> (sha256: String?, drift: Bool) { (sha256, false) }
 }
+
+/// The fleet's drift report (every host's routing files read and hashed) as `status` shows it per host.
+struct DriftHostConfig: HostConfigReporting {
+    let report: DriftReport
+
+    func config(of host: String) -> (sha256: String?, drift: Bool) {
+        guard let entry = report.hosts.first(where: { $0.name == host }) else { return (nil, false) }
+        return (entry.configSHA256, entry.drift)
+    }
+}

@@ -1,3 +1,4 @@
+import Apply
 import ArgumentParser
 import Dashboard
 import Foundation
@@ -24,6 +25,8 @@ struct WatchCommand: ParsableCommand {
     var noPreflight = false
 
     func run() throws {
+        // The one clock of the dashboard, its preflight, its ingest and its pipeline runs.
+        let clock = ApplyClock.system
         try runReportingErrors {
             let settings: Settings
             do {
@@ -41,7 +44,9 @@ struct WatchCommand: ParsableCommand {
                                              migrationLogs: logs.migrationLogs(settings),
                                              nginxBinary: settings.nginx, journal: settings.journalPath(config: context.configPath), checkEnvironment: false,
                                              syslog: settings.syslog)
-                options.preflight = Preflight.run(config: context.config, model: context.model, inputs: inputs)
+                options.preflight = Preflight.run(config: context.config, model: context.model, inputs: inputs,
+                                                  probe: SystemProbe(clock: clock))
+                    + (context.drift.map(Preflight.fleetFindings) ?? [])
             }
             // The syslog listener runs on its own event loop for as long as the dashboard does.
             var syslog: SyslogWiring?
@@ -54,7 +59,7 @@ struct WatchCommand: ParsableCommand {
             let session: DashboardSession
             do {
                 // The one clock of the dashboard, its ingest and its pipeline runs.
-                session = try DashboardSession.watch(settings: settings, options: options, clock: .system)
+                session = try DashboardSession.watch(settings: settings, options: options, clock: clock)
             } catch {
                 throw CLIError(message: "\(error)", code: CLIError.general)
             }

@@ -170,6 +170,30 @@ final class LineCollector {
         #expect(collector.lines.count == 3)
         #expect(collector.lines[1].contains("/item/2 "))
     }
+
+    /// A line longer than `maxLineLength` is reported whether or not it fits in one read (it used to be delivered
+    /// when it did), and its sample is the line's first bytes (it used to be the bytes of the last read).
+    @Test func oversizedLinesDoNotDependOnWhereReadsFall() throws {
+        let dir = try LogTempDirectory("follow-oversized-aligned")
+        defer { dir.remove() }
+        let long = "HEAD" + String(repeating: "y", count: 2_000) + "\n"
+        let longer = "FRONT" + String(repeating: "z", count: 9_000) + "\n"
+        try dir.write("access.log", line(1) + long + line(2) + longer + line(3))
+        let follower = LogFollower(sources: [LogSource(path: dir.file("access.log"), role: .main)], start: .beginning,
+                                   chunkSize: 4096, maxLineLength: 1000)
+        var heads: [String] = []
+        var lengths: [Int] = []
+        var lines: [String] = []
+        follower.poll(onOversized: { _, head, length in
+            heads.append(String(decoding: head, as: UTF8.self))
+            lengths.append(length)
+        }) { _, line in lines.append(String(decoding: line, as: UTF8.self)) }
+        #expect(lengths == [2_004, 9_005])
+        #expect(heads.map { String($0.prefix(5)) } == ["HEADy", "FRONT"])
+        #expect(heads.allSatisfy { $0.utf8.count == 256 })
+        #expect(follower.oversizedLines == [2])
+        #expect(lines.count == 3)
+    }
 }
 
 @Suite struct LogLookBackTests {

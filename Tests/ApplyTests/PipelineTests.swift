@@ -274,7 +274,7 @@ import Testing
     }
 
     @Test func outcomesHaveStableExitCodes() {
-        #expect(ApplyOutcome.allCases.map(\.exitCode) == [0, 3, 9, 4, 5, 6, 130, 0])
+        #expect(ApplyOutcome.allCases.map(\.exitCode) == [0, 3, 9, 4, 5, 6, 130, 0, 1, 5])
     }
 }
 

@@ -119,15 +119,22 @@ import TrafficStats
         defer { dir.remove() }
         let out = dir.file("event.json")
         let failed = Locked<[AutopilotEvent]>([])
-        let notifier = Notifier(argv: ["/bin/sh", "-c", "cat > \(out)"], runner: ProcessRunner(), timeout: .seconds(5)) { e in failed.mutate { $0.append(e) } }
+        let notifier = Notifier(argv: ["/bin/sh", "-c", "cat > \(out)"], runner: ProcessRunner(), timeout: .seconds(5), clock: .system) { e in failed.mutate { $0.append(e) } }
         let event = AutopilotEvent(.automaticRollback, time: Date(timeIntervalSince1970: 1_790_000_000), endpoint: "~^/v2/a$", message: "a rolled back")
         notifier.notify(event)
         #expect(notifier.waitUntilIdle(limit: .seconds(10)))
         #expect(try dir.read("event.json") == event.json + "\n")
-        let slow = Notifier(argv: ["/bin/sleep", "5"], runner: ProcessRunner(), timeout: .milliseconds(200)) { e in failed.mutate { $0.append(e) } }
+        let slow = Notifier(argv: ["/bin/sleep", "5"], runner: ProcessRunner(), timeout: .milliseconds(200), clock: .system) { e in failed.mutate { $0.append(e) } }
         slow.notify(event)
         #expect(slow.waitUntilIdle(limit: .seconds(10)))
         #expect(failed.value.map(\.kind) == [.notifyFailed] && failed.value[0].message.contains("timed out"))
+        // The notify-failed event is timed by the clock the notifier was given (the executable's one clock).
+        let fixed = Date(timeIntervalSince1970: 1_937_000_000)
+        let timed = Notifier(argv: ["/bin/false"], runner: ProcessRunner(), timeout: .seconds(5),
+                             clock: ApplyClock(now: { fixed }, monotonic: { .zero }, sleep: { _ in })) { e in failed.mutate { $0.append(e) } }
+        timed.notify(event)
+        #expect(timed.waitUntilIdle(limit: .seconds(10)))
+        #expect(failed.value.last?.time == fixed, "\(failed.value)")
     }
 
     @Test func theLeaseHasOneHolderOthersSeeWhoAndItIsTakenOverWhenTheHolderIsGone() throws {

@@ -83,7 +83,7 @@ final class World: @unchecked Sendable {
 
     /// A new autopilot over the same files (a restarted process).
     func make(guardSettings: GuardSettings = GuardSettings()) -> Autopilot {
-        let notifier = Notifier(argv: notifyArgv, runner: notifyRunner, timeout: .seconds(5)) { [self] e in lock.withLock { failed.append(e) } }
+        let notifier = Notifier(argv: notifyArgv, runner: notifyRunner, timeout: .seconds(5), clock: .system) { [self] e in lock.withLock { failed.append(e) } }
         let a = Autopilot(applier: World.applier(dir, runner: nginx, clock: clock), store: store, guardSettings: guardSettings,
                           clock: clock.applyClock, notifier: notifier)
         a.onApplied = { [self] change in lock.withLock { for e in change.endpoints { changed[e.key] = change.time } } }

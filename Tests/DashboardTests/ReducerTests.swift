@@ -143,7 +143,8 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
         state.applyingSince = Fixtures.now
         press(&state, .char("R"))
         let pending = try #require(confirmSummary(state), "R while applying still asks")
-        #expect(press(&state, .char("y")).isEmpty, "nothing starts while the other change is in flight")
+        #expect(press(&state, .char("y")) == [.cancelInFlight(reason: "an emergency rollback from the dashboard takes precedence")],
+                "nothing starts while the other change is in flight: it is asked to stop before its reload")
         #expect(state.queuedRollback == pending)
         #expect(state.status?.text.contains("rollback queued") == true, "\(state.status?.text ?? "")")
         // The change in flight ends: the rollback runs right after.
@@ -152,7 +153,8 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
         #expect(effects.first == .apply(.rollbackAll, summary: pending.summary), "\(effects)")
         #expect(state.applying == pending.summary)
         #expect(state.queuedRollback == nil)
-        #expect(state.status?.text.contains("queued rollback") == true)
+        #expect(state.status?.text.contains("had already reached nginx, so it completed") == true, "\(state.status?.text ?? "")")
+        #expect(state.status?.text.contains("now running the rollback") == true)
         // The applying line follows the pipeline's stages.
         reduce(&state, .applyStage("validating (nginx -t)"))
         #expect(state.applyingStage == "validating (nginx -t)")
@@ -309,35 +311,109 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
 }
 
 @Suite struct RollbackConfirmationTests {
-    static func rolledBack(_ state: inout AppState, endpoints: [String], secondsAgo: Double) {
-        state.lastApply = ApplyStatus(action: "rollback", summary: "rollback", outcome: .applied, message: "ok",
-                                      elapsed: .milliseconds(30), finishedAt: Fixtures.now.addingTimeInterval(-secondsAgo))
-        state.journal = [Fixtures.record(id: "r1", action: "rollback", groups: [], before: [:], after: [:], minutesAgo: secondsAgo / 60,
-                                         endpoints: endpoints)]
+    static let reloaded = Date(timeIntervalSince1970: 1_700_000_000.412)  // 22:13:20.412 UTC
+    static let drained = Date(timeIntervalSince1970: 1_700_000_001.137)   // 22:13:21.1 UTC
+    /// The first log second counted: the one after the drain.
+    static let from: Int64 = 1_700_000_002
+
+    /// A state right after the dashboard applied a change taking `endpoint` from its share to `percent`.
+    static func changed(to percent: Percent, drainWatched: Bool = true) throws -> (AppState, Endpoint, String) {
+        var state = try Fixtures.state()
+        state.timeZone = try #require(TimeZone(identifier: "UTC"))
+        let model = try #require(state.model)
+        let index = try #require(model.endpoints.firstIndex { $0.percent > percent && $0.target != nil })
+        let endpoint = model.endpoints[index]
+        let name = EndpointNaming.names(for: model.endpoints)[index]
+        _ = reduce(&state, .applyFinished(ApplyStatus(
+            action: percent == .zero ? "rollback" : "group", summary: "change", outcome: .applied, message: "ok",
+            finishedAt: reloaded, shifts: [EndpointShift(endpoint: endpoint.name, groupBefore: endpoint.group, groupAfter: endpoint.group,
+                                                         percentBefore: endpoint.percent, percentAfter: percent)],
+            drainWatched: drainWatched)))
+        return (state, endpoint, name)
     }
 
-    @Test func newServiceTrafficAfterTheReloadIsSaidLoudly() throws {
-        var state = try Fixtures.stateWithTraffic()
-        let busy = try #require(state.model?.endpoints.first { $0.percent > .zero && $0.target != nil })
-        Self.rolledBack(&state, endpoints: [busy.name], secondsAgo: 30)
+    /// A snapshot at `logTime` whose last 60 seconds carry `perSecond(second)` = (current, new) for `name`.
+    static func snapshot(_ name: String, logTime: Int64, _ perSecond: (Int64) -> (Int, Int)) -> TrafficSnapshot {
+        let seconds = (logTime - 59...logTime).map { perSecond($0) }
+        let entry = EndpointTraffic(endpoint: name, stats: EndpointStats(window: .fiveMinutes),
+                                    currentRequestSeries: seconds.map(\.0), newRequestSeries: seconds.map(\.1))
+        return TrafficSnapshot(window: .fiveMinutes, logTime: logTime, endpoints: [entry], notMigrated: [], malformed: [:],
+                               lines: 0, unclassified: 0)
+    }
+
+    @Test func aRollbackIsConfirmedOnceTheOldWorkersDrainedAndTheWatchIsOver() throws {
+        var (state, endpoint, name) = try Self.changed(to: .zero)
+        var confirmation = try #require(RollbackConfirmation.of(state))
+        #expect(confirmation.confirmed == nil)
+        #expect(confirmation.text == "confirming from traffic: waiting for nginx's old workers to exit (reload at 22:13:20.412)")
+        _ = reduce(&state, .workersDrained(Self.drained))
+        // Before the drain the old workers still sent requests to the new service: they do not count.
+        let traffic: (Int64) -> (Int, Int) = { $0 < Self.from ? (5, 3) : (5, 0) }
+        _ = reduce(&state, .traffic(Self.snapshot(name, logTime: Self.from + 9, traffic), error: nil))
+        confirmation = try #require(RollbackConfirmation.of(state))
+        #expect(confirmation.confirmed == nil, "still watching: \(confirmation.text)")
+        #expect(confirmation.text.contains("10 of 30 s") && confirmation.text.contains("0 new-service of 50"), "\(confirmation.text)")
+        _ = reduce(&state, .traffic(Self.snapshot(name, logTime: Self.from + 30, traffic), error: nil))
+        confirmation = try #require(RollbackConfirmation.of(state))
+        #expect(confirmation.confirmed == true, "\(confirmation.text)")
+        #expect(confirmation.text == "traffic confirms the rollback: 0 new-service requests for \(endpoint.name) since the reload at "
+                + "22:13:20.412 (old workers drained at 22:13:21.1); 150 answered by the current service in 30.0 s")
+        // The status line and the detail pane both say it.
+        state.status = StatusMessage("rollback: validated, reloaded")
+        state.selectedPattern = endpoint.pattern
+        let screen = render(state, width: 250, height: 40).lines()
+        let lines = screen.filter { $0.contains("traffic confirms the rollback: 0 new-service requests") }
+        #expect(lines.count == 2, "the status line and the detail pane:\n\(screen.joined(separator: "\n"))")
+        #expect(lines.contains { $0.contains("rollback: validated, reloaded · traffic confirms") }, "the status line")
+    }
+
+    @Test func newServiceTrafficAfterTheDrainIsSaidLoudlyAtOnce() throws {
+        var (state, endpoint, name) = try Self.changed(to: .zero)
+        _ = reduce(&state, .workersDrained(Self.drained))
+        _ = reduce(&state, .traffic(Self.snapshot(name, logTime: Self.from + 5) { $0 == Self.from + 3 ? (5, 17) : (5, 0) }, error: nil))
         let confirmation = try #require(RollbackConfirmation.of(state))
         #expect(confirmation.confirmed == false, "\(confirmation.text)")
-        #expect(confirmation.text.contains("ROLLBACK NOT CONFIRMED BY TRAFFIC") && confirmation.text.contains(busy.name))
+        #expect(confirmation.text.hasPrefix("TRAFFIC DOES NOT CONFIRM THE ROLLBACK: 17 requests for \(endpoint.name) still reached the new service"),
+                "\(confirmation.text)")
+        #expect(confirmation.text.contains("after the reload at 22:13:20.412 (old workers drained at 22:13:21.1)"))
     }
 
-    @Test func noNewServiceTrafficConfirmsAndTooEarlyWaits() throws {
-        var state = try Fixtures.stateWithTraffic()
-        let idle = try #require(state.model?.endpoints.first { $0.percent > .zero && $0.target != nil })
-        // The traffic after the rollback: every second on the current service only.
-        var snapshot = try #require(state.snapshot)
-        let index = try #require(snapshot.endpoints.firstIndex { $0.endpoint == idle.name })
-        snapshot.endpoints[index].newShareSeries = snapshot.endpoints[index].newShareSeries.map { $0 == nil ? nil : 0 }
-        state.snapshot = snapshot
-        Self.rolledBack(&state, endpoints: [idle.name], secondsAgo: 30)
+    @Test func aLoweredShareIsJudgedAgainstItsNewPercentOnTheWholeWatch() throws {
+        let tenth = Percent(hundredths: 1000)
+        // Still at the old share (about half the requests on the new service): clearly above 10%.
+        var (state, endpoint, name) = try Self.changed(to: tenth)
+        _ = reduce(&state, .workersDrained(Self.drained))
+        _ = reduce(&state, .traffic(Self.snapshot(name, logTime: Self.from + 5) { _ in (10, 10) }, error: nil))
+        #expect(RollbackConfirmation.of(state)?.confirmed == nil, "a share is judged on the whole watch, not every second")
+        _ = reduce(&state, .traffic(Self.snapshot(name, logTime: Self.from + 30) { _ in (10, 10) }, error: nil))
+        var confirmation = try #require(RollbackConfirmation.of(state))
+        #expect(confirmation.confirmed == false, "\(confirmation.text)")
+        #expect(confirmation.text.hasPrefix("TRAFFIC DOES NOT CONFIRM THE CHANGE: \(endpoint.name) 50.0% new-service (300 of 600)"),
+                "\(confirmation.text)")
+        #expect(confirmation.text.contains("clearly above its new 10%"))
+        // At the new share: consistent.
+        (state, endpoint, name) = try Self.changed(to: tenth)
+        _ = reduce(&state, .workersDrained(Self.drained))
+        _ = reduce(&state, .traffic(Self.snapshot(name, logTime: Self.from + 30) { $0 % 2 == 0 ? (9, 1) : (8, 2) }, error: nil))
+        confirmation = try #require(RollbackConfirmation.of(state))
+        #expect(confirmation.confirmed == true, "\(confirmation.text)")
+        #expect(confirmation.text.contains("consistent with its new 10%"), "\(confirmation.text)")
+    }
+
+    @Test func withoutAKnownMasterItCountsFromTheSecondAfterTheReloadAndSaysSo() throws {
+        var (state, _, name) = try Self.changed(to: .zero, drainWatched: false)
+        _ = reduce(&state, .traffic(Self.snapshot(name, logTime: 1_700_000_001 + 30) { _ in (4, 0) }, error: nil))
         let confirmation = try #require(RollbackConfirmation.of(state))
         #expect(confirmation.confirmed == true, "\(confirmation.text)")
-        #expect(confirmation.text.contains("0 new-service requests for \(idle.name)"))
-        Self.rolledBack(&state, endpoints: [idle.name], secondsAgo: 0)
-        #expect(RollbackConfirmation.of(state)?.confirmed == nil, "within the drain margin it waits")
+        #expect(confirmation.text.contains("old workers not watched: nginx's master is unknown"), "\(confirmation.text)")
+    }
+
+    @Test func aLaterChangeThatLowersNothingEndsTheWatch() throws {
+        var (state, _, _) = try Self.changed(to: .zero)
+        #expect(state.confirmation != nil)
+        _ = reduce(&state, .applyFinished(ApplyStatus(action: "group", summary: "raise", outcome: .applied, message: "ok",
+                                                        finishedAt: Self.reloaded, shifts: [])))
+        #expect(state.confirmation == nil)
+        #expect(RollbackConfirmation.of(state) == nil)
     }
 }

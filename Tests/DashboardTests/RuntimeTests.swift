@@ -37,6 +37,12 @@ final class RecordingApplier: ChangeApplying, @unchecked Sendable {
         lock.unlock()
         return ChangeOutcome(outcome: outcome, message: "undone")
     }
+
+    private(set) var cancellations: [String] = []
+
+    func cancelInFlight(reason: String) {
+        lock.withLock { cancellations.append(reason) }
+    }
 }
 
 struct FixedJournal: JournalReading {
@@ -230,6 +236,107 @@ func inlineRunner(_ applier: ChangeApplying, journal: [JournalRecord] = [], load
         let text = try String(contentsOfFile: config, encoding: .utf8)
         #expect(text.contains("50% \"new_service\";\n    * \"current_service\";\n}\n\nsplit_clients \"${request_id}\" $group4_routing"))
         #expect(try Journal(path: dir.path + "/journal.jsonl").records().count == 1)
+    }
+
+    /// A dashboard session on `dir`'s routing config whose nginx commands are `runner`'s script.
+    private func cancelSession(_ dir: TempDir, runner: ScriptedRunner) throws -> (DashboardSession, String) {
+        let config = try dir.write("conf.d/routing.conf", DemoScenario.standard.configText(directory: dir.path + "/logs"))
+        try dir.write("logs/main.log", "")
+        var settings = Settings()
+        settings.nginx = "nginx-test"
+        settings.validateCommand = ["nginx-test", "-t"]
+        settings.reloadCommand = ["nginx-test", "-s", "reload"]
+        settings.journal = dir.path + "/journal.jsonl"
+        var options = WatchOptions(config: config, window: "15m")
+        options.themeDirectories = []
+        let session = try DashboardSession.watch(settings: settings, options: options, runner: runner)
+        session.app.keyTimeout = .milliseconds(2)
+        return (session, config)
+    }
+
+    /// Runs the session: `+ y` starts a change; once the pipeline reports `blockedStage`, `R y` asks for the
+    /// emergency rollback; once it is queued, `gate` lets the blocked command finish. Returns the status lines seen.
+    private func runChangeThenRollback(_ session: DashboardSession, blockedStage: String, gate: DispatchSemaphore) -> [String] {
+        let backend = TestBackend(width: 120, height: 30)
+        backend.enqueue(.char("j"), .char("j"), .char("+"), .char("y"))
+        var askedForRollback = false, released = false
+        var statuses: [String] = []
+        let deadline = Date().addingTimeInterval(20)
+        session.run(backend: backend) {
+            let state = session.app.state
+            if let text = state.status?.text, statuses.last != text { statuses.append(text) }
+            if !askedForRollback, state.applyingStage == blockedStage {
+                askedForRollback = true
+                backend.enqueue(.char("R"), .char("y"))
+            }
+            if !released, state.queuedRollback != nil {
+                released = true
+                gate.signal()
+            }
+            let done = state.lastApply?.action == "rollback-all" && state.applying == nil
+            return done || Date() > deadline
+        }
+        if !released { gate.signal() }
+        return statuses
+    }
+
+    @Test func emergencyRollbackCancelsAChangeNginxHasNotTakenUp() throws {
+        let dir = try TempDir(prefix: "cutover-dashboard-cancel")
+        let gate = DispatchSemaphore(value: 0)
+        let runner = ScriptedRunner([
+            .init(["nginx-test", "-V"], exitCode: 1),
+            // The change's validation blocks until the rollback is queued (the test releases it then).
+            .init(["nginx-test", "-t"]) {
+                _ = gate.wait(timeout: .now() + 20)
+                return CommandResult(argv: ["nginx-test", "-t"], exitCode: 0, stderr: "nginx: configuration file test is successful")
+            },
+            // The rollback: validated and reloaded. The cancelled change never reaches a reload.
+            .init(["nginx-test", "-t"], stderr: "nginx: configuration file test is successful"),
+            .init(["nginx-test", "-s", "reload"]),
+        ])
+        let (session, config) = try cancelSession(dir, runner: runner)
+        let before = try String(contentsOfFile: config, encoding: .utf8)
+        let statuses = runChangeThenRollback(session, blockedStage: "validating (nginx -t)", gate: gate)
+        let state = session.app.state
+        #expect(state.lastApply?.succeeded == true, "\(state.lastApply?.message ?? "no apply"); \(statuses)")
+        runner.verifyAllRan()
+        #expect(statuses.contains { $0.contains("rollback queued: cancelling") }, "\(statuses)")
+        #expect(statuses.contains { $0.contains("before nginx took it up (nothing changed); now running the rollback") }, "\(statuses)")
+        let records = try Journal(path: dir.path + "/journal.jsonl").records()
+        #expect(records.map(\.outcome) == [.cancelled, .applied], "\(records.map(\.message))")
+        #expect(records.first?.message.contains("the previous files were put back before any reload") == true)
+        #expect(records.last?.change.action == "rollback-all")
+        // On disk: the rollback of the config as it was before the cancelled change (which left nothing).
+        let model = try LocalConfigReader(path: config).load().model
+        #expect(model.endpoints.allSatisfy { $0.percent == .zero })
+        #expect(try String(contentsOfFile: config, encoding: .utf8) != before)
+    }
+
+    @Test func emergencyRollbackRunsRightAfterAChangeAlreadyReloaded() throws {
+        let dir = try TempDir(prefix: "cutover-dashboard-nocancel")
+        let gate = DispatchSemaphore(value: 0)
+        let runner = ScriptedRunner([
+            .init(["nginx-test", "-V"], exitCode: 1),
+            .init(["nginx-test", "-t"], stderr: "nginx: configuration file test is successful"),
+            // The change's reload blocks: past the last cancellation point, so it completes.
+            .init(["nginx-test", "-s", "reload"]) {
+                _ = gate.wait(timeout: .now() + 20)
+                return CommandResult(argv: ["nginx-test", "-s", "reload"], exitCode: 0)
+            },
+            .init(["nginx-test", "-t"], stderr: "nginx: configuration file test is successful"),
+            .init(["nginx-test", "-s", "reload"]),
+        ])
+        let (session, config) = try cancelSession(dir, runner: runner)
+        let statuses = runChangeThenRollback(session, blockedStage: "reloading nginx", gate: gate)
+        let state = session.app.state
+        #expect(state.lastApply?.succeeded == true, "\(state.lastApply?.message ?? "no apply"); \(statuses)")
+        runner.verifyAllRan()
+        #expect(statuses.contains { $0.contains("had already reached nginx, so it completed") && $0.contains("now running the rollback") },
+                "\(statuses)")
+        let records = try Journal(path: dir.path + "/journal.jsonl").records()
+        #expect(records.map(\.outcome) == [.applied, .applied], "\(records.map(\.message))")
+        #expect(records.map(\.change.action) == ["group", "rollback-all"])
+        #expect(try LocalConfigReader(path: config).load().model.endpoints.allSatisfy { $0.percent == .zero })
     }
 
     @Test func relativeLogPathsResolveAgainstNginxsPrefix() throws {

@@ -241,3 +241,51 @@ func render(_ state: AppState, width: Int, height: Int, colorMode: ColorMode = .
         #expect(backend.screen[3, y]?.style.bg == state.theme[.selection].bg)
     }
 }
+
+/// A fleet in the header: the drifted hosts named on the first row, the per-host outcome of the last change.
+@Suite struct FleetHeaderTests {
+    @Test func driftedHostsAndPerHostOutcomesAreInTheHeader() throws {
+        var state = try ScreenTests.state()
+        let drift = DriftReport(hosts: [DriftReport.Host(name: "edge1", configSHA256: "a", drift: false),
+                                        DriftReport.Host(name: "edge3", configSHA256: "b", drift: true)], majoritySHA256: "a")
+        state.loaded?.drift = drift
+        state.lastApply = ApplyStatus(action: "rollback", summary: "rollback: search.query", outcome: .revertWithheld,
+                                      message: "NEEDS HANDS on edge2: ...\nreload failed on edge2", elapsed: .milliseconds(90),
+                                      finishedAt: Fixtures.now,
+                                      hosts: [HostRecord(host: "edge2", state: .needsHands, failure: "backup gone"),
+                                              HostRecord(host: "edge1", state: .reverted)])
+        let rows = render(state, width: 160, height: 30).lines()
+        #expect(rows.first?.contains("DRIFT: edge3") == true, "\(rows.first ?? "")")
+        #expect(rows.count > 2 && rows[2].contains("[edge2 needs-hands, edge1 reverted]"), "\(rows.prefix(3))")
+
+        // One nginx: neither appears.
+        let single = render(try ScreenTests.state(), width: 160, height: 30).lines()
+        #expect(!single.joined().contains("DRIFT"))
+    }
+}
+
+/// The dashboard refuses an edit while the fleet's hosts differ, as the CLI does.
+@Suite struct FleetDashboardApplyTests {
+    struct NoReader: ConfigReading {
+        func load() throws -> LoadedConfig { throw DashboardError("not read") }
+    }
+
+    @Test func anEditIsRefusedWhileHostsDiffer() throws {
+        let state = try ScreenTests.state()
+        var loaded = try #require(state.loaded)
+        loaded.drift = DriftReport(hosts: [DriftReport.Host(name: "edge1", configSHA256: "a", drift: false),
+                                           DriftReport.Host(name: "edge2", configSHA256: "b", drift: true)], majoritySHA256: "a")
+        let dir = try TempDir(prefix: "cutover-fleet-dashboard")
+        let journal = Journal(path: dir.file("journal.jsonl"))
+        let pipeline = ApplyPipeline(configuration: ApplyConfiguration(nginx: NginxControl(validateArgv: ["false"], reloadArgv: ["false"]),
+                                                                       mainConfig: dir.file("x.conf"), journal: journal),
+                                     runner: ScriptedRunner())
+        let applier = PipelineChangeApplier(applier: EditApplier(pipeline: pipeline, configPath: dir.file("x.conf"), prefix: nil,
+                                                                 names: RolloutNames()), reader: NoReader())
+        let outcome = applier.apply(.rollbackAll, basis: loaded)
+        #expect(outcome.outcome == .conflict)
+        #expect(outcome.message.contains("hosts differ: edge2"))
+        #expect(outcome.message.contains("cutover sync --from edge1"))
+        #expect(try journal.records().isEmpty)
+    }
+}

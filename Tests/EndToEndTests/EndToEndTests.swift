@@ -4,6 +4,9 @@ import NginxConfig
 import Rollout
 import TestSupport
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Why an end-to-end step failed: what was awaited and what the screen showed.
 struct EndToEndError: Error, CustomStringConvertible {
@@ -208,6 +211,34 @@ func eventually(_ what: String, seconds: Double = 15, _ condition: () throws -> 
         try tmux.send("t")
         let next = try tmux.waitFor("t moving to the next theme") { !$0.contains("theme: light") && $0.contains("theme: ") }
         #expect(!next.contains("not found") && !next.contains("problem"), "\(next)")
+    }
+
+    @Test func watchWithAFIFOAsItsLogComesUpReportsItAndQuitsOnQ() throws {
+        let dir = try TempDir(prefix: "cutover-e2e-fifo")
+        // A routing config with its logs: the demo's sandbox (the demo itself is stopped once it is written).
+        let demo = try TmuxSession(width: 100, height: 30, environment: Self.environment(dir),
+                                   command: [try CutoverBinary.path(), "demo", "--dir", dir.path + "/demo"])
+        try demo.waitFor("the demo's table") { $0.contains("Endpoints (10)") }
+        demo.kill()
+        let fifo = dir.path + "/fifo.log"
+        #expect(mkfifo(fifo, 0o644) == 0)
+        let tmux = try TmuxSession(width: 120, height: 40, environment: Self.environment(dir),
+                                   command: [try CutoverBinary.path(), "watch", "--config", dir.path + "/demo/cutover-demo.conf",
+                                             "--main-log", fifo, "--read-only"])
+        defer { tmux.kill() }
+        // The screen comes up (a FIFO with no writer used to hang the first read) with the log as a problem.
+        try tmux.waitFor("the endpoint table") { $0.contains("Endpoints (10)") && $0.contains("book.get_book_info") }
+        try tmux.send("5")
+        let problems = try tmux.waitFor("the FIFO in the problems view") { $0.contains("Problems (") }
+        #expect(problems.contains("[check log-unreadable] cannot read \(fifo): it is not a regular file"), "\(problems)")
+        // q quits promptly.
+        let asked = Date()
+        try tmux.send("q")
+        try eventually("the dashboard to exit on q", seconds: 5) {
+            let result = try tmux.runner.run(["tmux", "-L", tmux.socket, "has-session"], timeout: .seconds(5))
+            return !result.succeeded
+        }
+        #expect(Date().timeIntervalSince(asked) < 5)
     }
 
     @Test func eightColourTerminalKeepsGreysVisible() throws {

@@ -326,4 +326,29 @@ func awaitFile(_ path: String, timeout: Duration = .seconds(15)) -> Bool {
         #expect(real.stdout.contains("traffic confirms the rollback: 0 new-service requests for ping"), "\(real)")
         #expect(real.stdout.contains("old workers drained at"), "\(real)")
     }
+
+    @Test func aLoweredShareIsConfirmedByTheTrafficOrExits7WhenItIsClearlyAbove() throws {
+        let setup = try CLIReferenceNginx()
+        defer { setup.nginx.stop() }
+        let traffic = Traffic(port: setup.frontPort, path: "/v2/status/ping")
+        defer { traffic.stop() }
+        // ping is in group3 at 100%. Lowered to 20% in a copy nginx does not load: nginx keeps sending it all.
+        let decoy = try setup.nginx.write("decoy/routing.conf", try setup.routingText())
+        let lie = try setup.cutover(["group", "group3_routing", "--percent", "20", "--yes", "--confirm-traffic", "1.5", "--config", decoy,
+                                     "--main-log", setup.mainLog, "--migration-log", setup.migrationLog], timeout: .seconds(30))
+        #expect(lie.exitCode == 7, "\(lie)")
+        #expect(lie.stderr.contains("TRAFFIC DOES NOT CONFIRM THE CHANGE"), "\(lie)")
+        #expect(lie.stderr.contains("clearly above its new 20%"), "\(lie)")
+        // Lowered to 50% in the config nginx loads: the share seen is consistent with it.
+        let real = try setup.cutover(["group", "group3_routing", "--percent", "50", "--yes", "--confirm-traffic", "1.5",
+                                      "--config", setup.routingPath], timeout: .seconds(30))
+        #expect(real.exitCode == 0, "\(real)")
+        #expect(real.stdout.contains("traffic confirms the change: ping "), "\(real)")
+        #expect(real.stdout.contains("consistent with its new 50%"), "\(real)")
+        #expect(real.stdout.contains("old workers drained at"), "\(real)")
+        // Raising a share lowers nothing: there is nothing to confirm.
+        let raised = try setup.cutover(["group", "group3_routing", "--percent", "60", "--yes", "--confirm-traffic", "1",
+                                        "--config", setup.routingPath], timeout: .seconds(30))
+        #expect(raised.exitCode == 0 && raised.stdout.contains("nothing to confirm"), "\(raised)")
+    }
 }

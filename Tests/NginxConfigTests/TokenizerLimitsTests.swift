@@ -35,9 +35,63 @@ import TestSupport
     }
 
     @Test func devZeroIsRefusedWithABoundedRead() throws {
-        // `--config /dev/zero` aborted on a 2 GB allocation.
-        #expect(throws: ConfigLoadError.tooLarge(path: "/dev/zero", limit: LocalFileStore.maxFileBytes)) {
+        // `--config /dev/zero` aborted on a 2 GB allocation; now it is refused before a byte is read.
+        do {
             _ = try ConfigSet.load(path: "/dev/zero")
+            Issue.record("/dev/zero loaded")
+        } catch {
+            #expect(error.description.contains("/dev/zero") && error.description.contains("it is a device, not a config file"), "\(error)")
+        }
+    }
+
+    /// Loads `main` on a thread of its own, at most 10 s; nil (and a test issue) when it did not return.
+    private func loadBounded(_ main: String) -> Result<ConfigSet, ConfigLoadError>? {
+        let done = DispatchSemaphore(value: 0)
+        let box = LoadBox()
+        Thread.detachNewThread {
+            do throws(ConfigLoadError) { box.result = .success(try ConfigSet.load(path: main)) } catch { box.result = .failure(error) }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + 10) == .success else {
+            Issue.record("loading \(main) did not return within 10 s")
+            return nil
+        }
+        return box.result
+    }
+
+    @Test func anIncludedFIFODirectoryOrDeviceIsAClearErrorInBoundedTime() throws {
+        let dir = try TempDir(prefix: "cutover-include-special")
+        let fifo = dir.file("conf.d/pipe.conf")
+        try FileManager.default.createDirectory(atPath: dir.file("conf.d/subdir.conf"), withIntermediateDirectories: true)
+        #expect(mkfifo(fifo, 0o644) == 0)
+        // A writer that never writes keeps a blocking read waiting for ever; it is closed at the end, so a
+        // reader that blocked returns (the test then fails instead of hanging).
+        let holder = open(fifo, O_RDWR | O_NONBLOCK)
+        defer { if holder >= 0 { close(holder) } }
+        let cases: [(include: String, target: String, kind: String)] = [
+            ("conf.d/pipe.conf", fifo, "a FIFO (named pipe)"),
+            ("conf.d/subdir.conf", dir.file("conf.d/subdir.conf"), "a directory"),
+            ("/dev/zero", "/dev/zero", "a device"),
+        ]
+        for (index, c) in cases.enumerated() {
+            let main = try dir.write("main\(index).conf", "events {}\nhttp {\n    include \(c.include);\n}\n")
+            guard let result = loadBounded(main) else { continue }
+            switch result {
+            case .success:
+                Issue.record("including \(c.kind) loaded as if it were a config")
+            case .failure(let error):
+                #expect(error == .includeMissing(file: main, line: 3, target: c.target,
+                                                 reason: "it is \(c.kind), not a config file (nginx reads only regular files); "
+                                                    + "point the include or --config at the config file itself"), "\(error)")
+                #expect(error.description.hasPrefix("\(main):3: cannot read included file \(c.target): it is \(c.kind)"))
+            }
+        }
+        // A glob that matches a FIFO is refused the same way.
+        let glob = try dir.write("glob.conf", "http {\n    include conf.d/*.conf;\n}\n")
+        if case .failure(let error)? = loadBounded(glob) {
+            #expect(error.description.contains("it is a FIFO (named pipe)") || error.description.contains("it is a directory"), "\(error)")
+        } else {
+            Issue.record("a glob over a FIFO loaded")
         }
     }
 
@@ -63,4 +117,9 @@ import TestSupport
 /// The syntax error parsing `text` throws, nil when it parses.
 func syntaxError(_ text: String) -> ConfigSyntaxError? {
     do { _ = try ConfigParser.parse(text, path: "t.conf"); return nil } catch { return error }
+}
+
+/// The result of a load done on another thread.
+private final class LoadBox: @unchecked Sendable {
+    var result: Result<ConfigSet, ConfigLoadError>?
 }

@@ -143,8 +143,8 @@ import Testing
     }
 
     @Test func systemProbeRunsRealCommandsThroughTheRunner() throws {
-        let result = try SystemProbe().run(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"], timeout: .seconds(5))
+        let result = try SystemProbe(clock: .system).run(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"], timeout: .seconds(5))
         #expect(result.exitCode == 3 && result.stdout == "out\n" && result.stderr == "err\n")
-        #expect(throws: CommandLaunchError.self) { try SystemProbe().run(["/nonexistent/nginx", "-v"], timeout: .seconds(5)) }
+        #expect(throws: CommandLaunchError.self) { try SystemProbe(clock: .system).run(["/nonexistent/nginx", "-v"], timeout: .seconds(5)) }
     }
 }

@@ -1,3 +1,4 @@
+import Apply
 import Foundation
 import NginxConfig
 @testable import Preflight
@@ -80,11 +81,18 @@ import Testing
         #expect(try Fixture.check(try Fixture.recommended, inputs: inputs).with("migration-log-missing").isEmpty)
     }
 
+    @Test func systemProbeTellsTheTimeOfTheClockItIsGiven() {
+        // The one clock of the executable, not the system's: a probe given a clock in 2031 says 2031.
+        let fixed = Date(timeIntervalSince1970: 1_937_000_000)
+        let probe = SystemProbe(clock: ApplyClock(now: { fixed }, monotonic: { .zero }, sleep: { _ in }))
+        #expect(probe.now() == fixed)
+    }
+
     @Test func systemProbeReadsTheTailOfARealFile() throws {
         let dir = try TempDir(prefix: "preflight-tail")
         let good = try Fixture.text("timed.log")
         let path = try dir.write("access.log", String(repeating: "broken\n", count: 5000) + good)
-        let probe = SystemProbe()
+        let probe = SystemProbe(clock: .system)
         let tail = try probe.readTail(path, maxBytes: 100)
         #expect(tail.count == 100)
         #expect(String(decoding: tail, as: UTF8.self).hasSuffix("req00199\n"))

@@ -50,7 +50,7 @@ import Testing
         let inputs = PreflightInputs(nginxBinary: harness.binary,
                                      validateCommand: [harness.binary, "-p", harness.prefix, "-c", harness.mainConfig, "-t"],
                                      pidFile: harness.pidFile, journal: harness.directory.file("state/journal.jsonl"))
-        let findings = Preflight.run(config: config, model: model, inputs: inputs, probe: SystemProbe())
+        let findings = Preflight.run(config: config, model: model, inputs: inputs, probe: SystemProbe(clock: .system))
         #expect(findings.ids(.error).isEmpty && findings.ids(.warning).isEmpty, "\(findings.dump)")
         // Both logs were read with the timed format: no malformed lines, nothing missing.
         #expect(findings.with("log-missing").isEmpty && findings.with("malformed-rate").isEmpty)
@@ -73,7 +73,7 @@ import Testing
         #expect(try HTTPTestClient(port: ports[0]).get("/v2/orders/42?x=1").body == "new /v2/order/42%3Fx=1?x=1")
         let set = try ConfigSet.load(path: harness.mainConfig)
         let findings = Preflight.run(config: set, model: Discovery.discover(set),
-                                     inputs: PreflightInputs(checkEnvironment: false), probe: SystemProbe())
+                                     inputs: PreflightInputs(checkEnvironment: false), probe: SystemProbe(clock: .system))
         #expect(findings.ids(.error).contains("query-duplicated"), "\(findings.dump)")
     }
 }

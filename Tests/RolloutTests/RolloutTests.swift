@@ -153,7 +153,8 @@ func changedLines(_ before: String, _ after: String) -> (removed: [String], adde
         #expect(d.removed == ["    ~^/v2/content_api/user.get_bookmarks \"$group1_routing\";"])
         #expect(d.added == ["    ~^/v2/content_api/user.get_bookmarks \"$group3_routing\";"])
         #expect(result.shifts == [EndpointShift(endpoint: "user.get_bookmarks", groupBefore: "group1_routing", groupAfter: "group3_routing",
-                                                percentBefore: Percent(hundredths: 100), percentAfter: Percent(hundredths: 2500))])
+                                                percentBefore: Percent(hundredths: 100), percentAfter: Percent(hundredths: 2500),
+                                                id: EndpointID(raw: "~^/v2/content_api/user.get_bookmarks"))])
     }
 
     @Test func assignPercentReusesOrCreatesAGroup() throws {

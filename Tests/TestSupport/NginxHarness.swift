@@ -40,6 +40,10 @@ public final class NginxHarness: @unchecked Sendable {
     public var prefix: String { directory.path }
     /// The main config path.
     public var mainConfig: String { directory.file("nginx.conf") }
+    /// An argv prefix nginx is started through (`[nsenter, -t, PID, -u, --]` to start it on a test host with
+    /// its own hostname); empty starts it directly.
+    public var launcher: [String] = []
+
     /// The pid file path.
     public var pidFile: String { directory.file("nginx.pid") }
     /// The error log path.
@@ -83,7 +87,7 @@ public final class NginxHarness: @unchecked Sendable {
     /// Starts nginx (`nginx -p PREFIX -c PREFIX/nginx.conf -e PREFIX/error.log`), waits for its pid
     /// file and for every port in `ports` to accept connections, each within `timeout`.
     public func start(waitingFor ports: [Int] = [], timeout: Duration = .seconds(10)) throws {
-        let result = try runner.run([binary, "-p", prefix, "-c", mainConfig, "-e", errorLog], timeout: timeout)
+        let result = try runner.run(launcher + [binary, "-p", prefix, "-c", mainConfig, "-e", errorLog], timeout: timeout)
         guard result.succeeded else {
             throw Failure(description: "nginx did not start: \(result.summary): \(result.message)")
         }

@@ -83,7 +83,10 @@ public final class App {
         if now - lastRefresh >= refreshInterval {
             lastRefresh = now
             send(.tick(clock.now()))
-            if let traffic { send(.traffic(traffic.snapshot(state.window), error: traffic.error)) }
+            if let traffic {
+                send(.lookBack(traffic.backfill))
+                send(.traffic(traffic.snapshot(state.window), error: traffic.error))
+            }
             dirty = true
         }
         if now - lastConfigRead >= configRefreshInterval, state.applying == nil {

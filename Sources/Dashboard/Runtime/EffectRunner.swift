@@ -52,8 +52,12 @@ public final class EffectRunner: @unchecked Sendable {
                 let outcome = applier.apply(edit, basis: basis)
                 let elapsed = clock.monotonic() - started
                 if outcome.outcome == .applied { noteConfiguredPercents(outcome.shifts) }
+                let lowers = outcome.outcome == .applied && outcome.shifts.contains { $0.percentAfter < $0.percentBefore }
+                let drain = lowers ? outcome.drain : nil
                 post(.applyFinished(ApplyStatus(action: edit.action, summary: summary, outcome: outcome.outcome,
-                                                message: outcome.message, elapsed: elapsed, finishedAt: clock.now())))
+                                                message: outcome.message, elapsed: elapsed, finishedAt: clock.now(),
+                                                hosts: outcome.hosts, shifts: outcome.shifts, drainWatched: drain != nil)))
+                if let drain { watchDrain(drain) }
             }
         case .undo(let summary):
             let started = clock.monotonic()
@@ -61,7 +65,8 @@ public final class EffectRunner: @unchecked Sendable {
                 let outcome = applier.undo()
                 let elapsed = clock.monotonic() - started
                 post(.applyFinished(ApplyStatus(action: "undo", summary: summary, outcome: outcome.outcome,
-                                                message: outcome.message, elapsed: elapsed, finishedAt: clock.now())))
+                                                message: outcome.message, elapsed: elapsed, finishedAt: clock.now(),
+                                                hosts: outcome.hosts)))
                 if outcome.outcome == .applied, let loaded = try? config.load() { noteConfiguredPercents(of: loaded.model) }
             }
         case .reloadConfig:
@@ -80,6 +85,9 @@ public final class EffectRunner: @unchecked Sendable {
                     post(.journalFailed("\(error)"))
                 }
             }
+        case .cancelInFlight(let reason):
+            // Straight from the UI thread: the change in flight holds the background queue.
+            applier.cancelInFlight(reason: reason)
         case .loadTheme(let name):
             background { [self] in
                 let (theme, problems) = themes(name)
@@ -117,6 +125,17 @@ public final class EffectRunner: @unchecked Sendable {
         guard let traffic else { return }
         let time = Int64(clock.now().timeIntervalSince1970)
         for shift in shifts { traffic.setConfiguredPercent(shift.percentAfter.value, endpoint: shift.endpoint, at: time) }
+    }
+
+    /// Waits (off the effect queue, so a queued rollback is not held up) for the old workers to exit, then
+    /// posts `.workersDrained`.
+    private func watchDrain(_ drain: WorkerDrain) {
+        let clock = clock
+        let work: @Sendable () -> Void = { [self] in
+            post(.workersDrained(drain.wait(timeout: ConfirmationWatch.drainTimeout, clock: clock)))
+        }
+        // Not part of `waitUntilIdle`: quitting never waits for nginx's workers.
+        if inline { work() } else { Thread.detachNewThread(work) }
     }
 
     private func background(_ work: @escaping @Sendable () -> Void) {

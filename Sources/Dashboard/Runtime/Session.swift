@@ -109,10 +109,21 @@ public final class DashboardSession {
     /// `EditApplier` the CLI uses (from the settings).
     public static func watch(settings: Settings, options: WatchOptions, runner: CommandRunner = ProcessRunner(),
                              clock: ApplyClock = .system) throws -> DashboardSession {
-        guard let path = options.config ?? settings.config else {
+        guard let path = options.config ?? settings.config ?? settings.hosts.first?.config else {
             throw DashboardError("no nginx config given: pass --config FILE or set `config:` in cutover.yaml")
         }
         var reader = LocalConfigReader(path: WatchOptions.absolute(path), prefix: options.prefix ?? settings.prefix, names: settings.names)
+        var targets: [NginxTarget] = []
+        if settings.hasFleet {
+            // A fleet: the config comes from the first host whose routing agrees with the majority.
+            targets = settings.nginxTargets(configPath: path, config: nil, runner: runner)
+            let drift = DriftReport.read(targets)
+            guard let name = drift.hosts.first(where: { !$0.drift })?.name, let reference = targets.first(where: { $0.name == name }) else {
+                throw DashboardError("cannot read the routing on any host:\n" + drift.describe())
+            }
+            reader = LocalConfigReader(path: reference.configPath, prefix: reference.includePrefix, names: settings.names,
+                                       reference: reference, fleet: targets)
+        }
         var loaded: LoadedConfig
         do {
             loaded = try reader.load()
@@ -120,7 +131,7 @@ public final class DashboardSession {
             throw DashboardError("cannot read \(reader.path): \(error)")
         }
         // Relative access_log paths resolve as nginx resolves them (its prefix), on every later read too.
-        if loaded.model.namesRelativeLogs, let prefix = settings.nginxPrefix(for: loaded.config, runner: runner) {
+        if reader.reference == nil, loaded.model.namesRelativeLogs, let prefix = settings.nginxPrefix(for: loaded.config, runner: runner) {
             reader.nginxPrefix = prefix
             do {
                 loaded = try reader.load()
@@ -134,9 +145,13 @@ public final class DashboardSession {
         }
         var editSettings = settings
         editSettings.prefix = reader.prefix
-        let applier = editSettings.editApplier(configPath: loaded.config.mainPath, config: loaded.config, runner: runner)
+        // Every change goes through the CLI's applier: to the local nginx, or to every host, all or none.
+        let applier = reader.reference.map {
+            editSettings.editApplier(configPath: path, config: loaded.config, targets: targets, reference: $0, runner: runner)
+        } ?? editSettings.editApplier(configPath: loaded.config.mainPath, config: loaded.config, runner: runner)
         var parts = SessionParts(
-            reader: reader, loaded: loaded, applier: applier, journalPath: settings.journalPath(config: loaded.config.mainPath),
+            reader: reader, loaded: loaded, applier: applier,
+            journalPath: settings.journalPath(config: reader.reference == nil ? loaded.config.mainPath : path),
             mainLogs: options.mainLogs.isEmpty ? settings.mainLogs : options.mainLogs,
             migrationLogs: options.migrationLogs.isEmpty ? settings.migrationLogs : options.migrationLogs,
             theme: options.theme ?? settings.theme, window: window, readOnly: options.readOnly, ladder: settings.ladder,
@@ -177,7 +192,8 @@ public final class DashboardSession {
             ladder: AppState.defaultLadder.map(\.value), themeDirectories: WatchOptions.defaultThemeDirectories(environment: environment),
             preflight: Preflight.run(config: loaded.config, model: loaded.model,
                                      inputs: PreflightInputs(mainLogs: [sandbox.mainLog], migrationLogs: [sandbox.migrationLog],
-                                                             journal: journalPath, checkEnvironment: false)),
+                                                             journal: journalPath, checkEnvironment: false),
+                                     probe: SystemProbe(clock: clock)),
             badge: "demo")
         return try make(parts, clock: clock, simulator: simulator, sandbox: sandbox)
     }
@@ -212,10 +228,7 @@ public final class DashboardSession {
         // The pipeline reports its stages to the loop (through a sink set once the runner exists).
         let stages = StageSink()
         var editApplier = parts.applier
-        var pipelineConfiguration = editApplier.pipeline.configuration
-        pipelineConfiguration.onStage = { stages.send($0) }
-        editApplier.pipeline = ApplyPipeline(configuration: pipelineConfiguration, runner: editApplier.pipeline.runner,
-                                             clock: editApplier.pipeline.clock)
+        editApplier.updateConfiguration { $0.onStage = { stages.send($0) } }
         let applier = PipelineChangeApplier(applier: editApplier, reader: parts.reader)
         let directories = parts.themeDirectories
         let themes: @Sendable (String) -> (Theme, [String]) = { name in
@@ -223,7 +236,7 @@ public final class DashboardSession {
             return (result.theme, result.diagnostics.map(\.description))
         }
         let source: TrafficSource? = simulator.map { DemoTrafficSource(live: traffic, simulator: $0) } ?? traffic
-        let runner = EffectRunner(applier: applier, journal: ConfigJournal(journal: Journal(path: parts.journalPath), config: parts.loaded.config.mainPath), config: parts.reader,
+        let runner = EffectRunner(applier: applier, journal: ConfigJournal(journal: Journal(path: parts.journalPath), config: parts.applier.pipeline.configuration.configPath ?? parts.loaded.config.mainPath), config: parts.reader,
                                   traffic: source, themes: themes, clock: clock)
         stages.target = { [weak runner] stage in runner?.notify(.applyStage(stage)) }
         var state = AppState(configPath: loaded.config.mainPath, loaded: loaded, window: parts.window, readOnly: parts.readOnly,

@@ -203,6 +203,10 @@ enum EndpointsScreen {
                            style: theme[.error]), wrap: .word).render(in: inner, buffer: &buffer)
             return
         }
+        if state.snapshot == nil, let progress = state.lookBack, !progress.done {
+            LookBackPanel.render(progress, theme: theme, unicode: state.unicode, area: inner, buffer: &buffer)
+            return
+        }
         if rows.isEmpty {
             let message = state.filter.isEmpty ? "No migrating endpoints found in the config (see the problems view, 5)."
                 : "No endpoint matches the filter \"\(state.filter)\" (Esc clears it)."
@@ -365,7 +369,13 @@ enum DetailPane {
             head.append(Span(" · ", style: theme[.muted]))
             head += first.spans
         }
-        return [Line(head)] + details.dropFirst().map { Line([Span("  · ", style: theme[.muted])] + $0.spans) }
+        var lines = [Line(head)] + details.dropFirst().map { Line([Span("  · ", style: theme[.muted])] + $0.spans) }
+        // After a change that lowered this endpoint's share: what the traffic since says, right under the verdict.
+        if let confirmation = RollbackConfirmation.detail(state, pattern: row.endpoint.pattern) {
+            let style = confirmation.confirmed == false ? theme[.error].bold : (confirmation.confirmed == true ? theme[.ok] : theme[.muted])
+            lines.insert(Line([Span(confirmation.text, style: style)]), at: 1)
+        }
+        return lines
     }
 
     /// The lowest latency the log axis shows: one millisecond.

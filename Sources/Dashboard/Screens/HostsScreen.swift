@@ -18,7 +18,7 @@ enum HostsScreen {
             .map { Line([Span($0, style: theme[.title])]) })
         let rows = hosts.map { h -> Row in
             let lagging = (h.lagSeconds ?? 0) > 30
-            let drift = state.hostDrift[h.name]
+            let drift = state.driftOf(h.name)
             var cells = [
                 Line([Span(h.name + (state.hostFilter == h.name ? " *" : ""), style: theme[.text])]),
                 Line([Span(formatRate(h.rps), style: theme[.text])]),
@@ -63,7 +63,7 @@ enum HostsScreen {
             ("requests", "\(h.requests) read (\(h.current) current, \(h.new) new service of migrated endpoints; \(h.s5xx) 5xx)"),
             ("last minute", "\(formatRate(h.rps)) req/s · new \(h.observedPercent.map { formatPercent($0) } ?? "-") · 5xx \(h.errorRate.map { String(format: "%.2f%%", $0 * 100) } ?? "-")"),
             ("lag", h.lagSeconds.map { "\($0) s behind (now minus its newest line)" } ?? "no line yet"),
-            ("drift", state.hostDrift[h.name].map { $0 ? "its routing differs from the other hosts'" : "same routing as the others" } ?? "unknown"),
+            ("drift", state.driftOf(h.name).map { $0 ? "its routing differs from the other hosts'" : "same routing as the others" } ?? "unknown"),
         ]
         let names = Dictionary((state.model?.endpoints ?? []).map { ($0.pattern, $0.name) }, uniquingKeysWith: { a, _ in a })
         for e in state.snapshot?.endpoints ?? [] where index < e.byHost.count {

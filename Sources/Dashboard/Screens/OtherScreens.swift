@@ -337,6 +337,9 @@ enum Overlays {
             if let target = row.endpoint.target { field("new-service path", target) }
             field("group", "\(row.endpoint.groupName ?? row.endpoint.assignment ?? "none") at \(row.endpoint.percent.nginxText)")
             field("state", row.health.label + healthReason(row))
+            if let confirmation = RollbackConfirmation.detail(state, pattern: pattern) {
+                field("traffic since the change", confirmation.text, confirmation.confirmed == false ? .error : .text)
+            }
             guard let s = row.traffic?.stats else {
                 add([Span("No traffic in the \(state.window.rawValue) window yet.")])
                 break

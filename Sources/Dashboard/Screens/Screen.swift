@@ -291,6 +291,10 @@ enum HeaderScreen {
         if let badge = state.badge { first.append(Span("[\(badge)] ", style: header)) }
         if state.readOnly { first.append(Span("[READ-ONLY: changes disabled] ", style: header.bold)) }
         first.append(Span(state.configPath, style: header))
+        if let drift = state.loaded?.drift, !drift.agrees {
+            // A fleet whose hosts differ: edits are refused until they agree, so say which hosts, loudly.
+            first.append(Span(" DRIFT: " + drift.drifted.joined(separator: ",") + " ", style: theme[.error].bold))
+        }
         let lag: String
         if let logTime = state.snapshot?.logTime {
             let seconds = max(0, Int64(state.now.timeIntervalSince1970) - logTime)
@@ -329,6 +333,10 @@ enum HeaderScreen {
             let role: ThemeRole = last.succeeded ? .ok : .error
             if let at = last.finishedAt { third.append(Span(formatTime(at, zone: state.timeZone) + " ", style: theme[.muted])) }
             third.append(Span(last.outcomeText, style: theme[role]))
+            if !last.hosts.isEmpty {
+                let hands = last.hosts.contains { $0.state == .needsHands }
+                third.append(Span(" [" + last.hostsText + "]", style: theme[hands ? .error : role].bold))
+            }
             if let elapsed = last.elapsed { third.append(Span(" (key to reload \(formatDuration(elapsed)))", style: theme[.muted])) }
             if !last.succeeded {
                 let said = last.message.split(separator: "\n").last.map(String.init) ?? last.message

@@ -1,0 +1,93 @@
+import Apply
+import Foundation
+import NginxConfig
+import Rollout
+import Settings
+import TestSupport
+import Testing
+
+/// The journal keys endpoints by identity (`EndpointID`, the map key), not by short name; records written
+/// before it did are read as they are and resolved against the config (never rewritten).
+@Suite struct JournalIdentityTests {
+    static let config = """
+        map $uri $target_path {
+            /v1/status/ping "/new/v1/ping";
+            /v2/status/ping "/new/v2/ping";
+            ~^/v2/orders/(\\d+)$ "/new/order/$1";
+        }
+        map $target_path $is_migratable { "" 0; default 1; }
+        split_clients "${request_id}" $group1_routing {
+            10% "new_service";
+            * "current_service";
+        }
+        map $uri $split_group {
+            /v1/status/ping "$group1_routing";
+            /v2/status/ping "$group1_routing";
+            ~^/v2/orders/(\\d+)$ "$group1_routing";
+        }
+
+        """
+
+    static func model() throws -> RolloutModel {
+        let dir = try TempDir(prefix: "cutover-journal-ids")
+        let path = try dir.write("routing.conf", config)
+        return Discovery.discover(try ConfigSet.load(path: path))
+    }
+
+    @Test func anOldFormatJournalIsReadAsItIsAndResolvedByNameAgainstTheConfig() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/journal-before-endpoint-ids.jsonl")
+        let dir = try TempDir(prefix: "cutover-journal-old")
+        let path = dir.file("journal.jsonl")
+        try FileManager.default.copyItem(atPath: fixture.path, toPath: path)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let records = try Journal(path: path).records()
+        #expect(records.count == 2)
+        #expect(records.allSatisfy { $0.change.endpointIDs.isEmpty }, "old records carry no identities")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes, "reading never rewrites the user's journal")
+
+        let model = try Self.model()
+        let pings = model.endpoints.filter { $0.pattern.hasSuffix("/status/ping") }
+        #expect(pings.map(\.name) == ["v1/status/ping", "v2/status/ping"], "two endpoints would share the short name `ping`")
+        // An old record names `ping`: both endpoints of that name (it cannot tell them apart).
+        #expect(Set(records[0].change.endpointIDs(in: model)) == Set(pings.map(\.id)))
+        #expect(records[1].change.endpointIDs(in: model) == [EndpointID(raw: #"~^/v2/orders/(\d+)$"#)])
+        #expect(pings.allSatisfy(records[0].change.touches))
+
+        // The traffic figures' routing changes come from the resolved identities.
+        let names = model.endpoints.map(\.pattern)
+        let changes = Settings.routingChanges(journal: records, model: model, names: names)
+        #expect(Set(changes.map(\.endpoint)) == Set(["/v1/status/ping", "/v2/status/ping", #"~^/v2/orders/(\d+)$"#]))
+        #expect(changes.first { $0.endpoint.hasPrefix("~") }?.rollback == true)
+    }
+
+    @Test func aNewRecordCarriesTheIdentitiesAndMatchesOnlyThem() throws {
+        let model = try Self.model()
+        let v2 = try #require(model.endpoints.first { $0.pattern == "/v2/status/ping" })
+        let v1 = try #require(model.endpoints.first { $0.pattern == "/v1/status/ping" })
+        let change = ChangeDescription(action: "rollback", endpoints: [v2.name], percentsBefore: ["endpoint:ping": 10],
+                                       percentsAfter: ["endpoint:ping": 0], endpointIDs: [v2.id])
+        let record = JournalRecord(id: "r-new", time: Date(timeIntervalSince1970: 1_790_000_000), user: "ops", host: "edge-1",
+                                   change: change, outcome: .applied, message: "applied", files: [], configHashBefore: "",
+                                   configHashAfter: "")
+        let line = try #require(Journal.line(record))
+        #expect(line.contains(#""endpoint_ids":["\/v2\/status\/ping"]"#) || line.contains(#""endpoint_ids":["/v2/status/ping"]"#), "\(line)")
+        let dir = try TempDir(prefix: "cutover-journal-new")
+        let journal = Journal(path: dir.file("journal.jsonl"))
+        try journal.append(record)
+        let read = try #require(try journal.records().first)
+        #expect(read.change.endpointIDs == [v2.id])
+        #expect(read.change.touches(v2) && !read.change.touches(v1), "the short name no longer reaches the other endpoint")
+        let changes = Settings.routingChanges(journal: [read], model: model, names: model.endpoints.map(\.pattern))
+        #expect(changes.map(\.endpoint) == ["/v2/status/ping"])
+    }
+
+    @Test func anEditJournalsTheIdentitiesOfWhatItMoved() throws {
+        let dir = try TempDir(prefix: "cutover-journal-edit")
+        let path = try dir.write("routing.conf", Self.config)
+        let config = try ConfigSet.load(path: path)
+        let model = Discovery.discover(config)
+        let result = try RolloutEditor(config: config, model: model).apply(.rollback(endpoints: ["/v2/status/ping"]))
+        let description = EditApplier.describe(result, before: model, reason: nil)
+        #expect(description.endpointIDs == [EndpointID(raw: "/v2/status/ping")], "\(description)")
+    }
+}
