@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NginxConfig
 
 /// The comment Cutover writes on the line above a rolled-back group or endpoint so `resume` can restore it.
@@ -67,8 +72,8 @@ public enum Discovery {
                 guard d.args.count == 2 else { continue }
                 guard checkOutputVariable(d.values[1], directive: "map", at: here, problems: &model.problems) else { continue }
                 let map = readMap(item, config: config, problems: &model.problems)
-                for entry in map.entries where entry.mapKey.isRegex {
-                    for capture in NginxVariables.namedCaptures(in: entry.key) { defined.insert(MapKey.asciiLowercased(capture)) }
+                for i in map.entries.indices where map.entries[i].mapKey.isRegex {
+                    for capture in NginxVariables.namedCaptures(in: map.entries[i].key) { defined.insert(MapKey.asciiLowercased(capture)) }
                 }
                 references.append((map.source, here))
                 define(map.variable, kind: "map", at: here, path: item.path)
@@ -127,7 +132,9 @@ public enum Discovery {
                 model.problems.append(Problem(expectedSource == "$uri" ? .uriNormalisation : .mapSource, .warning, "map \(map.source) \(map.variable): expected the source \(expectedSource) (the pattern's `map \(expectedSource) \(map.variable)`); Cutover reads it anyway", at: map.location))
             }
             model[keyPath: target] = map
-            for entry in map.entries { references.append((entry.value, entry.location)) }
+            for i in map.entries.indices where Self.mentionsVariable(map.entries[i].value) {
+                references.append((map.entries[i].value, map.entries[i].location))
+            }
             if let value = map.defaultValue { references.append((value, map.location)) }
         }
         checkReferences(references, defined: defined, problems: &model.problems)
@@ -160,7 +167,7 @@ public enum Discovery {
 
     /// Every variable a value refers to must exist (nginx: `unknown "x" variable`) and be well formed.
     static func checkReferences(_ values: [(value: String, location: SourceLocation)], defined: Set<String>, problems: inout [Problem]) {
-        for (value, location) in values where value.contains("$") {
+        for (value, location) in values where mentionsVariable(value) {
             switch NginxVariables.references(in: value) {
             case .failure(let error):
                 problems.append(Problem(.variableInvalid, .error, "\(error.message): nginx rejects it; fix the variable reference", at: location))
@@ -374,12 +381,21 @@ public enum Discovery {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Whether `value` has a `$` (only such values can name a variable), by one `memchr` over its bytes.
+    static func mentionsVariable(_ value: String) -> Bool {
+        if let found = value.utf8.withContiguousStorageIfAvailable({ bytes in bytes.baseAddress.map { memchr($0, 0x24, bytes.count) != nil } ?? false }) {
+            return found
+        }
+        return value.utf8.contains(0x24)
+    }
+
     /// Gives endpoints that share a short name longer names, one path segment at a time, until they differ.
     static func disambiguate(_ endpoints: inout [Endpoint]) {
         var segments = Array(repeating: 1, count: endpoints.count)
         for _ in 0..<8 {
             var byName: [String: [Int]] = [:]
-            for (i, e) in endpoints.enumerated() { byName[e.name, default: []].append(i) }
+            // By index: copying each endpoint to read its name costs a dozen retains and releases.
+            for i in endpoints.indices { byName[endpoints[i].name, default: []].append(i) }
             let clashes = byName.values.filter { $0.count > 1 }
             if clashes.isEmpty { return }
             for group in clashes {
@@ -442,19 +458,22 @@ public enum Discovery {
         }
         let groupsByVariable = Dictionary(model.groups.map { (MapKey.asciiLowercased($0.variable), $0) }, uniquingKeysWith: { _, last in last })
         for i in endpoints.indices {
-            let e = endpoints[i]
-            guard let assignment = e.assignment else {
+            // Fields read in place, not a copy of the endpoint (a copy retains every string and path in it).
+            guard let assignment = endpoints[i].assignment else {
+                let e = endpoints[i]
                 model.problems.append(Problem(.missingInGroupMap, .error, "endpoint \(e.pattern) is in map \(names.targetPath) but not in map \(names.splitGroup); assign it a group (`cutover set \(e.name) --group NAME`)", at: e.location))
                 continue
             }
+            let routable = endpoints[i].target != nil
             if assignment == names.currentLabel {
                 endpoints[i].percent = .zero
             } else if assignment == names.newLabel {
-                endpoints[i].percent = e.target == nil ? .zero : .hundred
+                endpoints[i].percent = routable ? .hundred : .zero
             } else if let group = groupsByVariable[MapKey.asciiLowercased(assignment)] {
                 endpoints[i].group = group.variable
-                endpoints[i].percent = e.target == nil ? .zero : group.percent
+                endpoints[i].percent = routable ? group.percent : .zero
             } else {
+                let e = endpoints[i]
                 let at = e.groupEntryPath.map { p in assignments.first { $0.path == p }?.location } ?? nil
                 model.problems.append(Problem(.unknownGroup, .error, "endpoint \(e.pattern) is assigned to \(assignment), which is no split_clients group; create it (`cutover group \(assignment.dropFirst()) --percent P --create`) or pick an existing group", at: at ?? e.location))
             }

@@ -199,8 +199,12 @@ public struct RolloutEditor: Sendable {
         var shifts: [EndpointShift] = []
         var old: [String: Int] = [:]
         old.reserveCapacity(model.endpoints.count)
-        for (i, e) in model.endpoints.enumerated() where old[e.pattern] == nil { old[e.pattern] = i }
-        for e in newModel.endpoints {
+        for i in model.endpoints.indices where old[model.endpoints[i].pattern] == nil { old[model.endpoints[i].pattern] = i }
+        for index in newModel.endpoints.indices {
+            // Unchanged endpoints (most of them) are compared in place, without copying either side.
+            if let i = old[newModel.endpoints[index].pattern], model.endpoints[i].assignment == newModel.endpoints[index].assignment,
+               model.endpoints[i].percent == newModel.endpoints[index].percent { continue }
+            let e = newModel.endpoints[index]
             guard let i = old[e.pattern] else {
                 shifts.append(EndpointShift(endpoint: e.name, groupBefore: nil, groupAfter: e.groupName ?? e.assignment, percentBefore: .zero, percentAfter: e.percent, id: e.id))
                 continue
