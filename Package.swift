@@ -41,6 +41,13 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // The syslog listener (UDP and TCP, on its own event loop): feeds the traffic ingest; knows sockets, not stats.
+        .target(name: "SyslogListener", dependencies: [
+            "AccessLog", "TrafficStats",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
 
         // Terminal UI.
         .target(name: "TerminalUI"),
@@ -57,11 +64,11 @@ let package = Package(
         // Executables: the one place real implementations are wired together.
         .executableTarget(name: "cutover", dependencies: [
             "NginxConfig", "Rollout", "Settings", "AccessLog", "TrafficStats", "Apply", "Preflight",
-            "TerminalUI", "TerminalCurses", "Dashboard", "Autopilot", "PrometheusExport",
+            "TerminalUI", "TerminalCurses", "Dashboard", "Autopilot", "PrometheusExport", "SyslogListener",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "cutover-bench", dependencies: [
-            "NginxConfig", "Rollout", "AccessLog", "TrafficStats", "Apply",
+            "NginxConfig", "Rollout", "AccessLog", "TrafficStats", "Apply", "SyslogListener", "Dashboard", "TerminalUI", "Settings",
         ]),
 
         // Fuzz targets (Fuzz/README.md): built normally they replay the inputs named on the command line;
@@ -80,6 +87,7 @@ let package = Package(
         .testTarget(name: "ApplyTests", dependencies: ["Apply", "Rollout", "NginxConfig", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "AutopilotTests", dependencies: ["Autopilot", "Settings", "Apply", "Rollout", "NginxConfig", "TrafficStats", "TestSupport"]),
         .testTarget(name: "PrometheusExportTests", dependencies: ["PrometheusExport", "Autopilot", "Rollout", "NginxConfig", "TrafficStats", "AccessLog", "TestSupport"]),
+        .testTarget(name: "SyslogListenerTests", dependencies: ["SyslogListener", "AccessLog", "TrafficStats", "Rollout", "NginxConfig", "Settings", "TestSupport"]),
         .testTarget(name: "PreflightTests", dependencies: ["Preflight", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "TestSupport"], exclude: ["Fixtures", "__Snapshots__"]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "TerminalUI", "Preflight", "Rollout", "Autopilot", "TestSupport"], exclude: ["Fixtures", "__Snapshots__"]),

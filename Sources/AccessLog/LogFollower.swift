@@ -20,12 +20,15 @@ public struct LogSource: Sendable, Hashable {
     public var role: LogRole
     /// The compiled format the lines are written in.
     public var format: LogFormat
+    /// The fleet host whose lines the file holds (a `{host}` path), nil for this machine's own log.
+    public var host: String?
 
     /// Creates a source.
-    public init(path: String, role: LogRole, format: LogFormat = .combined) {
+    public init(path: String, role: LogRole, format: LogFormat = .combined, host: String? = nil) {
         self.path = path
         self.role = role
         self.format = format
+        self.host = host
     }
 }
 

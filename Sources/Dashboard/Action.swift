@@ -51,6 +51,8 @@ public enum Action: Sendable {
     case previousView
     /// Shows a view.
     case showView(DashboardView)
+    /// Cycle the host filter: all hosts, then each host in turn.
+    case cycleHostFilter
     /// Ends the dashboard.
     case quit
     /// Pauses, resumes, promotes or aborts the selected plan (in Plans) or the selected endpoint's plan.

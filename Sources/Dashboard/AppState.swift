@@ -20,6 +20,21 @@ public enum DashboardView: String, CaseIterable, Sendable, Hashable {
     case problems
     /// The ramp plans: step, state, bake, gate, what each waits for, and who executes them.
     case plans
+    /// Per host of the fleet: req/s, the observed split, 5xx, lag and drift.
+    case hosts
+
+    /// The digit that shows the view (the hosts view is 7 whatever else there is).
+    public var digit: Int {
+        switch self {
+        case .endpoints: return 1
+        case .groups: return 2
+        case .notMigrated: return 3
+        case .history: return 4
+        case .problems: return 5
+        case .plans: return 6
+        case .hosts: return 7
+        }
+    }
 
     /// The tab title.
     public var title: String {
@@ -30,6 +45,7 @@ public enum DashboardView: String, CaseIterable, Sendable, Hashable {
         case .history: return "History"
         case .problems: return "Problems"
         case .plans: return "Plans"
+        case .hosts: return "Hosts"
         }
     }
 
@@ -42,6 +58,7 @@ public enum DashboardView: String, CaseIterable, Sendable, Hashable {
         case .history: return "Hist"
         case .problems: return "Prob"
         case .plans: return "Plan"
+        case .hosts: return "Host"
         }
     }
 }
@@ -121,6 +138,8 @@ public enum DetailSubject: Sendable, Equatable {
     case path(Int)
     /// A ramp plan, by id.
     case plan(PlanID)
+    /// A host of the fleet, by name.
+    case host(String)
 }
 
 /// A modal layer over the current view that takes the keys first.
@@ -304,6 +323,11 @@ public struct AppState: Sendable {
     public var badge: String?
     /// Set when the operator quits; the event loop ends.
     public var quitting = false
+    /// The host whose split the endpoint table shows (`H` cycles it); nil for all hosts.
+    public var hostFilter: String?
+    /// Per host, whether its routing files drifted from the others' (set here, else from the fleet's drift report
+    /// of the loaded config, see `driftOf`); a host in neither is shown as unknown.
+    public var hostDrift: [String: Bool] = [:]
     /// Whether the operator has moved the selection (until then it follows the top row when figures arrive).
     public var selectionMoved = false
     /// The terminal's size in cells, as last drawn (for mouse hits and page sizes).
@@ -345,5 +369,35 @@ extension AppState {
         let groups = pickableGroups
         guard listSelection < groups.count else { return nil }
         return groups[listSelection]
+    }
+}
+
+extension AppState {
+    /// The views with a tab: every view, the hosts view only when there are per-host figures (or it is shown).
+    public var visibleViews: [DashboardView] {
+        let hasHosts = !(snapshot?.hosts.isEmpty ?? true)
+        return DashboardView.allCases.filter { $0 != .hosts || hasHosts || view == .hosts }
+    }
+
+    /// The index of the filtered host in the snapshot's hosts, nil for all hosts.
+    public var hostFilterIndex: Int? {
+        guard let hostFilter else { return nil }
+        return snapshot?.hosts.firstIndex { $0.name == hostFilter }
+    }
+
+    /// Hosts that keep sending new-service traffic for a rolled-back endpoint, as "edge2 (ping)" callouts.
+    public var lingeringCallouts: [String] {
+        guard let model else { return [] }
+        let names = Dictionary(model.endpoints.map { ($0.pattern, $0.name) }, uniquingKeysWith: { a, _ in a })
+        return (snapshot?.endpoints ?? []).flatMap { e in
+            e.lingeringHosts.map { "\($0.name) still sends \(names[e.endpoint] ?? e.endpoint) to the new service after its rollback (\($0.requests) requests)" }
+        }
+    }
+}
+
+extension AppState {
+    /// Whether a host's routing drifted from the others': `hostDrift`, else the loaded config's drift report.
+    public func driftOf(_ host: String) -> Bool? {
+        hostDrift[host] ?? loaded?.drift?.hosts.first { $0.name == host }?.drift
     }
 }

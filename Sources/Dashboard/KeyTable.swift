@@ -106,6 +106,8 @@ public enum KeyTable {
         KeyBinding([.char("4")], .showView(.history), "history view (the journal, newest first)"),
         KeyBinding([.char("5")], .showView(.problems), "problems view"),
         KeyBinding([.char("6")], .showView(.plans), "plans view (ramp plans, who executes them)"),
+        KeyBinding([.char("7")], .showView(.hosts), "hosts view (req/s, observed split, 5xx, lag, drift per host)"),
+        KeyBinding([.char("H")], .cycleHostFilter, "cycle the host filter: the endpoint table shows one host's split"),
         KeyBinding([.char("t")], .cycleTheme, "cycle themes", hint: "theme"),
         KeyBinding([.char("?")], .toggleHelp, "show or hide this help", hint: "help"),
         KeyBinding([.char("q"), .ctrl("c")], .quit, "quit", hint: "quit"),

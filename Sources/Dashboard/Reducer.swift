@@ -105,7 +105,7 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.overlay = .filter(text: state.filter)
         return []
     case .nextView, .previousView:
-        let all = DashboardView.allCases
+        let all = state.visibleViews
         let step = { if case .nextView = action { return 1 } else { return all.count - 1 } }()
         state.view = all[((all.firstIndex(of: state.view) ?? 0) + step) % all.count]
         state.listSelection = 0
@@ -113,6 +113,17 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
     case .showView(let view):
         if state.view != view { state.listSelection = 0 }
         state.view = view
+        return []
+    case .cycleHostFilter:
+        let hosts = state.snapshot?.hosts.map(\.name) ?? []
+        guard !hosts.isEmpty else {
+            state.hostFilter = nil
+            state.status = StatusMessage("no per-host figures: set logs.syslog (or {host} log paths) and hosts: in cutover.yaml")
+            return []
+        }
+        let next = state.hostFilter.flatMap { hosts.firstIndex(of: $0) }.map { $0 + 1 } ?? 0
+        state.hostFilter = next < hosts.count ? hosts[next] : nil
+        state.status = StatusMessage(state.hostFilter.map { "host filter: \($0) (the endpoint table shows its split; H for the next host)" } ?? "host filter: all hosts")
         return []
     case .quit:
         state.quitting = true
@@ -414,6 +425,7 @@ func listCount(_ state: AppState) -> Int {
     case .history: return state.journal.count
     case .problems: return ProblemsScreen.groups(state).count
     case .plans: return state.autopilot.orderedPlans.count
+    case .hosts: return state.snapshot?.hosts.count ?? 0
     }
 }
 
@@ -463,6 +475,9 @@ private func detailSubject(_ state: AppState) -> DetailSubject? {
         return .journal(Array(records)[min(state.listSelection, records.count - 1)].id)
     case .problems: return ProblemsScreen.groups(state).isEmpty ? nil : .problem(state.listSelection)
     case .plans: return state.selectedPlan.map { .plan($0.id) }
+    case .hosts:
+        let hosts = state.snapshot?.hosts ?? []
+        return hosts.isEmpty ? nil : .host(hosts[min(state.listSelection, hosts.count - 1)].name)
     }
 }
 

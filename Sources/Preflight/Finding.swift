@@ -52,6 +52,7 @@ public enum FindingID: String, Sendable, CaseIterable, Comparable {
     case splitStarNotLast = "split-star-not-last"
     case splitUnknownValue = "split-unknown-value"
     case splitZeroPercent = "split-zero-percent"
+    case syslogNotShipped = "syslog-not-shipped"
     case targetDropsCapture = "target-drops-capture"
     case targetHasQuery = "target-has-query"
     case unanchoredKey = "unanchored-key"

@@ -29,12 +29,16 @@ public struct PreflightInputs: Sendable {
     public var staleAfter: TimeInterval
     /// Whether to run the environment checks (nginx binary, privileges, files); off for config-only checks.
     public var checkEnvironment: Bool
+    /// The `ADDR:PORT` of Cutover's syslog listener (`logs.syslog`); nil when logs come from files only.
+    public var syslog: String?
 
     /// Creates inputs; every default matches `cutover check` without options.
     public init(mainLogs: [String] = [], migrationLogs: [String] = [], nginxBinary: String = "nginx",
                 validateCommand: [String] = [], reloadCommand: [String] = [], pidFile: String? = nil,
                 journal: String? = nil, commandTimeout: Duration = .seconds(10), tailLines: Int = 10_000,
-                malformedThreshold: Double = 0.01, staleAfter: TimeInterval = 3600, checkEnvironment: Bool = true) {
+                malformedThreshold: Double = 0.01, staleAfter: TimeInterval = 3600, checkEnvironment: Bool = true,
+                syslog: String? = nil) {
+        self.syslog = syslog
         self.mainLogs = mainLogs
         self.migrationLogs = migrationLogs
         self.nginxBinary = nginxBinary
@@ -61,6 +65,7 @@ public enum Preflight {
         var findings = own
         findings += ProblemMapping.findings(from: model, excluding: own)
         findings += logs.findings
+        findings += SyslogChecks.findings(model: model, listen: inputs.syslog)
         if inputs.checkEnvironment {
             findings += EnvironmentChecks(config: config, model: model, inputs: inputs, probe: probe, nginx: nginx).run()
         }

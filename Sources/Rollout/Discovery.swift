@@ -308,9 +308,13 @@ public enum Discovery {
         }
         if let internalItem {
             model.internalLocationSource = SourceLocation(file: internalItem.file, line: internalItem.directive.line)
+            var bindings: [AccessLogBinding] = []
             for child in internalItem.directive.block?.children ?? [] where child.name.value == "access_log" {
-                model.migrationLog = readAccessLog(child, file: internalItem.file)
+                if let binding = readAccessLog(child, file: internalItem.file) { bindings.append(binding) }
             }
+            // nginx writes every access_log of a level; the file one is the migration log, syslog ones ship it.
+            model.migrationLog = bindings.last { !$0.path.hasPrefix("syslog:") } ?? bindings.last
+            model.migrationSyslogLogs = bindings.filter { $0.path.hasPrefix("syslog:") }
         }
         // The main log: the routing server's own access_log, else the http block's.
         let serverLevel = accessLogs.filter { item in
@@ -318,9 +322,9 @@ public enum Discovery {
             return routingServer == nil || parent == routingServer
         }
         let httpLevel = accessLogs.filter { $0.ancestors.last?.name.value == "http" }
-        if let chosen = serverLevel.last ?? httpLevel.last {
-            model.mainLog = readAccessLog(chosen.directive, file: chosen.file)
-        }
+        let level = (serverLevel.isEmpty ? httpLevel : serverLevel).compactMap { readAccessLog($0.directive, file: $0.file) }
+        model.mainLog = level.last { !$0.path.hasPrefix("syslog:") } ?? level.last
+        model.mainSyslogLogs = level.filter { $0.path.hasPrefix("syslog:") }
     }
 
     /// A readable name for a map key: its last path segment (`book.get_chapter_details`), with the segment

@@ -347,6 +347,10 @@ public struct RolloutModel: Sendable {
     public var migrationLog: AccessLogBinding?
     /// The server- or http-level `access_log`: the main log.
     public var mainLog: AccessLogBinding?
+    /// The `access_log syslog:...` directives beside the main log (its level's), shipping it to a syslog listener.
+    public var mainSyslogLogs: [AccessLogBinding] = []
+    /// The `access_log syslog:...` directives of the internal location, shipping the migration log.
+    public var migrationSyslogLogs: [AccessLogBinding] = []
     public var logFormats: [LogFormatDefinition]
     /// Every variable the config defines in the http context (lowercase, without `$`): map, split_clients,
     /// geo, set, perl_set/js_set outputs and named regex captures.

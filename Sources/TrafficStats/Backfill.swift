@@ -103,12 +103,12 @@ extension TrafficEngine {
         let run = BackfillRun(ranges: ranges, window: threads * 2)
         let seed = aggregator.partialSeed
         let formats = follower.sources.map(\.format)
-        let roles = roles, wallClock = wallClock, limit = sampleLimit, maxLine = follower.maxLineLength, chunk = chunkSize
+        let roles = roles, hosts = hostIndices, wallClock = wallClock, limit = sampleLimit, maxLine = follower.maxLineLength, chunk = chunkSize
         // The observer (an exporter's running totals) counts the backlog's requests too, from every thread.
         let observer = aggregator.observer
         for _ in 0..<threads {
             let thread = Thread {
-                TrafficEngine.backfillWorker(run: run, seed: seed, formats: formats, roles: roles, wallClock: wallClock,
+                TrafficEngine.backfillWorker(run: run, seed: seed, formats: formats, roles: roles, hosts: hosts, wallClock: wallClock,
                                     sampleLimit: limit, chunkSize: chunk, maxLineLength: maxLine, observer: observer)
             }
             thread.name = "cutover.backfill"
@@ -146,7 +146,7 @@ extension TrafficEngine {
     private var lineCount: Int { aggregator.lines + malformed.reduce(0) { $0 + $1.count } }
 
     /// One backfill thread: takes the next range, aggregates it into a partial of its own, hands it over.
-    private static func backfillWorker(run: BackfillRun, seed: PartialSeed, formats: [LogFormat], roles: [LogRole],
+    private static func backfillWorker(run: BackfillRun, seed: PartialSeed, formats: [LogFormat], roles: [LogRole], hosts: [Int],
                                        wallClock: @escaping WallClock, sampleLimit: Int, chunkSize: Int, maxLineLength: Int,
                                        observer: (any RequestObserver)?) {
         defer { run.workerExited() }
@@ -163,6 +163,7 @@ extension TrafficEngine {
             let parser = parsers[formats[source]] ?? LogLineParser(format: formats[source])
             parsers[formats[source]] = parser
             let role = roles[source]
+            let host = hosts[source]
             let partial = TrafficAggregator(partial: seed, classifier: classifier)
             partial.observer = observer
             var malformed = MalformedLines()
@@ -170,7 +171,7 @@ extension TrafficEngine {
                 malformed.note(head, oversized: length, limit: sampleLimit)
             }, onLine: { line in
                 if parser.parse(line) {
-                    partial.add(parser, role: role, fallbackTime: wallClock())
+                    partial.add(parser, role: role, host: host, fallbackTime: wallClock())
                 } else {
                     malformed.note(line, limit: sampleLimit)
                 }

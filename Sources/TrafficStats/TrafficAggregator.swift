@@ -31,6 +31,8 @@ public struct TrafficConfiguration: Sendable, Hashable {
     public var seriesSeconds: Int
     /// The margins and confidence of every endpoint's verdict.
     public var verdict: VerdictSettings
+    /// The fleet's host names: lines carry a host index into this list (empty: no per-host figures).
+    public var hosts: [String] = []
 
     /// Creates a configuration.
     public init(rules: [EndpointRule], latency: LatencySource = .request, newServiceUpstreams: [String] = [],
@@ -81,6 +83,7 @@ public final class TrafficAggregator {
     private var heavyHitters: HeavyHitters
     private let newUpstreams: [[UInt8]]
     private let endpointIndex: [String: Int]
+    private let hostFigures: HostFigures?
 
     /// Counters kept behind a pointer so the per-line path pays no exclusivity checks.
     private struct Counters {
@@ -135,6 +138,7 @@ public final class TrafficAggregator {
         var index: [String: Int] = [:]
         for (i, name) in classifier.endpoints.enumerated() { index[name] = i }
         endpointIndex = index
+        hostFigures = configuration.hosts.isEmpty ? nil : HostFigures(names: configuration.hosts, endpoints: count)
     }
 
     deinit {
@@ -161,9 +165,10 @@ public final class TrafficAggregator {
     ///
     /// - Parameters:
     ///   - role: the role of the log the line came from.
+    ///   - host: the index of the line's host in `configuration.hosts`, -1 for none.
     ///   - fallbackTime: the log second to use when the format has no time variable.
     @inline(__always)
-    public func add(_ parser: LogLineParser, role: LogRole, fallbackTime: @autoclosure () -> Int64) {
+    public func add(_ parser: LogLineParser, role: LogRole, host: Int = -1, fallbackTime: @autoclosure () -> Int64) {
         let c = counters
         c.pointee.lines &+= 1
         let time = parser.time ?? fallbackTime()
@@ -171,12 +176,14 @@ public final class TrafficAggregator {
         if time < c.pointee.first { c.pointee.first = time }
         guard var raw = parser.rawPath() else {
             c.pointee.unclassified &+= 1
+            if host >= 0 { hostFigures?.record(host: host, time: time, status: parser.status ?? 0, endpoint: -1, side: 0) }
             return
         }
         if parser.rawPathHasEscapes { raw = parser.unescape(raw) }
         let result = classifier.classify(raw)
         guard result.endpoint >= 0 else {
             c.pointee.notMigrated &+= 1
+            if host >= 0 { hostFigures?.record(host: host, time: time, status: parser.status ?? 0, endpoint: -1, side: 0) }
             if let deferred {
                 deferred.note(result.pathHash) { String(decoding: classifier.normalize(raw), as: UTF8.self) }
                 return
@@ -193,6 +200,7 @@ public final class TrafficAggregator {
         let status = parser.status ?? 0
         pairs[endpoint &* 2 &+ side].record(time: time, now: c.pointee.now, status: status, latency: latency)
         if let observer { observer.observe(endpoint: endpoint, newService: side == 1, status: status, latencyMilliseconds: latency) }
+        if host >= 0 { hostFigures?.record(host: host, time: time, status: status, endpoint: endpoint, side: side) }
         if time >= changedAt[endpoint] { sinceChange[endpoint &* 2 &+ side] &+= 1 }
         epochs[endpoint].record(time: time, side: side, status: status, latencyMs: latency,
                                 nginxMade: status >= 500 && status < 600 ? Self.nginxMade(parser, status: status) : nil)
@@ -244,6 +252,7 @@ public final class TrafficAggregator {
         c.pointee.notMigrated += l.notMigrated
         c.pointee.now = max(c.pointee.now, l.now)
         c.pointee.first = min(c.pointee.first, l.first)
+        if let hostFigures, let other = later.hostFigures { hostFigures.merge(other) }
         if let paths = later.deferred {
             // Space-saving counters depend on the order of the keys: the range's keys are counted in their order.
             for hash in paths.hashes where !heavyHitters.increment(hash) {
@@ -277,6 +286,7 @@ public final class TrafficAggregator {
     public func noteRoutingChange(_ change: RoutingChange) {
         guard let endpoint = endpointIndex[change.endpoint] else { return }
         epochs[endpoint].note(change)
+        hostFigures?.noteChange(endpoint: endpoint, time: change.time, rollback: change.rollback)
         changes += 1
     }
 
@@ -289,7 +299,9 @@ public final class TrafficAggregator {
         // A different percent than the one known is a routing change; the first one known is not.
         if percentKnown[endpoint], configuredPercent[endpoint] != percent {
             let before = configuredPercent[endpoint] ?? 0
-            epochs[endpoint].note(RoutingChange(endpoint: name, time: time, rollback: before > 0 && (percent ?? 0) <= 0))
+            let rollback = before > 0 && (percent ?? 0) <= 0
+            epochs[endpoint].note(RoutingChange(endpoint: name, time: time, rollback: rollback))
+            hostFigures?.noteChange(endpoint: endpoint, time: time, rollback: rollback)
         }
         percentKnown[endpoint] = true
         configuredPercent[endpoint] = percent
@@ -388,14 +400,21 @@ public final class TrafficAggregator {
                 verdict = verdicts[index]
             }
             let counts = requestSeries(index, to: to)
-            endpoints.append(EndpointTraffic(endpoint: name, stats: stats,
-                                             newShareSeries: zip(counts.current, counts.new).map { c, n in c + n > 0 ? Double(n) / Double(c + n) : nil },
-                                             verdict: verdict, timeline: to.map { timeline(index, window: window, to: $0) },
-                                             currentRequestSeries: counts.current, newRequestSeries: counts.new))
+            var entry = EndpointTraffic(endpoint: name, stats: stats,
+                                        newShareSeries: zip(counts.current, counts.new).map { c, n in c + n > 0 ? Double(n) / Double(c + n) : nil },
+                                        verdict: verdict, timeline: to.map { timeline(index, window: window, to: $0) },
+                                        currentRequestSeries: counts.current, newRequestSeries: counts.new)
+            if let hostFigures {
+                entry.byHost = hostFigures.split(endpoint: index)
+                entry.lingeringHosts = hostFigures.lingeringHosts(endpoint: index).map { LingeringHost(name: $0.name, requests: $0.requests) }
+            }
+            endpoints.append(entry)
         }
         let top = heavyHitters.top(configuration.notMigratedReported).map { PathCount(path: $0.label, requests: Int($0.count)) }
-        return TrafficSnapshot(window: window, logTime: to, endpoints: endpoints, notMigrated: top, malformed: [:],
-                               lines: lines, unclassified: unclassified)
+        var snapshot = TrafficSnapshot(window: window, logTime: to, endpoints: endpoints, notMigrated: top, malformed: [:],
+                                       lines: lines, unclassified: unclassified)
+        snapshot.hosts = hostFigures?.hostTraffic(end: to, clock: nil) ?? []
+        return snapshot
     }
 
     /// The verdict of an endpoint from what its services did since its last routing change: against the current

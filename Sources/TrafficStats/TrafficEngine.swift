@@ -19,6 +19,10 @@ public final class TrafficEngine {
     // Internal for the backfill (Backfill.swift), which reads ranges of the same sources on threads of its own.
     let roles: [LogRole]
     private let paths: [String]
+    /// Per source (files first, then the syslog streams): the index of its host in the configuration's hosts, or -1.
+    let hostIndices: [Int]
+    /// The syslog listener's hand-off, when logs arrive by syslog.
+    public let inbox: SyslogInbox?
     var malformed: [MalformedLines]
     let wallClock: WallClock
     let clock: MonotonicClock
@@ -26,37 +30,61 @@ public final class TrafficEngine {
     let chunkSize: Int
 
     /// Opens the sources and compiles the rules.
+    ///
+    /// - Parameter syslog: the listener's inbox and, per stream of it (two per host: main, migration), the format
+    ///   its lines are written in; the streams' hosts are `configuration.hosts`.
     public init(sources: [LogSource], start: LogStart, configuration: TrafficConfiguration,
                 clock: @escaping MonotonicClock = systemMonotonicClock, wallClock: @escaping WallClock = systemWallClock,
-                chunkSize: Int = 1 << 20, retireAfter: Double = 5, observer: (any RequestObserver)? = nil) throws {
+                chunkSize: Int = 1 << 20, retireAfter: Double = 5, observer: (any RequestObserver)? = nil,
+                syslog: SyslogSources? = nil) throws {
         aggregator = try TrafficAggregator(configuration: configuration)
         aggregator.observer = observer
         follower = LogFollower(sources: sources, start: start, clock: clock, chunkSize: chunkSize, retireAfter: retireAfter)
+        let streams = syslog?.streams ?? []
         // One parser per distinct format keeps the time cache warm across files of the same format.
         var shared: [LogFormat: LogLineParser] = [:]
-        parsers = sources.map { source in
-            if let parser = shared[source.format] { return parser }
-            let parser = LogLineParser(format: source.format)
-            shared[source.format] = parser
+        parsers = (sources.map(\.format) + streams.map(\.format)).map { format in
+            if let parser = shared[format] { return parser }
+            let parser = LogLineParser(format: format)
+            shared[format] = parser
             return parser
         }
-        roles = sources.map(\.role)
-        paths = sources.map(\.path)
-        malformed = Array(repeating: MalformedLines(), count: sources.count)
+        roles = sources.map(\.role) + streams.map(\.role)
+        paths = sources.map(\.path) + streams.map(\.label)
+        var hostIndex: [String: Int] = [:]
+        for (i, name) in configuration.hosts.enumerated() where hostIndex[name] == nil { hostIndex[name] = i }
+        hostIndices = sources.map { $0.host.flatMap { hostIndex[$0] } ?? -1 } + streams.map { $0.host < configuration.hosts.count ? $0.host : -1 }
+        inbox = syslog?.inbox
+        malformed = Array(repeating: MalformedLines(), count: sources.count + streams.count)
         self.wallClock = wallClock
         self.clock = clock
         self.chunkSize = chunkSize
         sampleLimit = max(0, configuration.malformedSamples)
     }
 
-    /// Reads what was appended since the last poll and aggregates it; returns the bytes read.
+    /// Reads what was appended since the last poll (and what the syslog listener received) and aggregates it;
+    /// returns the bytes read.
     @discardableResult
     public func poll(maxBytesPerFile: Int = Int.max) -> Int {
-        follower.poll(maxBytesPerFile: maxBytesPerFile, onOversized: { [self] index, head, length in
+        var read = follower.poll(maxBytesPerFile: maxBytesPerFile, onOversized: { [self] index, head, length in
             malformed[index].note(head, oversized: length, limit: sampleLimit)
         }, onLine: { [self] index, line in
             ingest(line, source: index)
         })
+        if let inbox {
+            let base = follower.sources.count
+            read += inbox.drain { [self] stream, lines in
+                guard let start = lines.baseAddress else { return }
+                var offset = 0
+                while offset < lines.count {
+                    let rest = lines.count - offset
+                    let end = memchr(start + offset, 0x0A, rest).map { start.distance(to: UnsafeRawPointer($0)) } ?? lines.count
+                    ingest(UnsafeRawBufferPointer(start: start + offset, count: end - offset), source: base + stream)
+                    offset = end + 1
+                }
+            }
+        }
+        return read
     }
 
     /// Parses and aggregates one line (without newline) as if read from source `source`.
@@ -64,7 +92,7 @@ public final class TrafficEngine {
     public func ingest(_ line: UnsafeRawBufferPointer, source: Int) {
         let parser = parsers[source]
         if parser.parse(line) {
-            aggregator.add(parser, role: roles[source], fallbackTime: wallClock())
+            aggregator.add(parser, role: roles[source], host: hostIndices[source], fallbackTime: wallClock())
         } else {
             malformed[source].note(line, limit: sampleLimit)
         }
@@ -91,8 +119,16 @@ public final class TrafficEngine {
             entry.count += malformed[index].count
             entry.samples = Array((entry.samples + malformed[index].samples).suffix(max(1, sampleLimit)))
             snapshot.malformed[path] = entry
-            if let problem = follower.fileErrors[index] { snapshot.unreadable[path] = problem.description }
+            if index < follower.fileErrors.count, let problem = follower.fileErrors[index] { snapshot.unreadable[path] = problem.description }
         }
+        snapshot.malformed = snapshot.malformed.filter { $0.value.count > 0 || !$0.key.hasPrefix("syslog ") }
+        if !snapshot.hosts.isEmpty {
+            let wall = wallClock()
+            for i in snapshot.hosts.indices {
+                if let newest = snapshot.hosts[i].newest { snapshot.hosts[i].lagSeconds = max(0, wall - newest) }
+            }
+        }
+        snapshot.syslog = inbox?.counters
         return snapshot
     }
 }
@@ -145,18 +181,21 @@ public final class LiveTraffic: @unchecked Sendable {
     private let wallClock: WallClock
     private let sleep: @Sendable (Double) -> Void
     private let observer: (any RequestObserver)?
+    private let syslog: SyslogSources?
 
     /// Validates the configuration (compiles the rules) without opening the logs yet.
     ///
     /// - Parameters:
     ///   - sleep: waits the given seconds between idle polls (injected for tests).
     ///   - observer: told of every request counted (see `RequestObserver`), on the background thread.
+    ///   - syslog: the syslog listener's inbox and streams, read beside the files.
     public init(sources: [LogSource], start: LogStart, configuration: TrafficConfiguration,
                 clock: @escaping MonotonicClock = systemMonotonicClock, wallClock: @escaping WallClock = systemWallClock,
                 sleep: @escaping @Sendable (Double) -> Void = { Thread.sleep(forTimeInterval: $0) },
-                observer: (any RequestObserver)? = nil) throws {
+                observer: (any RequestObserver)? = nil, syslog: SyslogSources? = nil) throws {
         self.observer = observer
         _ = try EndpointClassifier(rules: configuration.rules, cacheEntries: 8)
+        self.syslog = syslog
         self.sources = sources
         self.start = start
         self.configuration = configuration
@@ -186,11 +225,12 @@ public final class LiveTraffic: @unchecked Sendable {
         let run = runs
         let sources = sources, start = start, configuration = configuration, clock = clock, wallClock = wallClock, sleep = sleep
         let observer = observer
+        let syslog = syslog
         let thread = Thread { [weak self] in
             let engine: TrafficEngine
             do {
                 engine = try TrafficEngine(sources: sources, start: start, configuration: configuration, clock: clock, wallClock: wallClock,
-                                           observer: observer)
+                                           observer: observer, syslog: syslog)
             } catch {
                 self?.fail("\(error)")
                 return
@@ -327,5 +367,30 @@ public final class LiveTraffic: @unchecked Sendable {
         lock.lock()
         failure = message
         lock.unlock()
+    }
+}
+
+/// The syslog streams an engine reads from a listener's inbox: per stream (two per host, see `SyslogRouter.stream`)
+/// its host index, role and format.
+public struct SyslogSources: Sendable {
+    /// One stream of the inbox.
+    public struct Stream: Sendable {
+        public var host: Int
+        public var role: LogRole
+        public var format: LogFormat
+        /// How the stream is named where files show their path (`syslog edge1 main`).
+        public var label: String
+    }
+
+    public var inbox: SyslogInbox
+    public var streams: [Stream]
+
+    /// The streams of `inbox`'s hosts, each role in its format.
+    public init(inbox: SyslogInbox, mainFormat: LogFormat, migrationFormat: LogFormat) {
+        self.inbox = inbox
+        streams = inbox.router.hosts.enumerated().flatMap { index, name in
+            [Stream(host: index, role: .main, format: mainFormat, label: "syslog \(name) main"),
+             Stream(host: index, role: .migration, format: migrationFormat, label: "syslog \(name) migration")]
+        }
     }
 }

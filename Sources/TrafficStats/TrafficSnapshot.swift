@@ -223,6 +223,11 @@ public struct EndpointTraffic: Sendable, Hashable {
     /// one is the snapshot's `logTime`); what the traffic confirmation after a change counts.
     public var currentRequestSeries: [Int]
     public var newRequestSeries: [Int]
+    /// Requests read per host, in the snapshot's `hosts` order (empty without per-host sources).
+    public var byHost: [HostSplit] = []
+    /// Hosts that kept logging new-service requests for this endpoint after it was rolled back (past the grace
+    /// for requests in flight at the reload): their nginx did not take the rollback.
+    public var lingeringHosts: [LingeringHost] = []
 
     /// Creates an entry.
     public init(endpoint: String, stats: EndpointStats, newShareSeries: [Double?] = [], verdict: Verdict = .unknown,
@@ -276,6 +281,10 @@ public struct TrafficSnapshot: Sendable, Hashable {
     public var unclassified: Int
     /// Files that exist but cannot be read, with what went wrong and what to do.
     public var unreadable: [String: String] = [:]
+    /// Per host of the fleet (in `hosts:` order), when lines carry their host (syslog, `{host}` paths).
+    public var hosts: [HostTraffic] = []
+    /// What the syslog listener received and could not use; nil without a listener.
+    public var syslog: SyslogCounters?
 
     /// Creates a snapshot (the aggregator makes them; tests and fixtures write them out).
     public init(window: TrafficWindow, logTime: Int64?, endpoints: [EndpointTraffic], notMigrated: [PathCount] = [],
@@ -295,4 +304,15 @@ public struct TrafficSnapshot: Sendable, Hashable {
 
     /// Malformed line counts per file path, as `"malformed": {PATH: count}` prints them.
     public var malformedCounts: [String: Int] { malformed.mapValues(\.count) }
+}
+
+/// A host that logged new-service requests for an endpoint after its rollback, with how many.
+public struct LingeringHost: Sendable, Hashable {
+    public var name: String
+    public var requests: Int
+
+    public init(name: String, requests: Int) {
+        self.name = name
+        self.requests = requests
+    }
 }

@@ -6,6 +6,7 @@ let suites: [(name: String, summary: String, run: ([String]) throws -> Void)] = 
     ("rollback", "rollback --all on 500 endpoints: read, edit, validate, write, reload", runRollbackBenchmark),
     ("logs", "parse, classify and aggregate a generated multi-million-line access log", runLogBenchmark),
     ("backfill", "read a generated 2,000,000-line log on every core and on one, with the threads and the peak RSS", runBackfillBenchmark),
+    ("ingest", "20 TCP syslog senders at 200,000 lines/s into the listener and the dashboard: loss, rate, memory, key latency", runIngestBenchmark),
     ("verdict", "false alarms and detection time of the verdict on the lab's eight endpoints (seeded runs)", runVerdictBenchmark),
 ]
 

@@ -2,6 +2,8 @@ import Apply
 import ArgumentParser
 import Foundation
 import Preflight
+import Settings
+import TrafficStats
 
 /// `cutover check`: what would make a rollout lie or fail, found before it starts.
 struct CheckCommand: ParsableCommand {
@@ -33,11 +35,12 @@ struct CheckCommand: ParsableCommand {
                 pidFile = location.pidFile
             }
             let inputs = PreflightInputs(
-                mainLogs: logs.mainLogs(settings),
-                migrationLogs: logs.migrationLogs(settings),
+                mainLogs: Self.expandingHosts(logs.mainLogs(settings), settings: settings),
+                migrationLogs: Self.expandingHosts(logs.migrationLogs(settings), settings: settings),
                 nginxBinary: settings.nginx, validateCommand: control.validateArgv, reloadCommand: control.reloadArgv,
                 pidFile: pidFile, journal: settings.journalPath(config: context.configPath),
-                commandTimeout: .milliseconds(Int64(settings.commandTimeout * 1000)), checkEnvironment: !configOnly && local)
+                commandTimeout: .milliseconds(Int64(settings.commandTimeout * 1000)), checkEnvironment: !configOnly && local,
+                syslog: settings.syslog)
             var findings = Preflight.run(config: context.config, model: context.model, inputs: inputs, probe: SystemProbe(runner: runner, clock: context.clock))
             if let drift = context.drift { findings += Preflight.fleetFindings(drift) }
             if json {
@@ -47,6 +50,14 @@ struct CheckCommand: ParsableCommand {
             }
             let code = PreflightReport.exitCode(findings)
             if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    /// The paths with `{host}` made one per host of `hosts:` (each host's file is checked).
+    static func expandingHosts(_ paths: [String], settings: Settings) -> [String] {
+        paths.flatMap { path in
+            path.contains(LogPlan.hostPlaceholder)
+                ? settings.effectiveHosts.map { path.replacingOccurrences(of: LogPlan.hostPlaceholder, with: $0.name) } : [path]
         }
     }
 }

@@ -47,7 +47,8 @@ extension TrafficConfirmation {
         let drainedAt = drain?.wait(timeout: span, clock: clock)
         let prefix = context.settings.prefix ?? (context.configPath as NSString).deletingLastPathComponent
         let plan = LogPlan.plan(model: context.model, mainLogs: logs.mainLogs(context.settings),
-                                migrationLogs: logs.migrationLogs(context.settings), prefix: prefix)
+                                migrationLogs: logs.migrationLogs(context.settings), prefix: prefix,
+                                hosts: context.settings.effectiveHosts.map(\.name))
         let engine: TrafficEngine
         do {
             engine = try TrafficEngine(sources: plan.sources, start: .end(lookBackSeconds: nil),

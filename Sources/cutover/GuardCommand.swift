@@ -156,7 +156,8 @@ struct GuardCommand: ParsableCommand {
     func startTraffic(_ context: Context, store: PlanStore, observer: (any RequestObserver)?) throws -> (live: LiveTraffic, feed: JournalFeed) {
         let prefix = global.prefix ?? context.settings.prefix ?? (context.configPath as NSString).deletingLastPathComponent
         let plan = LogPlan.plan(model: context.model, mainLogs: logs.mainLogs(context.settings),
-                                migrationLogs: logs.migrationLogs(context.settings), prefix: prefix)
+                                migrationLogs: logs.migrationLogs(context.settings), prefix: prefix,
+                                hosts: context.settings.effectiveHosts.map(\.name))
         for problem in plan.problems { printError("cutover guard: \(problem.location): \(problem.message)") }
         guard !plan.sources.isEmpty else {
             throw CLIError(message: "no access logs to read, so no verdicts: set logs: in cutover.yaml or pass --main-log and --migration-log", code: CLIError.general)

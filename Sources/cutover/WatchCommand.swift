@@ -42,11 +42,20 @@ struct WatchCommand: ParsableCommand {
                 let context = try Context.load(global)
                 let inputs = PreflightInputs(mainLogs: logs.mainLogs(settings),
                                              migrationLogs: logs.migrationLogs(settings),
-                                             nginxBinary: settings.nginx, journal: settings.journalPath(config: context.configPath), checkEnvironment: false)
+                                             nginxBinary: settings.nginx, journal: settings.journalPath(config: context.configPath), checkEnvironment: false,
+                                             syslog: settings.syslog)
                 options.preflight = Preflight.run(config: context.config, model: context.model, inputs: inputs,
                                                   probe: SystemProbe(clock: clock))
                     + (context.drift.map(Preflight.fleetFindings) ?? [])
             }
+            // The syslog listener runs on its own event loop for as long as the dashboard does.
+            var syslog: SyslogWiring?
+            if settings.syslog != nil {
+                let context = try Context.load(global)
+                syslog = try SyslogWiring.start(settings: settings, model: context.model)
+                options.syslog = syslog?.sources
+            }
+            defer { syslog?.listener.stop() }
             let session: DashboardSession
             do {
                 // The one clock of the dashboard, its ingest and its pipeline runs.

@@ -29,6 +29,8 @@ public struct WatchOptions: Sendable {
     public var preflight: [Finding]?
     /// Where theme files are looked for, in order.
     public var themeDirectories: [URL] = WatchOptions.defaultThemeDirectories()
+    /// The syslog listener's streams (started by the executable, which stops it), read beside the files.
+    public var syslog: SyslogSources?
 
     /// Creates options; every field defaults to the settings.
     public init(config: String? = nil, prefix: String? = nil, mainLogs: [String] = [], migrationLogs: [String] = [],
@@ -80,6 +82,10 @@ struct SessionParts {
     var verdict = VerdictSettings()
     /// The guardrails (`guard:` in cutover.yaml), for the autopilot this dashboard runs when no guard does.
     var guardrails = GuardSettings()
+    /// The syslog listener's streams, when logs arrive by syslog.
+    var syslog: SyslogSources?
+    /// The hosts whose figures are kept apart (empty: none).
+    var hosts: [String] = []
 }
 
 /// A ready-to-run dashboard: the app, its background ingest and (for the demo) the simulator.
@@ -150,7 +156,7 @@ public final class DashboardSession {
         let applier = reader.reference.map {
             editSettings.editApplier(configPath: path, config: loaded.config, targets: targets, reference: $0, runner: runner)
         } ?? editSettings.editApplier(configPath: loaded.config.mainPath, config: loaded.config, runner: runner)
-        let parts = SessionParts(
+        var parts = SessionParts(
             reader: reader, loaded: loaded, applier: applier,
             journalPath: settings.journalPath(config: reader.reference == nil ? loaded.config.mainPath : path),
             mainLogs: options.mainLogs.isEmpty ? settings.mainLogs : options.mainLogs,
@@ -158,7 +164,8 @@ public final class DashboardSession {
             theme: options.theme ?? settings.theme, window: window, readOnly: options.readOnly, ladder: settings.ladder,
             themeDirectories: options.themeDirectories, preflight: options.preflight, badge: nil,
             latency: settings.latency, newServiceUpstreams: settings.newServiceUpstreams, verdict: settings.verdict,
-            guardrails: settings.guardrails)
+            guardrails: settings.guardrails, syslog: options.syslog)
+        parts.hosts = options.syslog?.inbox.router.hosts ?? settings.figureHosts(mainLogs: parts.mainLogs, migrationLogs: parts.migrationLogs)
         return try make(parts, clock: clock, simulator: nil, sandbox: nil)
     }
 
@@ -202,19 +209,20 @@ public final class DashboardSession {
                              sandbox: DemoSandbox?) throws -> DashboardSession {
         let loaded = parts.loaded
         let plan = LogPlan.plan(model: loaded.model, mainLogs: parts.mainLogs, migrationLogs: parts.migrationLogs,
-                                prefix: parts.reader.prefix ?? (parts.reader.path as NSString).deletingLastPathComponent)
+                                prefix: parts.reader.prefix ?? (parts.reader.path as NSString).deletingLastPathComponent, hosts: parts.hosts)
         let sources = plan.sources
         var traffic: LiveTraffic?
         var trafficProblem: String?
         let notices = plan.problems.map { p in p.location.line > 0 ? "\(p.location): \(p.message)" : p.message }
-        if !sources.isEmpty {
+        if !sources.isEmpty || parts.syslog != nil {
             let lookBack = parts.window.seconds ?? 900
             var configuration = LogPlan.configuration(rules: EndpointNaming.rules(for: loaded.model), latency: parts.latency,
                                                       newServiceUpstreams: parts.newServiceUpstreams)
             configuration.verdict = parts.verdict
+            configuration.hosts = parts.hosts
             do {
                 traffic = try LiveTraffic(sources: sources, start: .end(lookBackSeconds: lookBack), configuration: configuration,
-                                          clock: clock.monotonicSeconds, wallClock: clock.unixSeconds)
+                                          clock: clock.monotonicSeconds, wallClock: clock.unixSeconds, syslog: parts.syslog)
             } catch {
                 trafficProblem = "cannot read traffic: \(error)"
             }

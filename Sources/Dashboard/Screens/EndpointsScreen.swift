@@ -45,6 +45,7 @@ enum EndpointsScreen {
     static let pairTitle = leftPad("cur", 5) + " " + leftPad("new", 5)
 
     static func columns(state: AppState) -> [ColumnSpec] {
+        let hostIndex = state.hostFilterIndex
         // A worse delta takes the verdict's colour when it is bad or watch, a better one is green: the core
         // decides, this only paints.
         func deltaRole(_ value: Double?, row: EndpointRow) -> ThemeRole? {
@@ -72,7 +73,16 @@ enum EndpointsScreen {
             ColumnSpec(group: "", title: "Cfg%", width: 4, alignment: .right, priority: 0, sort: .configured) { row, theme, _, _ in
                 Line([Span(row.endpoint.percent.nginxText, style: theme[.accent])])
             },
-            ColumnSpec(group: "observed", title: "% ±CI", width: 10, alignment: .right, priority: 3, sort: .observed) { row, theme, _, _ in
+            ColumnSpec(group: state.hostFilter.map { "obs \($0)" } ?? "observed", title: hostIndex == nil ? "% ±CI" : "% (host)",
+                       width: 10, alignment: .right, priority: 3, sort: .observed) { row, theme, _, _ in
+                // With a host filter: that host's split of the requests read from it.
+                if let hostIndex {
+                    guard let split = row.traffic?.byHost, hostIndex < split.count, split[hostIndex].current + split[hostIndex].new > 0 else {
+                        return Line([Span("-", style: theme[.noData])])
+                    }
+                    let s = split[hostIndex]
+                    return Line([Span(String(format: "%.1f", 100 * Double(s.new) / Double(s.current + s.new)), style: theme[.accent])])
+                }
                 guard let s = row.traffic?.stats, let observed = s.observedPercent else { return Line([Span("-", style: theme[.noData])]) }
                 var text = String(format: "%.1f", observed)
                 if let ci = s.observedPercentCI, ci.count == 2 {
@@ -308,9 +318,11 @@ enum DetailPane {
         block.render(in: area, buffer: &buffer)
         var inner = block.inner(area)
         guard !inner.isEmpty else { return }
-        // The verdict first: its state, since when, its reasons and the needs-N-more estimate.
-        let lines = verdictLines(row, state: state, theme: theme)
-        let reserved = min(lines.count, max(1, inner.height - 6), 3)
+        // The verdict first: its state, since when, its reasons and the needs-N-more estimate; then the hosts.
+        let hostLines = HostsScreen.paneLines(row, state: state, theme: theme)
+        let lines = hostLines.isEmpty ? verdictLines(row, state: state, theme: theme)
+            : Array(verdictLines(row, state: state, theme: theme).prefix(max(1, 3 - hostLines.count))) + hostLines
+        let reserved = min(lines.count, max(1, inner.height - 6), hostLines.isEmpty ? 3 : 4)
         for (i, line) in lines.prefix(reserved).enumerated() {
             line.render(in: Rect(x: inner.x, y: inner.y + i, width: inner.width, height: 1), buffer: &buffer)
         }

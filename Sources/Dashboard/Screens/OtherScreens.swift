@@ -324,6 +324,7 @@ enum Overlays {
         case .group(let name): return "group \(name)"
         case .path: return "legacy-only path"
         case .plan(let id): return "ramp plan \(id)"
+        case .host(let name): return "host \(name)"
         }
     }
 
@@ -457,6 +458,8 @@ enum Overlays {
             add([Span("No whitelist key matches it: it goes to the current service. Add a key with `cutover add` to migrate it.")])
         case .plan(let id):
             PlansScreen.detailLines(id, state: state, field: { field($0, $1) }, add: add)
+        case .host(let name):
+            for (label, value) in HostsScreen.detail(name, state: state) { field(label, value) }
         }
         return out
     }

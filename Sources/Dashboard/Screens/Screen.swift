@@ -95,6 +95,7 @@ public enum Screen {
         case .history: HistoryScreen.render(state, theme: theme, area: layout.body, buffer: &buffer)
         case .problems: ProblemsScreen.render(state, theme: theme, area: layout.body, buffer: &buffer)
         case .plans: PlansScreen.render(state, theme: theme, area: layout.body, buffer: &buffer)
+        case .hosts: HostsScreen.render(state, theme: theme, area: layout.body, buffer: &buffer)
         }
         renderStatus(state, theme: theme, area: layout.status, buffer: &buffer)
         renderFooter(state, theme: theme, area: layout.footer, buffer: &buffer)
@@ -153,6 +154,10 @@ public enum Screen {
         } else if !state.filter.isEmpty {
             line = Line([Span(" filter: ", style: theme[.key]), Span(state.filter, style: theme[.status]),
                          Span("  (Esc clears)", style: theme[.muted])])
+        } else if let callout = state.lingeringCallouts.first {
+            line = Line([Span(" ⚠ " + callout, style: theme[.error])])
+        } else if let syslog = state.snapshot?.syslog, syslog.udpLost > 0 {
+            line = Line([Span(" ⚠ syslog lost \(formatCount(syslog.udpLost)) datagrams over UDP: send over TCP (see 7)", style: theme[.watch])])
         } else {
             line = Line([Span(" ready", style: theme[.muted])])
         }
@@ -238,7 +243,7 @@ enum HeaderScreen {
     /// verdict counts; the lines count gives way first so the counts and the tabs fit.
     static func trafficLine(_ state: AppState, theme: Theme, width: Int) -> Line {
         let full = trafficLine(state, theme: theme, lines: true)
-        let numbers = DashboardView.allCases.count * 4 + (state.view.title.count + 1)
+        let numbers = state.visibleViews.count * 4 + (state.view.title.count + 1)
         return full.width + numbers + 1 <= width ? full : trafficLine(state, theme: theme, lines: false)
     }
 
@@ -263,11 +268,11 @@ enum HeaderScreen {
         // The traffic line and the verdict counts come first: the tabs take the room they leave (at least the
         // numbers, so every view stays one click away).
         let left = trafficLine(state, theme: state.theme, width: area.width).width + 1
-        let views = DashboardView.allCases
-        let full = views.enumerated().map { " \($0.offset + 1) \($0.element.title) " }
-        let short = views.enumerated().map { " \($0.offset + 1) \($0.element.shortTitle) " }
-        let numbers = views.enumerated().map { $0.element == state.view ? " \($0.offset + 1) \($0.element.title) " : " \($0.offset + 1) " }
-        let bare = views.indices.map { " \($0 + 1)" + ($0 == views.count - 1 ? " " : "") }
+        let views = state.visibleViews
+        let full = views.map { " \($0.digit) \($0.title) " }
+        let short = views.map { " \($0.digit) \($0.shortTitle) " }
+        let numbers = views.map { $0 == state.view ? " \($0.digit) \($0.title) " : " \($0.digit) " }
+        let bare = views.enumerated().map { " \($0.element.digit)" + ($0.offset == views.count - 1 ? " " : "") }
         let room = area.width - left
         let labels = [full, short, numbers, bare].first { $0.reduce(0) { $0 + DisplayWidth.of($1) } <= room } ?? bare
         var x = area.right - labels.reduce(0) { $0 + DisplayWidth.of($1) }
