@@ -363,14 +363,7 @@ public struct ApplyPipeline: Sendable {
         // 3 and 5. Write beside, keep backups, swap in (only once the change can be journaled, except for an
         // emergency change, which goes through and journals wherever it can).
         t = clock.monotonic()
-        var journalWarning: String?
-        do {
-            try configuration.journal.checkWritable()
-        } catch {
-            guard emergency else { throw error }
-            journalWarning = "the journal \(configuration.journal.path) cannot be written (\(error)); the rollback goes "
-                + "through anyway and its record goes to a fallback journal"
-        }
+        let journalWarning = try configuration.journal.checkWritable(emergency: emergency)
         let targets = try changes.map { try AtomicFiles.resolveSymlinks($0.path) }
         let id = UUID().uuidString.lowercased()
         let intent = ApplyIntent(

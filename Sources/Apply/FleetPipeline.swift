@@ -174,14 +174,7 @@ public struct FleetPipeline: Sendable {
             }
         }
 
-        var journalWarning: String?
-        do {
-            try configuration.journal.checkWritable()
-        } catch {
-            guard emergency else { throw error }
-            journalWarning = "the journal \(configuration.journal.path) cannot be written (\(error)); the rollback goes "
-                + "through anyway and its record goes to a fallback journal"
-        }
+        let journalWarning = try configuration.journal.checkWritable(emergency: emergency)
         let id = UUID().uuidString.lowercased()
 
         // From here SIGINT/SIGTERM/SIGHUP are only noted: the change is reverted or completed first.

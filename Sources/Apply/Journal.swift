@@ -242,6 +242,19 @@ public struct Journal: Sendable {
         close(fd)
     }
 
+    /// Checks the journal before a change: throws when it cannot be written, except for an `emergency` change
+    /// (a rollback), which bookkeeping never blocks: then it returns the warning the report carries instead.
+    public func checkWritable(emergency: Bool) throws -> String? {
+        do {
+            try checkWritable()
+            return nil
+        } catch {
+            guard emergency else { throw error }
+            return "the journal \(path) cannot be written (\(error)); the rollback goes "
+                + "through anyway and its record goes to a fallback journal"
+        }
+    }
+
     /// Appends `record` as one line with one write; creates the file and its directory when missing. A
     /// torn last line is set aside first; a write that fails midway (ENOSPC) is cut back, so the journal
     /// never ends in half a record, and the error is thrown.
