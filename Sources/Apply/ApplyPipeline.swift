@@ -263,10 +263,7 @@ public struct ApplyPipeline: Sendable {
             changes.append(FileChange(path: file.path, before: current, after: previous))
         }
         let t = target.change
-        let description = ChangeDescription(action: "undo", endpoints: t.endpoints, groups: t.groups,
-                                            percentsBefore: t.percentsAfter, percentsAfter: t.percentsBefore,
-                                            reason: reason ?? "undo \(t.action) of \(Self.timestamp(target.time))",
-                                            endpointIDs: t.endpointIDs)
+        let description = t.reversed(action: "undo", reason: reason ?? "undo \(t.action) of \(Self.timestamp(target.time))")
         return UndoPlan(target: target, planned: PlannedChange(changes: changes, description: description))
     }
 
@@ -691,10 +688,7 @@ public struct ApplyPipeline: Sendable {
         var timings = ApplyTimings()
         timings.revert = clock.monotonic() - start
         timings.total = timings.revert
-        let description = ChangeDescription(action: "recover", endpoints: intent.change.endpoints, groups: intent.change.groups,
-                                            percentsBefore: intent.change.percentsAfter, percentsAfter: intent.change.percentsBefore,
-                                            reason: "recovery of the interrupted \(intent.change.action) \(intent.id.prefix(8))",
-                                            endpointIDs: intent.change.endpointIDs)
+        let description = intent.change.reversed(action: "recover", reason: "recovery of the interrupted \(intent.change.action) \(intent.id.prefix(8))")
         let report = finish(outcome, message, description: description, changes: restored, undoes: nil, timings: timings,
                             validate: validateStep, reloadStep: reloadStep, validation: validation, reload: reload)
         ApplyIntent.remove(at: configuration.intentFile)

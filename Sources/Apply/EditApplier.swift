@@ -107,13 +107,16 @@ public struct EditApplier: Sendable {
             if let g = before.group(named: name) { percentsBefore[g.name] = g.percent.value }
             if let g = result.model.group(named: name) { percentsAfter[g.name] = g.percent.value }
         }
+        var endpointBefore: [EndpointID: Double] = [:], endpointAfter: [EndpointID: Double] = [:]
         for shift in result.shifts {
-            percentsBefore["endpoint:" + shift.endpoint] = shift.percentBefore.value
-            percentsAfter["endpoint:" + shift.endpoint] = shift.percentAfter.value
+            guard let id = shift.id else { continue }
+            endpointBefore[id] = shift.percentBefore.value
+            endpointAfter[id] = shift.percentAfter.value
         }
         return ChangeDescription(action: result.edit.action, endpoints: result.shifts.map(\.endpoint), groups: result.groupsTouched,
                                  percentsBefore: percentsBefore, percentsAfter: percentsAfter, reason: reason,
-                                 endpointIDs: result.shifts.compactMap(\.id))
+                                 endpointIDs: result.shifts.compactMap(\.id),
+                                 endpointPercentsBefore: endpointBefore, endpointPercentsAfter: endpointAfter)
     }
 
     /// Applies `edit`, whose `preview` was computed from the files as first read.

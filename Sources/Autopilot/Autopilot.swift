@@ -7,15 +7,15 @@ import TrafficStats
 /// A routing change the autopilot made, for whoever computes the verdicts (so the next verdict counts the
 /// requests since it).
 public struct AppliedChange: Sendable, Equatable {
-    /// The endpoints (map keys) whose share changed, with their new percent.
-    public var endpoints: [(key: String, percent: Double)]
+    /// The endpoints whose share changed, by identity, with their new percent.
+    public var endpoints: [(id: EndpointID, percent: Double)]
     /// When (the journal record's time, Unix seconds).
     public var time: Int64
     /// Whether it sent them back to the current service.
     public var rollback: Bool
 
     public static func == (a: AppliedChange, b: AppliedChange) -> Bool {
-        a.time == b.time && a.rollback == b.rollback && a.endpoints.map(\.key) == b.endpoints.map(\.key)
+        a.time == b.time && a.rollback == b.rollback && a.endpoints.map(\.id) == b.endpoints.map(\.id)
             && a.endpoints.map(\.percent) == b.endpoints.map(\.percent)
     }
 }
@@ -67,7 +67,7 @@ public final class Autopilot: @unchecked Sendable {
     public private(set) var interruptedBy: Int32?
 
     private let who: String
-    private var breaches: [String: Breach] = [:]
+    private var breaches: [EndpointID: Breach] = [:]
 
     /// A `bad` verdict the guardrail is dealing with.
     struct Breach {
@@ -103,7 +103,7 @@ public final class Autopilot: @unchecked Sendable {
         let target: PlanTarget
         switch (endpoint, group) {
         case (let query?, nil):
-            do { target = .endpoint(try model.resolveEndpoint(query).pattern) } catch { throw PlanError(error.message) }
+            do { target = .endpoint(try model.resolveEndpoint(query).id) } catch { throw PlanError(error.message) }
         case (nil, let name?):
             do { target = .group(try model.resolveGroup(name).name) } catch { throw PlanError(error.message) }
         default:
@@ -165,17 +165,17 @@ public final class Autopilot: @unchecked Sendable {
     // MARK: - The executor
 
     /// One round of the executor: every active plan, then the guardrails of the endpoints no plan ramps.
-    /// `verdicts` are by endpoint map key, as the traffic engine computed them.
-    public func tick(verdicts: [String: Verdict]) throws -> [AutopilotEvent] {
+    /// `verdicts` are by endpoint identity, as the traffic engine computed them.
+    public func tick(verdicts: [EndpointID: Verdict]) throws -> [AutopilotEvent] {
         var events: [AutopilotEvent] = []
         let ids = try store.plans().filter { $0.state.isActive }.map(\.id)
-        var ramped = Set<String>()
+        var ramped = Set<EndpointID>()
         for id in ids {
             events += try store.withLock { () throws -> [AutopilotEvent] in
                 // Fresh under the lock: an operator's command may have landed since.
                 guard var plan = try store.plan(id.raw), plan.state.isActive else { return [] }
                 let model = try loadModel()
-                let keys = endpoints(of: plan, model: model).map(\.pattern)
+                let keys = endpoints(of: plan, model: model).map(\.id)
                 ramped.formUnion(keys)
                 return try step(&plan, model: model, verdicts: verdicts)
             }
@@ -187,14 +187,14 @@ public final class Autopilot: @unchecked Sendable {
     }
 
     /// Advances one plan as far as the verdicts allow.
-    func step(_ plan: inout RampPlan, model: RolloutModel, verdicts: [String: Verdict]) throws -> [AutopilotEvent] {
+    func step(_ plan: inout RampPlan, model: RolloutModel, verdicts: [EndpointID: Verdict]) throws -> [AutopilotEvent] {
         let now = clock.now()
         var events: [AutopilotEvent] = []
         if plan.state == .pending {
             return try start(&plan, model: model)
         }
         let members = endpoints(of: plan, model: model)
-        let judged = members.map { ($0, verdicts[$0.pattern] ?? .unknown) }
+        let judged = members.map { ($0, verdicts[$0.id] ?? .unknown) }
         // A bad verdict during any step (paused or not) aborts and rolls back, with the evidence.
         if let (endpoint, verdict) = judged.first(where: { $0.1.state == .bad }), current(verdict, plan) {
             let evidence = Self.evidence(verdict, endpoint: endpoint.name)
@@ -251,7 +251,7 @@ public final class Autopilot: @unchecked Sendable {
             plan.group = group.name
             percent = group.percent
         case .endpoint(let key):
-            guard let endpoint = model.endpoints.first(where: { $0.pattern == key }) else {
+            guard let endpoint = model.endpoints.first(where: { $0.id == key }) else {
                 return try fail(&plan, "endpoint \(key) is no longer in the config")
             }
             percent = endpoint.percent
@@ -310,7 +310,7 @@ public final class Autopilot: @unchecked Sendable {
         plan.note = nil
         try self.record("step", plan, evidence: evidence, journal: record.id)
         let members = endpoints(of: plan, model: (try? loadModel()) ?? model)
-        notifyApplied(members.map { ($0.pattern, percent.value) }, record: record, rollback: false)
+        notifyApplied(members.map { ($0.id, percent.value) }, record: record, rollback: false)
         return [event(.planStep, plan, percentBefore: before.value, percentAfter: percent.value, evidence: evidence, outcome: report.outcome.rawValue,
                       journal: record.id, message: "step \(index + 1)/\(plan.steps.count): \(group) \(before.nginxText) → \(percent.nginxText)"
                         + (wasRunning ? "" : " (first step)"))]
@@ -331,7 +331,7 @@ public final class Autopilot: @unchecked Sendable {
             outcome = report?.outcome.rawValue ?? "not-applied"
             journal = report?.record?.id
             if let report, report.outcome == .applied, let record = report.record {
-                notifyApplied(live.map { ($0.pattern, 0) }, record: record, rollback: true)
+                notifyApplied(live.map { ($0.id, 0) }, record: record, rollback: true)
             } else {
                 events.append(event(.applyFailed, plan, verdict: verdict?.state, evidence: evidence, outcome: outcome, journal: journal,
                                     message: "the rollback of plan \(plan.id) was not applied: \(report?.message ?? error ?? ""); roll back by hand (`cutover rollback \(live.map(\.name).joined(separator: " "))`)"))
@@ -373,7 +373,7 @@ public final class Autopilot: @unchecked Sendable {
 
     /// Rolls back, once per breach, each guarded endpoint whose verdict is `bad`; holds it for the cooldown
     /// after an automatic rollback; lets an operator's change since the breach cancel the automatic one.
-    func guardrails(verdicts: [String: Verdict], skipping ramped: Set<String>) throws -> [AutopilotEvent] {
+    func guardrails(verdicts: [EndpointID: Verdict], skipping ramped: Set<EndpointID>) throws -> [AutopilotEvent] {
         let now = clock.now()
         var events: [AutopilotEvent] = []
         let bad = verdicts.filter { $0.value.state == .bad && !ramped.contains($0.key) }
@@ -387,10 +387,11 @@ public final class Autopilot: @unchecked Sendable {
             history = records
             return records
         }
-        for (key, verdict) in bad.sorted(by: { $0.key < $1.key }) {
-            guard let endpoint = model.endpoints.first(where: { $0.pattern == key }), guardSettings.guards(key: key, name: endpoint.name) else { continue }
-            var breach = breaches[key].flatMap { $0.since == verdict.since ? $0 : nil } ?? Breach(start: Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down)), since: verdict.since)
-            defer { breaches[key] = breach }
+        for (id, verdict) in bad.sorted(by: { $0.key < $1.key }) {
+            guard let endpoint = model.endpoints.first(where: { $0.id == id }), guardSettings.guards(key: endpoint.pattern, name: endpoint.name) else { continue }
+            let key = endpoint.pattern
+            var breach = breaches[id].flatMap { $0.since == verdict.since ? $0 : nil } ?? Breach(start: Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down)), since: verdict.since)
+            defer { breaches[id] = breach }
             guard !breach.handled, endpoint.percent.hundredths > 0 else { continue }
             let evidence = Self.evidence(verdict, endpoint: endpoint.name)
             guard guardSettings.autoRollback else {
@@ -424,7 +425,7 @@ public final class Autopilot: @unchecked Sendable {
                 + verdict.reasons.joined(separator: "; ")
             let (report, error) = apply(.rollback(endpoints: [key]), reason: reason, emergency: true)
             if let report, report.outcome == .applied, let record = report.record {
-                notifyApplied([(key, 0)], record: record, rollback: true)
+                notifyApplied([(id, 0)], record: record, rollback: true)
                 events.append(AutopilotEvent(.automaticRollback, time: now, endpoint: key, percentBefore: endpoint.percent.value, percentAfter: 0,
                                              verdict: .bad, evidence: evidence, outcome: report.outcome.rawValue, journal: record.id,
                                              message: "\(endpoint.name) rolled back by itself (\(endpoint.percent.nginxText) → 0%); held for \(DurationText.format(guardSettings.cooldownSeconds))"))
@@ -486,16 +487,16 @@ public final class Autopilot: @unchecked Sendable {
     /// The endpoints a plan moves, as the config has them now.
     public func endpoints(of plan: RampPlan, model: RolloutModel) -> [Endpoint] {
         switch plan.target {
-        case .endpoint(let key): return model.endpoints.filter { $0.pattern == key }
+        case .endpoint(let key): return model.endpoints.filter { $0.id == key }
         case .group(let name): return model.endpoints.filter { $0.groupName == name }
         }
     }
 
     func overlaps(_ plan: RampPlan, _ target: PlanTarget, model: RolloutModel) -> Bool {
         if plan.target == target { return true }
-        let theirs = Set(endpoints(of: plan, model: model).map(\.pattern))
+        let theirs = Set(endpoints(of: plan, model: model).map(\.id))
         let probe = RampPlan(target: target, steps: [], bakeSeconds: 0, created: plan.created, createdBy: "")
-        return !theirs.isDisjoint(with: endpoints(of: probe, model: model).map(\.pattern))
+        return !theirs.isDisjoint(with: endpoints(of: probe, model: model).map(\.id))
     }
 
     func loadModel() throws -> RolloutModel {
@@ -536,7 +537,7 @@ public final class Autopilot: @unchecked Sendable {
             let report = try applier.apply(description: description) { description in
                 let config = try applier.loadConfig()
                 let model = Discovery.discover(config, names: applier.names)
-                guard let current = model.endpoints.first(where: { $0.pattern == endpoint.pattern }) else {
+                guard let current = model.endpoints.first(where: { $0.id == endpoint.id }) else {
                     throw ApplyError.editRefused("\(endpoint.name) is no longer in the config")
                 }
                 var name = base + "_routing"
@@ -552,8 +553,9 @@ public final class Autopilot: @unchecked Sendable {
                     chosen = name
                     let from = current.groupName ?? current.assignment ?? "-"
                     description.groups = [from, name]
-                    description.percentsBefore = ["endpoint:" + current.name: current.percent.value]
-                    description.percentsAfter = ["endpoint:" + current.name: current.percent.value, name: current.percent.value]
+                    description.percentsAfter = [name: current.percent.value]
+                    description.endpointPercentsBefore = [current.id: current.percent.value]
+                    description.endpointPercentsAfter = [current.id: current.percent.value]
                     return Self.merge(created.changes, then: moved.changes)
                 } catch let error as EditError {
                     throw ApplyError.editRefused(error.message)
@@ -579,8 +581,8 @@ public final class Autopilot: @unchecked Sendable {
         return out.filter { !$0.isNoOp }
     }
 
-    func notifyApplied(_ endpoints: [(String, Double)], record: JournalRecord, rollback: Bool) {
-        onApplied?(AppliedChange(endpoints: endpoints.map { (key: $0.0, percent: $0.1) }, time: Int64(record.time.timeIntervalSince1970.rounded(.down)), rollback: rollback))
+    func notifyApplied(_ endpoints: [(EndpointID, Double)], record: JournalRecord, rollback: Bool) {
+        onApplied?(AppliedChange(endpoints: endpoints.map { (id: $0.0, percent: $0.1) }, time: Int64(record.time.timeIntervalSince1970.rounded(.down)), rollback: rollback))
     }
 
     func record(_ event: String, _ plan: RampPlan, evidence: [String] = [], journal: String? = nil) throws {
@@ -591,7 +593,7 @@ public final class Autopilot: @unchecked Sendable {
                evidence: [String] = [], outcome: String? = nil, journal: String? = nil, message: String) -> AutopilotEvent {
         var endpoint: String?, group = plan.group
         switch plan.target {
-        case .endpoint(let key): endpoint = key
+        case .endpoint(let key): endpoint = key.key.key
         case .group(let name): group = name
         }
         return AutopilotEvent(kind, time: clock.now(), plan: plan.id, endpoint: endpoint, group: group, percentBefore: percentBefore,

@@ -27,14 +27,14 @@ public struct PlanID: Sendable, Hashable, Codable, CustomStringConvertible, Comp
 
 /// What a plan ramps: one endpoint (by its map key) or a whole group (by its name).
 public enum PlanTarget: Sendable, Hashable, Codable, CustomStringConvertible {
-    /// An endpoint, by its map key as nginx reads it.
-    case endpoint(String)
+    /// An endpoint, by its identity (its map key; the plan log keeps the key's text).
+    case endpoint(EndpointID)
     /// A group, by its name without `$`.
     case group(String)
 
     public var description: String {
         switch self {
-        case .endpoint(let key): return key
+        case .endpoint(let key): return key.key.key
         case .group(let name): return "group " + name
         }
     }

@@ -110,7 +110,7 @@ public enum Effect: Sendable, Equatable {
     case loadTheme(String)
     /// Checks the lease and reads the plans; when this dashboard executes, one round of the autopilot's
     /// decisions on these verdicts (by map key; nil before the first figures: no decisions).
-    case autopilotTick(verdicts: [String: Verdict]?)
+    case autopilotTick(verdicts: [EndpointID: Verdict]?)
     /// An operator's command on a plan.
     case planCommand(Autopilot.Command, plan: PlanID)
     /// Creates a ramp plan for an endpoint (map key) with these steps and the pane's defaults.

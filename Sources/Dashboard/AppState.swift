@@ -126,8 +126,8 @@ public struct PendingChange: Sendable, Equatable {
 
 /// What the detail view (Enter) shows in full.
 public enum DetailSubject: Sendable, Equatable {
-    /// An endpoint's full figures, by its map key.
-    case endpoint(String)
+    /// An endpoint's full figures, by its identity.
+    case endpoint(EndpointID)
     /// A journal record with its diff, by id.
     case journal(String)
     /// One kind of problem with every place it occurs and its fix, by index in the problems view.
@@ -269,8 +269,8 @@ public struct AppState: Sendable {
     public var view: DashboardView = .endpoints
     /// The modal layer taking keys first.
     public var overlay: Overlay = .none
-    /// The selected endpoint's pattern (kept across sorting and filtering).
-    public var selectedPattern: String?
+    /// The selected endpoint, by identity (kept across sorting and filtering).
+    public var selectedEndpoint: EndpointID?
     /// The selected row in the groups, not-migrated, history and problems views.
     public var listSelection: Int = 0
     /// The endpoint table's sort column.
@@ -347,7 +347,7 @@ public struct AppState: Sendable {
         self.ladder = ladder.sorted()
         self.now = now
         // No endpoint chosen yet: the selection is the top row (the worst endpoint) until the operator moves it.
-        self.selectedPattern = nil
+        self.selectedEndpoint = nil
     }
 
     /// The default ladder: 1, 5, 10, 25, 50, 75, 100.
@@ -388,9 +388,9 @@ extension AppState {
     /// Hosts that keep sending new-service traffic for a rolled-back endpoint, as "edge2 (ping)" callouts.
     public var lingeringCallouts: [String] {
         guard let model else { return [] }
-        let names = Dictionary(model.endpoints.map { ($0.pattern, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let names = Dictionary(model.endpoints.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         return (snapshot?.endpoints ?? []).flatMap { e in
-            e.lingeringHosts.map { "\($0.name) still sends \(names[e.endpoint] ?? e.endpoint) to the new service after its rollback (\($0.requests) requests)" }
+            e.lingeringHosts.map { "\($0.name) still sends \(names[e.id] ?? e.endpoint) to the new service after its rollback (\($0.requests) requests)" }
         }
     }
 }

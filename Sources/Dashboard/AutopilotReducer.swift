@@ -12,7 +12,7 @@ func autopilotTickDue(_ state: inout AppState) -> [Effect] {
     guard state.autopilot.enabled, !state.autopilot.ticking, state.loaded != nil else { return [] }
     if let last = state.autopilot.lastTick, state.now.timeIntervalSince(last) < state.autopilot.interval { return [] }
     state.autopilot.ticking = true
-    return [.autopilotTick(verdicts: state.verdictsByKey)]
+    return [.autopilotTick(verdicts: state.verdictsByEndpoint)]
 }
 
 /// Why the plan keys cannot act now, set as the status; nil when they can.
@@ -90,11 +90,11 @@ private func promoteWarnings(_ state: AppState, _ plan: RampPlan) -> [String] {
     guard let model = state.model else { return [] }
     let members = model.endpoints.filter { endpoint in
         switch plan.target {
-        case .endpoint(let key): return endpoint.pattern == key
+        case .endpoint(let key): return endpoint.id == key
         case .group(let name): return endpoint.groupName == name
         }
     }
-    return warnings(state, endpoints: members.map(\.pattern), groups: [])
+    return warnings(state, ids: members.map(\.id), groups: [])
 }
 
 /// N: a plan for the selected endpoint with the settings' ladder, after a confirmation naming what it will do.
@@ -124,8 +124,8 @@ func proposePlan(_ state: inout AppState) -> [Effect] {
     case .other(let holder): summary += "; executed by " + (holder.map { "cutover \($0.role) pid \($0.pid)" } ?? "another process")
     case .nobody, .unknown: summary += "; nobody executes plans now: start `cutover guard`"
     }
-    state.overlay = .confirm(PendingChange(operation: .createPlan(endpoint: row.endpoint.pattern, steps: steps), summary: summary, isRollback: false,
-                                           warnings: warnings(state, endpoints: [row.endpoint.pattern], groups: [])))
+    state.overlay = .confirm(PendingChange(operation: .createPlan(endpoint: row.endpoint.id.description, steps: steps), summary: summary, isRollback: false,
+                                           warnings: warnings(state, ids: [row.endpoint.id], groups: [])))
     return []
 }
 

@@ -108,7 +108,7 @@ public struct AutopilotPane: Sendable, Equatable {
         snapshot.plans.last { plan in
             guard plan.state.isActive else { return false }
             switch plan.target {
-            case .endpoint(let key): return key == endpoint.pattern
+            case .endpoint(let key): return key == endpoint.id
             case .group(let name): return endpoint.groupName == name
             }
         }
@@ -168,14 +168,12 @@ extension AppState {
         return plans[min(listSelection, plans.count - 1)]
     }
 
-    /// The verdicts by endpoint map key, as the autopilot takes them (the traffic names endpoints by their
-    /// short names); nil before the first figures.
-    public var verdictsByKey: [String: Verdict]? {
+    /// The verdicts by endpoint identity, as the autopilot takes them; nil before the first figures.
+    public var verdictsByEndpoint: [EndpointID: Verdict]? {
         guard let snapshot, let model else { return nil }
-        var out: [String: Verdict] = [:]
-        for (endpoint, name) in zip(model.endpoints, EndpointNaming.names(for: model.endpoints)) {
-            if let traffic = snapshot.endpoint(name) { out[endpoint.pattern] = traffic.verdict }
-        }
+        let known = Set(model.endpoints.map(\.id))
+        var out: [EndpointID: Verdict] = [:]
+        for traffic in snapshot.endpoints where known.contains(traffic.id) { out[traffic.id] = traffic.verdict }
         return out
     }
 }
@@ -185,7 +183,7 @@ enum PlanText {
     /// The endpoint's short name (its map key when the config no longer has it) or the group.
     static func target(_ plan: RampPlan, model: RolloutModel? = nil) -> String {
         switch plan.target {
-        case .endpoint(let key): return (model?.endpoints.first { $0.pattern == key }?.name ?? key) + (plan.group.map { " (\($0))" } ?? "")
+        case .endpoint(let key): return (model?.endpoints.first { $0.id == key }?.name ?? key.description) + (plan.group.map { " (\($0))" } ?? "")
         case .group(let name): return "group " + name
         }
     }

@@ -64,12 +64,11 @@ extension AppState {
     /// The endpoint table's rows: filtered by `filter`, sorted by `sort`.
     public var rows: [EndpointRow] {
         guard let model else { return [] }
-        var traffic: [String: EndpointTraffic] = [:]
-        for entry in snapshot?.endpoints ?? [] { traffic[entry.endpoint] = entry }
-        let names = EndpointNaming.names(for: model.endpoints)
+        var traffic: [EndpointID: EndpointTraffic] = [:]
+        for entry in snapshot?.endpoints ?? [] { traffic[entry.id] = entry }
         var rows: [EndpointRow] = []
         for (index, endpoint) in model.endpoints.enumerated() {
-            let t = traffic[names[index]]
+            let t = traffic[endpoint.id]
             rows.append(EndpointRow(endpoint: endpoint, order: index, traffic: t))
         }
         let needle = filter.lowercased()
@@ -133,10 +132,9 @@ extension AppState {
     /// endpoint when one is bad or watch (bad before watch, then the busiest).
     public var verdictSummary: (counts: [(VerdictState, Int)], worst: EndpointRow?) {
         guard let model, snapshot != nil else { return ([], nil) }
-        var traffic: [String: EndpointTraffic] = [:]
-        for entry in snapshot?.endpoints ?? [] { traffic[entry.endpoint] = entry }
-        let names = EndpointNaming.names(for: model.endpoints)
-        let all = model.endpoints.enumerated().map { EndpointRow(endpoint: $1, order: $0, traffic: traffic[names[$0]]) }
+        var traffic: [EndpointID: EndpointTraffic] = [:]
+        for entry in snapshot?.endpoints ?? [] { traffic[entry.id] = entry }
+        let all = model.endpoints.enumerated().map { EndpointRow(endpoint: $1, order: $0, traffic: traffic[$1.id]) }
         var counts: [VerdictState: Int] = [:]
         for row in all { counts[row.health, default: 0] += 1 }
         let order: [VerdictState] = [.bad, .watch, .healthy, .notEnoughData, .noBaseline]
@@ -150,14 +148,14 @@ extension AppState {
     /// The index of the selected endpoint in `rows` (0 when it is filtered out or unset).
     public var selectedIndex: Int {
         let rows = rows
-        return rows.firstIndex { $0.endpoint.pattern == selectedPattern } ?? 0
+        return rows.firstIndex { $0.endpoint.id == selectedEndpoint } ?? 0
     }
 
     /// The selected endpoint's row, if any row is shown.
     public var selectedRow: EndpointRow? {
         let rows = rows
         guard !rows.isEmpty else { return nil }
-        return rows.first { $0.endpoint.pattern == selectedPattern } ?? rows[0]
+        return rows.first { $0.endpoint.id == selectedEndpoint } ?? rows[0]
     }
 
     /// The groups in the order `]`, `[` and the picker use: by percent, then name.
@@ -166,17 +164,17 @@ extension AppState {
     }
 }
 
-/// The names the traffic figures use for endpoints: the short name, or the key when names collide.
+/// The names the traffic figures show for endpoints (display only: the figures are keyed by `EndpointID`).
 public enum EndpointNaming {
-    /// One unique name per endpoint, in order.
+    /// One name per endpoint, in order: the short name, or the key when short names collide.
     public static func names(for endpoints: [Endpoint]) -> [String] {
         var counts: [String: Int] = [:]
         for e in endpoints { counts[e.name, default: 0] += 1 }
-        return endpoints.map { counts[$0.name, default: 0] > 1 ? $0.pattern : $0.name }
+        return endpoints.map { counts[$0.name, default: 0] > 1 ? $0.id.description : $0.name }
     }
 
-    /// The traffic-statistics rules for a model's endpoints (name and map key, in map order).
+    /// The traffic-statistics rules for a model's endpoints (identity and display name, in map order).
     public static func rules(for model: RolloutModel) -> [EndpointRule] {
-        zip(model.endpoints, names(for: model.endpoints)).map { EndpointRule(endpoint: $1, key: $0.pattern) }
+        zip(model.endpoints, names(for: model.endpoints)).map { EndpointRule(id: $0.id, name: $1) }
     }
 }

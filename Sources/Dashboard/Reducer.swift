@@ -46,13 +46,13 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         switch state.view {
         case .endpoints:
             guard let row = state.selectedRow else { return [] }
-            return propose(&state, .rollback(endpoints: [row.endpoint.pattern]), isRollback: true)
+            return propose(&state, .rollback(endpoints: [row.endpoint.id.description]), isRollback: true)
         case .groups:
             guard let group = state.selectedGroup, let model = state.model else {
                 state.status = StatusMessage("select a group to roll back its members (the no-group row has none on the new service)")
                 return []
             }
-            let members = model.members(of: group).map(\.pattern)
+            let members = model.members(of: group).map(\.id.description)
             guard !members.isEmpty else {
                 state.status = StatusMessage("\(group.name) has no members to roll back")
                 return []
@@ -74,8 +74,8 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         let summary = "undo \(target.change.action) of \(formatTime(target.time, zone: state.timeZone)): "
             + describeChange(target.change, reversed: true)
         state.overlay = .confirm(PendingChange(operation: .undo, summary: summary, isRollback: false,
-                                               warnings: warnings(state, endpoints: target.change.endpoints, groups: target.change.groups,
-                                                                  ids: target.change.endpointIDs)))
+                                               warnings: warnings(state, ids: state.model.map { target.change.endpointIDs(in: $0) } ?? target.change.endpointIDs,
+                                                                  groups: target.change.groups)))
         return []
     case .cycleWindow:
         let all = TrafficWindow.allCases
@@ -138,12 +138,10 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         let first = state.snapshot == nil
         if let snapshot { state.snapshot = snapshot }
         // The first figures re-sort the table (worst first): start on its top row unless the operator moved.
-        if first, snapshot != nil, !state.selectionMoved, let top = state.rows.first { state.selectedPattern = top.endpoint.pattern }
+        if first, snapshot != nil, !state.selectionMoved, let top = state.rows.first { state.selectedEndpoint = top.endpoint.id }
         state.trafficError = error
-        if let snapshot, state.confirmation != nil, let model = state.model {
-            let names = Dictionary(zip(model.endpoints.map(\.pattern), EndpointNaming.names(for: model.endpoints)),
-                                   uniquingKeysWith: { a, _ in a })
-            state.confirmation?.record(snapshot, names: names)
+        if let snapshot, state.confirmation != nil {
+            state.confirmation?.record(snapshot)
         }
         return []
     case .lookBack(let progress):
@@ -152,8 +150,8 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
     case .configLoaded(let loaded):
         state.loaded = loaded
         state.loadError = nil
-        if !loaded.model.endpoints.contains(where: { $0.pattern == state.selectedPattern }) {
-            state.selectedPattern = state.rows.first?.endpoint.pattern
+        if !loaded.model.endpoints.contains(where: { $0.id == state.selectedEndpoint }) {
+            state.selectedEndpoint = state.rows.first?.endpoint.id
         }
         return []
     case .configFailed(let message):
@@ -327,7 +325,7 @@ private func reduceKey(_ state: inout AppState, _ key: Key) -> [Effect] {
                 state.status = StatusMessage("\(row.endpoint.name) is already in \(groups[selected].name)")
                 return []
             }
-            return propose(&state, .assign(endpoint: row.endpoint.pattern, group: groups[selected].name), isRollback: false)
+            return propose(&state, .assign(endpoint: row.endpoint.id.description, group: groups[selected].name), isRollback: false)
         case .escape, .char("q"), .char("m"):
             state.overlay = .none
         default:
@@ -352,8 +350,8 @@ private func reduceKey(_ state: inout AppState, _ key: Key) -> [Effect] {
         default:
             break
         }
-        if let first = state.rows.first, !state.rows.contains(where: { $0.endpoint.pattern == state.selectedPattern }) {
-            state.selectedPattern = first.endpoint.pattern
+        if let first = state.rows.first, !state.rows.contains(where: { $0.endpoint.id == state.selectedEndpoint }) {
+            state.selectedEndpoint = first.endpoint.id
         }
         return []
     case .none:
@@ -411,7 +409,7 @@ private func moveSelection(_ state: inout AppState, by delta: Int) {
     let rows = state.rows
     guard !rows.isEmpty else { return }
     let index = min(rows.count - 1, max(0, state.selectedIndex + delta))
-    state.selectedPattern = rows[index].endpoint.pattern
+    state.selectedEndpoint = rows[index].endpoint.id
 }
 
 /// The number of rows in the current list view (groups, not-migrated, history, problems).
@@ -466,7 +464,7 @@ private func selectedEndpointForMove(_ state: inout AppState) -> EndpointRow? {
 /// The detail view's subject for the selection of the visible view.
 private func detailSubject(_ state: AppState) -> DetailSubject? {
     switch state.view {
-    case .endpoints: return state.selectedRow.map { .endpoint($0.endpoint.pattern) }
+    case .endpoints: return state.selectedRow.map { .endpoint($0.endpoint.id) }
     case .groups: return state.selectedGroup.map { .group($0.name) }
     case .notMigrated: return (state.snapshot?.notMigrated.isEmpty ?? true) ? nil : .path(state.listSelection)
     case .history:
@@ -481,14 +479,12 @@ private func detailSubject(_ state: AppState) -> DetailSubject? {
     }
 }
 
-/// One line per endpoint that `ids` (else `endpoints`, names or keys, for records from before the identities)
-/// or `groups` touch and whose verdict is `bad` or `watch`.
-func warnings(_ state: AppState, endpoints: [String], groups: [String], ids: [EndpointID] = []) -> [String] {
+/// One line per endpoint that `ids` or `groups` touch and whose verdict is `bad` or `watch`.
+func warnings(_ state: AppState, ids: [EndpointID], groups: [String]) -> [String] {
     var unfiltered = state
     unfiltered.filter = ""
     return unfiltered.rows.compactMap { row in
-        let named = ids.isEmpty ? endpoints.contains(row.endpoint.name) || endpoints.contains(row.endpoint.pattern)
-            : ids.contains(row.endpoint.id)
+        let named = ids.contains(row.endpoint.id)
         let touched = named || (row.endpoint.groupName.map { groups.contains($0) } ?? false)
         guard touched, row.health == .bad || row.health == .watch else { return nil }
         return "\(row.endpoint.name) is \(row.health.label) now" + healthReason(row)
@@ -522,7 +518,7 @@ private func propose(_ state: inout AppState, _ edit: RolloutEdit, isRollback: B
         return []
     }
     let summary = result.summary
-    let moved = warnings(state, endpoints: result.shifts.map(\.endpoint), groups: [])
+    let moved = warnings(state, ids: result.shifts.compactMap(\.id), groups: [])
     state.overlay = .confirm(PendingChange(operation: .edit(edit), summary: summary, isRollback: isRollback, warnings: moved))
     if let note { state.status = StatusMessage(note) }
     return []
@@ -531,7 +527,7 @@ private func propose(_ state: inout AppState, _ edit: RolloutEdit, isRollback: B
 private func stepPercent(_ state: inout AppState, up: Bool) -> [Effect] {
     guard !refuseChange(&state), let model = state.model else { return [] }
     let group: Group
-    var selectedName: String?
+    var selectedID: EndpointID?
     switch state.view {
     case .endpoints:
         guard let row = state.selectedRow else { return [] }
@@ -541,7 +537,7 @@ private func stepPercent(_ state: inout AppState, up: Bool) -> [Effect] {
             return []
         }
         group = found
-        selectedName = row.endpoint.pattern
+        selectedID = row.endpoint.id
     case .groups:
         guard let found = state.selectedGroup else {
             state.status = StatusMessage("the no-group row has no percent: move its endpoints into a group with ] or m in Endpoints (1)")
@@ -564,9 +560,9 @@ private func stepPercent(_ state: inout AppState, up: Bool) -> [Effect] {
         return []
     }
     let members = model.members(of: group)
-    let others = members.filter { $0.pattern != selectedName }.map(\.name)
+    let others = members.filter { $0.id != selectedID }.map(\.name)
     let note: String
-    if selectedName == nil {
+    if selectedID == nil {
         note = "\(group.name) has \(members.count) endpoint(s): " + others.prefix(4).joined(separator: ", ")
             + (others.count > 4 ? " and \(others.count - 4) more" : "")
     } else if members.count > 1 {
@@ -597,7 +593,7 @@ private func stepGroup(_ state: inout AppState, up: Bool) -> [Effect] {
         state.status = StatusMessage("\(row.endpoint.name) is already in the \(up ? "highest" : "lowest") group")
         return []
     }
-    return propose(&state, .assign(endpoint: row.endpoint.pattern, group: target.name), isRollback: false,
+    return propose(&state, .assign(endpoint: row.endpoint.id.description, group: target.name), isRollback: false,
                    note: "move \(row.endpoint.name) to \(target.name) (\(target.percent.nginxText))")
 }
 

@@ -36,8 +36,8 @@ public struct ConfirmationWatch: Sendable, Equatable {
     public var reloadedAt: Date
     /// The old workers.
     public var drain: Drain
-    /// Per endpoint pattern, the counts of each second counted so far.
-    public var seconds: [String: [Int64: Second]] = [:]
+    /// Per endpoint, the counts of each second counted so far.
+    public var seconds: [EndpointID: [Int64: Second]] = [:]
     /// The newest log time seen since counting started.
     public var lastLogTime: Int64?
 
@@ -65,21 +65,21 @@ public struct ConfirmationWatch: Sendable, Equatable {
     }
 
     /// Takes the per-second counts of `snapshot` for the watched seconds (a later snapshot's count of a second
-    /// replaces an earlier one: it has the lines written since). `names` maps patterns to the snapshot's names.
-    public mutating func record(_ snapshot: TrafficSnapshot, names: [String: String]) {
+    /// replaces an earlier one: it has the lines written since); entries are found by endpoint identity.
+    public mutating func record(_ snapshot: TrafficSnapshot) {
         guard let from = countFrom, let logTime = snapshot.logTime, logTime >= from else { return }
         let to = from + Self.watchSeconds - 1
         for endpoint in lowered {
-            guard let entry = snapshot.endpoint(names[endpoint.pattern] ?? endpoint.name) else { continue }
+            guard let entry = snapshot.endpoint(endpoint.id) else { continue }
             let count = min(entry.currentRequestSeries.count, entry.newRequestSeries.count)
             let start = logTime - Int64(count) + 1
-            var known = seconds[endpoint.pattern] ?? [:]
+            var known = seconds[endpoint.id] ?? [:]
             for offset in 0..<count {
                 let second = start + Int64(offset)
                 guard second >= from, second <= to else { continue }
                 known[second] = Second(current: entry.currentRequestSeries[offset], new: entry.newRequestSeries[offset])
             }
-            seconds[endpoint.pattern] = known
+            seconds[endpoint.id] = known
         }
         lastLogTime = max(lastLogTime ?? logTime, logTime)
     }
@@ -93,7 +93,7 @@ public struct ConfirmationWatch: Sendable, Equatable {
         var watchedDrain = true
         if case .unknown = drain { watchedDrain = false }
         return TrafficConfirmation.judge(lowered, counts: { endpoint in
-            let counted = Array((seconds[endpoint.pattern] ?? [:]).values)
+            let counted = Array((seconds[endpoint.id] ?? [:]).values)
             return (counted.reduce(0) { $0 + $1.current }, counted.reduce(0) { $0 + $1.new })
         }, reloadedAt: reloadedAt, drainedAt: drainedAt, drainWatched: watchedDrain, watchedSeconds: watched)
     }
@@ -137,10 +137,10 @@ public struct RollbackConfirmation: Sendable, Equatable {
     }
 
     /// The line for one endpoint's detail pane, when the watch covers it.
-    public static func detail(_ state: AppState, pattern: String) -> RollbackConfirmation? {
-        guard let watch = state.confirmation, watch.lowered.contains(where: { $0.pattern == pattern }) else { return nil }
+    public static func detail(_ state: AppState, endpoint id: EndpointID) -> RollbackConfirmation? {
+        guard let watch = state.confirmation, watch.lowered.contains(where: { $0.id == id }) else { return nil }
         var single = watch
-        single.lowered = watch.lowered.filter { $0.pattern == pattern }
+        single.lowered = watch.lowered.filter { $0.id == id }
         var narrowed = state
         narrowed.confirmation = single
         return of(narrowed)

@@ -32,8 +32,10 @@ final class MapMatcher {
         classifier = try? EndpointClassifier(rules: rules, cacheEntries: 1024)
     }
 
-    /// The index of the key nginx picks for `path`, nil when none matches (or the keys do not compile).
+    /// The index of the key nginx picks for `path`, nil when none matches (or the keys do not compile). A key
+    /// repeated (the same identity) is one endpoint of the classifier, named by its first offset.
     func winner(_ path: String) -> Int? {
-        classifier?.endpoint(forPath: path).flatMap { Int($0) }
+        guard let classifier, let index = classifier.index(forPath: path) else { return nil }
+        return Int(classifier.names[index])
     }
 }

@@ -8,14 +8,14 @@ import TrafficStats
 /// histograms fed line by line by the ingest (as its `RequestObserver`), and gauges set once per round from the
 /// traffic snapshot, the config and the plans.
 ///
-/// Label values come from the config (the endpoints' map keys) and from the plan ids, never from request paths,
+/// Label values come from the config (the endpoints' identities, written as their map keys) and from the plan ids, never from request paths,
 /// so the number of series is bounded by the config: per endpoint 2 services × 6 status classes counters and
 /// 2 histograms, 2 percent gauges, 5 verdict gauges, and one step gauge per active plan and endpoint.
 public final class GuardMetrics: RequestObserver, @unchecked Sendable {
     /// The registry `/metrics` renders.
     public let registry: PrometheusCollectorRegistry
-    /// The endpoints (map keys), in the order of the traffic rules (the observer's endpoint index).
-    public let endpoints: [String]
+    /// The endpoints' identities, in the order of the traffic rules (the observer's endpoint index).
+    public let endpoints: [EndpointID]
 
     /// The `service` label values: index 0 the current service, 1 the new one.
     public static let services = ["current", "new"]
@@ -43,8 +43,11 @@ public final class GuardMetrics: RequestObserver, @unchecked Sendable {
         name("plan_step", "The live step of each active ramp plan (1 for the first, 0 before it), per endpoint it moves.")
     }
 
-    /// Creates the metrics of `endpoints` (map keys, in the traffic rules' order), every series at zero.
-    public init(endpoints: [String]) {
+    /// The `endpoint` label value of an endpoint: its map key as nginx matches it (the `pattern` of `routes --json`).
+    public static func label(_ id: EndpointID) -> String { id.key.key }
+
+    /// Creates the metrics of `endpoints` (in the traffic rules' order), every series at zero.
+    public init(endpoints: [EndpointID]) {
         self.endpoints = endpoints
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
@@ -58,7 +61,8 @@ public final class GuardMetrics: RequestObserver, @unchecked Sendable {
         var configured: [Gauge] = []
         var observed: [Gauge] = []
         var verdicts: [[VerdictState: Gauge]] = []
-        for endpoint in endpoints {
+        for id in endpoints {
+            let endpoint = Self.label(id)
             for service in Self.services {
                 requests.append(Self.statusClasses.map { status in
                     registry.makeCounter(descriptor: requestsName, labels: [("endpoint", endpoint), ("service", service), ("status_class", status)])
@@ -108,8 +112,8 @@ public final class GuardMetrics: RequestObserver, @unchecked Sendable {
     /// the log lag at `now`, and the step of every active plan in `plans` (the steps of plans no longer active
     /// are removed).
     public func update(snapshot: TrafficSnapshot?, model: RolloutModel?, plans: [RampPlan], now: Date) {
-        let traffic = Dictionary((snapshot?.endpoints ?? []).map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
-        let configuredByKey = Dictionary((model?.endpoints ?? []).map { ($0.pattern, $0.percent.value) }, uniquingKeysWith: { a, _ in a })
+        let traffic = Dictionary((snapshot?.endpoints ?? []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let configuredByKey = Dictionary((model?.endpoints ?? []).map { ($0.id, $0.percent.value) }, uniquingKeysWith: { a, _ in a })
         for (i, key) in endpoints.enumerated() {
             if let percent = configuredByKey[key] { configured[i].set(to: percent) }
             let entry = traffic[key]
@@ -143,8 +147,8 @@ public final class GuardMetrics: RequestObserver, @unchecked Sendable {
         for plan in plans where plan.state.isActive {
             let members: [String]
             switch plan.target {
-            case .endpoint(let key): members = [key]
-            case .group(let name): members = (model?.endpoints ?? []).filter { $0.groupName == name }.map(\.pattern)
+            case .endpoint(let key): members = [Self.label(key)]
+            case .group(let name): members = (model?.endpoints ?? []).filter { $0.groupName == name }.map { Self.label($0.id) }
             }
             for endpoint in members {
                 live[plan.id.raw + "\u{0}" + endpoint] = (plan.id.raw, endpoint, Double(plan.step.map { $0 + 1 } ?? 0))

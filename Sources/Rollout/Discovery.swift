@@ -402,7 +402,8 @@ public enum Discovery {
                 for i in group {
                     segments[i] += 1
                     let longer = shortName(for: endpoints[i].pattern, segments: segments[i])
-                    endpoints[i].name = longer == endpoints[i].name ? endpoints[i].pattern : longer
+                    // Out of segments: the key as written (its escapes tell `\\~^/a$` from `~^/a$`).
+                    endpoints[i].name = longer == endpoints[i].name ? endpoints[i].id.description : longer
                 }
             }
         }

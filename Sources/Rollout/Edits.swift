@@ -88,9 +88,11 @@ public struct EditResult: Sendable {
 extension RolloutModel {
     /// Finds an endpoint by short name, key, or a unique substring of its key; ambiguity lists the candidates.
     public func resolveEndpoint(_ query: String) throws(EditError) -> Endpoint {
-        if let e = endpoints.first(where: { $0.pattern == query }) { return e }
+        // The identity first: a key's raw text names exactly one endpoint, while two keys may read the same once
+        // unescaped (`\\~^/a$`, an exact key, and the regex `~^/a$`).
         let id = EndpointID(raw: query)
         if let e = endpoints.first(where: { $0.id == id }) { return e }
+        if let e = endpoints.first(where: { $0.pattern == query }) { return e }
         let byName = endpoints.filter { $0.name == query }
         if byName.count == 1 { return byName[0] }
         let candidates = byName.isEmpty ? endpoints.filter { $0.pattern.contains(query) || $0.name.contains(query) } : byName
@@ -147,7 +149,7 @@ public struct RolloutEditor: Sendable {
                 let variable = work.nextGroupVariable()
                 try work.createGroup(variable, percent: percent)
                 work.sync()
-                try work.assign(work.model.resolveEndpoint(endpoint.pattern), to: variable)
+                try work.assign(work.model.resolveEndpoint(endpoint.id.description), to: variable)
                 touched.append(String(variable.dropFirst()))
             }
         case .setGroupPercent(let groupName, let percent, let create):
@@ -197,15 +199,16 @@ public struct RolloutEditor: Sendable {
             throw EditError("refused: the edit would make the config invalid — \(first.location): \(first.message)")
         }
         var shifts: [EndpointShift] = []
-        var old: [String: Int] = [:]
+        // By identity: two keys may read the same once unescaped (`\\~^/a$` and `~^/a$`).
+        var old: [EndpointID: Int] = [:]
         old.reserveCapacity(model.endpoints.count)
-        for i in model.endpoints.indices where old[model.endpoints[i].pattern] == nil { old[model.endpoints[i].pattern] = i }
+        for i in model.endpoints.indices where old[model.endpoints[i].id] == nil { old[model.endpoints[i].id] = i }
         for index in newModel.endpoints.indices {
             // Unchanged endpoints (most of them) are compared in place, without copying either side.
-            if let i = old[newModel.endpoints[index].pattern], model.endpoints[i].assignment == newModel.endpoints[index].assignment,
+            if let i = old[newModel.endpoints[index].id], model.endpoints[i].assignment == newModel.endpoints[index].assignment,
                model.endpoints[i].percent == newModel.endpoints[index].percent { continue }
             let e = newModel.endpoints[index]
-            guard let i = old[e.pattern] else {
+            guard let i = old[e.id] else {
                 shifts.append(EndpointShift(endpoint: e.name, groupBefore: nil, groupAfter: e.groupName ?? e.assignment, percentBefore: .zero, percentAfter: e.percent, id: e.id))
                 continue
             }
@@ -215,8 +218,8 @@ public struct RolloutEditor: Sendable {
                                             percentBefore: was.percent, percentAfter: e.percent, id: e.id))
             }
         }
-        let newKeys = Set(newModel.endpoints.map(\.pattern))
-        for e in model.endpoints where !newKeys.contains(e.pattern) {
+        let newKeys = Set(newModel.endpoints.map(\.id))
+        for e in model.endpoints where !newKeys.contains(e.id) {
             shifts.append(EndpointShift(endpoint: e.name, groupBefore: e.groupName ?? e.assignment, groupAfter: nil, percentBefore: e.percent, percentAfter: .zero, id: e.id))
         }
         var groups = touched
@@ -270,7 +273,7 @@ public struct RolloutEditor: Sendable {
             guard let map = model.groupMap else {
                 throw EditError("there is no `map $uri \(names.splitGroup)` to assign \(endpoint.name) in; add the group map first")
             }
-            let entry = try RolloutEditor.mapEntry(key: endpoint.pattern, value: assignment, like: map.entries.last.flatMap { config.directive(at: $0.path) })
+            let entry = try RolloutEditor.mapEntry(key: endpoint.id.description, value: assignment, like: map.entries.last.flatMap { config.directive(at: $0.path) })
             appendEntry(entry, to: map)
         }
         refresh()

@@ -25,5 +25,7 @@ public struct EndpointID: Sendable, Hashable, Codable, CustomStringConvertible, 
         try c.encode(key.raw)
     }
 
-    public static func < (a: EndpointID, b: EndpointID) -> Bool { a.key.identity < b.key.identity }
+    public static func < (a: EndpointID, b: EndpointID) -> Bool {
+        a.key.identity != b.key.identity ? a.key.identity < b.key.identity : (!a.key.isRegex && b.key.isRegex)
+    }
 }

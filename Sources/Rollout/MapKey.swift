@@ -3,7 +3,8 @@
 /// lowercases keys) or a regular expression (`~` case-sensitive, `~*` caseless), with the raw text kept.
 ///
 /// Two keys are equal when nginx treats them as the same key: exact keys compare ASCII-case-insensitively,
-/// regex keys by their marker and pattern.
+/// regex keys by their marker and pattern; an exact key never equals a regex (the exact key `\~^/a$` reads
+/// `~^/a$` once unescaped, like the regex `~^/a$`, but nginx compares it as text).
 public struct MapKey: Sendable, Hashable, CustomStringConvertible {
     /// The key word's value as written (after quotes and escapes), e.g. `~^/v2/x$` or `\\default`.
     public let raw: String
@@ -49,8 +50,11 @@ public struct MapKey: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { raw }
 
-    public static func == (a: MapKey, b: MapKey) -> Bool { a.identity == b.identity }
-    public func hash(into hasher: inout Hasher) { hasher.combine(identity) }
+    public static func == (a: MapKey, b: MapKey) -> Bool { a.identity == b.identity && a.isRegex == b.isRegex }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(identity)
+        hasher.combine(isRegex)
+    }
 
     /// `s` with ASCII letters lowercased, as `ngx_hash_strlow` does.
     public static func asciiLowercased(_ s: String) -> String {

@@ -44,20 +44,23 @@ extension Settings {
         return v
     }
 
-    /// The routing changes the journal records (applied ones, oldest first) for the traffic figures, each under
-    /// the name the traffic rules give the endpoint: `names[i]` for `model.endpoints[i]`; records are matched by
-    /// endpoint identity (records from before the identities were journaled, by short name or key).
-    public static func routingChanges(journal records: [JournalRecord], model: RolloutModel, names: [String]) -> [RoutingChange] {
-        var byID: [EndpointID: [String]] = [:]
-        for (endpoint, name) in zip(model.endpoints, names) { byID[endpoint.id, default: []].append(name) }
+    /// The routing changes the journal records (applied ones, oldest first) for the traffic figures, each for an
+    /// endpoint of `model` by identity (records from before the identities were journaled are matched by short
+    /// name or key). A change is a rollback when its action is one, or when it sent every endpoint it moved to 0%
+    /// (the typed endpoint percents; an old record's `endpoint:NAME` entries and group percents otherwise).
+    public static func routingChanges(journal records: [JournalRecord], model: RolloutModel) -> [RoutingChange] {
+        let known = Set(model.endpoints.map(\.id))
         var out: [RoutingChange] = []
         for record in records.sorted(by: { $0.time < $1.time }) where record.outcome == .applied {
-            let rollback = record.change.action == "rollback" || record.change.action == "rollback-all"
-                || (!record.change.percentsAfter.isEmpty && record.change.percentsAfter.values.allSatisfy { $0 <= 0 }
-                    && record.change.percentsBefore.values.contains { $0 > 0 })
+            let change = record.change
+            let endpointPercents = change.endpointPercents(in: model)
+            let after = Array(change.percentsAfter.values) + Array(endpointPercents.after.values) + Array(change.legacyEndpointPercentsAfter.values)
+            let before = Array(change.percentsBefore.values) + Array(endpointPercents.before.values) + Array(change.legacyEndpointPercentsBefore.values)
+            let rollback = change.action == "rollback" || change.action == "rollback-all"
+                || (!after.isEmpty && after.allSatisfy { $0 <= 0 } && before.contains { $0 > 0 })
             let time = Int64(record.time.timeIntervalSince1970.rounded(.down))
-            for id in record.change.endpointIDs(in: model) {
-                for name in byID[id] ?? [] { out.append(RoutingChange(endpoint: name, time: time, rollback: rollback)) }
+            for id in change.endpointIDs(in: model) where known.contains(id) {
+                out.append(RoutingChange(endpoint: id, time: time, rollback: rollback))
             }
         }
         return out

@@ -1,16 +1,17 @@
 import Foundation
+import Rollout
 
 /// A routing change of one endpoint at a moment of log time: from the journal, or applied in this session.
 public struct RoutingChange: Sendable, Hashable {
-    /// The endpoint's name as the traffic rules give it.
-    public var endpoint: String
+    /// The endpoint's identity (its map key).
+    public var endpoint: EndpointID
     /// When it took effect (Unix seconds).
     public var time: Int64
     /// Whether it sent the endpoint back to the current service (a rollback, or a percent lowered to 0).
     public var rollback: Bool
 
     /// Creates a change.
-    public init(endpoint: String, time: Int64, rollback: Bool = false) {
+    public init(endpoint: EndpointID, time: Int64, rollback: Bool = false) {
         self.endpoint = endpoint
         self.time = time
         self.rollback = rollback

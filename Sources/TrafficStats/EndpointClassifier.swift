@@ -1,17 +1,28 @@
 import Foundation
 import CPCRE2
+import Rollout
 
-/// One key of the whitelist `map $uri` block: the endpoint it belongs to and the key exactly as written.
+/// One key of the whitelist `map $uri` block: the endpoint's identity (its map key) and its short name.
+///
+/// The figures are keyed by `id`; `name` is carried along for display only (two endpoints may share one).
 public struct EndpointRule: Sendable, Hashable {
-    /// The endpoint's name (as the rollout shows it).
-    public var endpoint: String
-    /// The map key as written in the config, e.g. `~^/v2/content_api/book.get_chapter_details` or `/health`.
-    public var key: String
+    /// The endpoint's identity: its whitelist map key, parsed once.
+    public var id: EndpointID
+    /// The endpoint's short name as the rollout shows it, for display only.
+    public var name: String
 
-    /// Creates a rule.
-    public init(endpoint: String, key: String) {
-        self.endpoint = endpoint
-        self.key = key
+    /// The map key as written in the config, e.g. `~^/v2/content_api/book.get_chapter_details` or `/health`.
+    public var key: String { id.key.raw }
+
+    /// A rule for the endpoint `id`, shown as `name`.
+    public init(id: EndpointID, name: String) {
+        self.id = id
+        self.name = name
+    }
+
+    /// A rule for the endpoint whose map key reads `key` (as written, `\` escape included), shown as `name`.
+    public init(endpoint name: String, key: String) {
+        self.init(id: EndpointID(raw: key), name: name)
     }
 }
 
@@ -125,8 +136,10 @@ public struct Classification: Sendable, Equatable {
 /// Cached results are keyed by the raw path's bytes and 64-bit hash.
 /// Not thread-safe.
 public final class EndpointClassifier {
-    /// The endpoint names, in order of first appearance in the rules.
-    public let endpoints: [String]
+    /// The endpoints' identities, in order of first appearance in the rules (an endpoint index points here).
+    public let endpoints: [EndpointID]
+    /// The endpoints' short names, by endpoint index (for display only).
+    public let names: [String]
     private let exact: [UInt64: [(bytes: [UInt8], endpoint: Int32)]]
     private let regexes: [(regex: CompiledRegex, endpoint: Int32)]
     /// Regexes grouped by the length and case rule of their literal prefix: the hash of a path's first bytes
@@ -177,28 +190,28 @@ public final class EndpointClassifier {
     ///
     /// - Parameter cacheEntries: paths remembered at most; the table takes 128 bytes per entry.
     public init(rules: [EndpointRule], cacheEntries: Int = 32_768) throws {
+        var ids: [EndpointID] = []
         var names: [String] = []
-        var index: [String: Int32] = [:]
+        var index: [EndpointID: Int32] = [:]
         var exact: [UInt64: [(bytes: [UInt8], endpoint: Int32)]] = [:]
         var regexes: [(regex: CompiledRegex, endpoint: Int32)] = []
-        let special: Set<String> = ["default", "hostnames", "include", "volatile"]
         for rule in rules {
             let endpoint: Int32
-            if let known = index[rule.endpoint] {
+            if let known = index[rule.id] {
                 endpoint = known
             } else {
-                endpoint = Int32(names.count)
-                index[rule.endpoint] = endpoint
-                names.append(rule.endpoint)
+                endpoint = Int32(ids.count)
+                index[rule.id] = endpoint
+                ids.append(rule.id)
+                names.append(rule.name)
             }
-            let key = rule.key
-            if key.hasPrefix("~*") {
-                regexes.append((try CompiledRegex(pattern: String(key.dropFirst(2)), caseless: true, key: key), endpoint))
-            } else if key.hasPrefix("~") {
-                regexes.append((try CompiledRegex(pattern: String(key.dropFirst(1)), caseless: false, key: key), endpoint))
+            let mapKey = rule.id.key
+            let key = mapKey.raw
+            if let pattern = mapKey.pattern {
+                regexes.append((try CompiledRegex(pattern: pattern, caseless: mapKey.caseless, key: key), endpoint))
             } else {
-                if special.contains(key) { continue }
-                let literal = key.hasPrefix("\\") ? String(key.dropFirst()) : key
+                if mapKey.isSpecialParameter { continue }
+                let literal = mapKey.key
                 let bytes = literal.utf8.map { CompiledRegex.lower($0) }
                 let hash = bytes.withUnsafeBytes { ByteHash.hash($0) }
                 // The first of duplicate exact keys wins, as nginx reports duplicates and keeps the first.
@@ -207,7 +220,8 @@ public final class EndpointClassifier {
                 }
             }
         }
-        endpoints = names
+        endpoints = ids
+        self.names = names
         self.exact = exact
         self.regexes = regexes
         var groups: [String: (length: Int, caseless: Bool, table: [UInt64: [Int]])] = [:]
@@ -339,10 +353,20 @@ public final class EndpointClassifier {
     }
 
     /// Classifies a path given as a string (for tools and tests; the hot path uses bytes).
-    public func endpoint(forPath path: String) -> String? {
+    public func endpoint(forPath path: String) -> EndpointID? {
+        index(forPath: path).map { endpoints[$0] }
+    }
+
+    /// The short name of the endpoint a path classifies to (tools and tests; names may repeat, use `endpoint(forPath:)`).
+    public func name(forPath path: String) -> String? {
+        index(forPath: path).map { names[$0] }
+    }
+
+    /// The endpoint index a path classifies to (into `endpoints` and `names`), nil when it matches no key.
+    public func index(forPath path: String) -> Int? {
         var bytes = Array(path.utf8)
         let result = bytes.withUnsafeMutableBytes { classify(UnsafeRawBufferPointer($0)) }
-        return result.endpoint >= 0 ? endpoints[Int(result.endpoint)] : nil
+        return result.endpoint >= 0 ? Int(result.endpoint) : nil
     }
 
     /// Paths currently cached (never more than the configured bound).

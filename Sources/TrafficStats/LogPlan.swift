@@ -118,9 +118,10 @@ public struct LogPlan: Sendable {
         TrafficConfiguration(rules: rules, latency: LatencySource(rawValue: latency) ?? .request, newServiceUpstreams: newServiceUpstreams)
     }
 
-    /// One classification rule per endpoint, named by its map key (unique, unlike short names).
+    /// One classification rule per endpoint: its identity (the map key as parsed, `\\` escape included) and its
+    /// short name for display.
     public static func rules(for model: RolloutModel) -> [EndpointRule] {
-        model.endpoints.map { EndpointRule(endpoint: $0.pattern, key: $0.pattern) }
+        model.endpoints.map { EndpointRule(id: $0.id, name: $0.name) }
     }
 }
 

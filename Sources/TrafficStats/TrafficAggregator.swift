@@ -1,5 +1,6 @@
 import AccessLog
 import Foundation
+import Rollout
 
 /// Which duration the latency figures use.
 public enum LatencySource: String, Sendable, Hashable, CaseIterable {
@@ -82,7 +83,7 @@ public final class TrafficAggregator {
     private let sinceChange: UnsafeMutablePointer<Int>
     private var heavyHitters: HeavyHitters
     private let newUpstreams: [[UInt8]]
-    private let endpointIndex: [String: Int]
+    private let endpointIndex: [EndpointID: Int]
     private let hostFigures: HostFigures?
 
     /// Counters kept behind a pointer so the per-line path pays no exclusivity checks.
@@ -135,8 +136,8 @@ public final class TrafficAggregator {
         counters.initialize(to: Counters())
         heavyHitters = HeavyHitters(capacity: configuration.notMigratedCapacity)
         newUpstreams = configuration.newServiceUpstreams.map { Array($0.utf8) }
-        var index: [String: Int] = [:]
-        for (i, name) in classifier.endpoints.enumerated() { index[name] = i }
+        var index: [EndpointID: Int] = [:]
+        for (i, id) in classifier.endpoints.enumerated() { index[id] = i }
         endpointIndex = index
         hostFigures = configuration.hosts.isEmpty ? nil : HostFigures(names: configuration.hosts, endpoints: count)
     }
@@ -147,8 +148,10 @@ public final class TrafficAggregator {
         counters.deallocate()
     }
 
-    /// The endpoint names, in rule order.
-    public var endpoints: [String] { classifier.endpoints }
+    /// The endpoints' identities, in rule order (an endpoint index points here).
+    public var endpoints: [EndpointID] { classifier.endpoints }
+    /// The endpoints' short names, by endpoint index (for display only).
+    public var names: [String] { classifier.names }
 
     @inline(__always)
     private func backend(_ parser: LogLineParser, role: LogRole) -> Int {
@@ -294,13 +297,13 @@ public final class TrafficAggregator {
     ///
     /// The split test counts only requests from then on; requests already aggregated since then (as far as the
     /// ten-second buckets reach) are counted again from the buckets. Unknown endpoints are ignored.
-    public func setConfiguredPercent(_ percent: Double?, endpoint name: String, at time: Int64) {
-        guard let endpoint = endpointIndex[name] else { return }
+    public func setConfiguredPercent(_ percent: Double?, endpoint id: EndpointID, at time: Int64) {
+        guard let endpoint = endpointIndex[id] else { return }
         // A different percent than the one known is a routing change; the first one known is not.
         if percentKnown[endpoint], configuredPercent[endpoint] != percent {
             let before = configuredPercent[endpoint] ?? 0
             let rollback = before > 0 && (percent ?? 0) <= 0
-            epochs[endpoint].note(RoutingChange(endpoint: name, time: time, rollback: rollback))
+            epochs[endpoint].note(RoutingChange(endpoint: id, time: time, rollback: rollback))
             hostFigures?.noteChange(endpoint: endpoint, time: time, rollback: rollback)
         }
         percentKnown[endpoint] = true
@@ -382,7 +385,7 @@ public final class TrafficAggregator {
             verdicts = classifier.endpoints.indices.map { verdict($0, end: to) }
             verdictsKey = (lines, changes, to)
         }
-        for (index, name) in classifier.endpoints.enumerated() {
+        for (index, id) in classifier.endpoints.enumerated() {
             var stats = EndpointStats(window: window)
             var verdict = Verdict.unknown
             if let to {
@@ -400,7 +403,7 @@ public final class TrafficAggregator {
                 verdict = verdicts[index]
             }
             let counts = requestSeries(index, to: to)
-            var entry = EndpointTraffic(endpoint: name, stats: stats,
+            var entry = EndpointTraffic(id: id, name: classifier.names[index], stats: stats,
                                         newShareSeries: zip(counts.current, counts.new).map { c, n in c + n > 0 ? Double(n) / Double(c + n) : nil },
                                         verdict: verdict, timeline: to.map { timeline(index, window: window, to: $0) },
                                         currentRequestSeries: counts.current, newRequestSeries: counts.new)

@@ -3,19 +3,19 @@ import Rollout
 
 /// An endpoint whose new-service share a change lowered, as the traffic confirmation watches it.
 public struct LoweredEndpoint: Sendable, Hashable {
-    /// The short name shown to the operator.
+    /// The endpoint's identity (its map key), which the log figures are keyed by.
+    public var id: EndpointID
+    /// The short name shown to the operator (display only).
     public var name: String
-    /// The map key (`EndpointID`'s text), which the log figures are keyed by.
-    public var pattern: String
     /// The share before the change, in percent (nil when unknown).
     public var percentBefore: Double?
     /// The share the config gives it now, in percent (0 after a rollback).
     public var percentAfter: Double
 
     /// Creates a watched endpoint.
-    public init(name: String, pattern: String, percentBefore: Double?, percentAfter: Double) {
+    public init(id: EndpointID, name: String, percentBefore: Double?, percentAfter: Double) {
+        self.id = id
         self.name = name
-        self.pattern = pattern
         self.percentBefore = percentBefore
         self.percentAfter = percentAfter
     }
@@ -100,7 +100,7 @@ public struct TrafficConfirmation: Sendable, Hashable {
         self.watchedSeconds = watchedSeconds
     }
 
-    /// Judges `lowered` from the requests each side answered since the drain (`counts` by pattern).
+    /// Judges `lowered` from the requests each side answered since the drain (`counts` by endpoint).
     public static func judge(_ lowered: [LoweredEndpoint], counts: (LoweredEndpoint) -> (current: Int, new: Int),
                              reloadedAt: Date, drainedAt: Date?, drainWatched: Bool, watchedSeconds: Double) -> TrafficConfirmation {
         let tested = max(1, lowered.filter { $0.percentAfter > 0 }.count)
@@ -126,8 +126,10 @@ public struct TrafficConfirmation: Sendable, Hashable {
     /// The endpoints a change lowered (share after below the share before), from its shifts and the model after it.
     public static func lowered(_ shifts: [EndpointShift], model: RolloutModel) -> [LoweredEndpoint] {
         shifts.filter { $0.percentAfter < $0.percentBefore }.compactMap { shift in
-            guard let endpoint = model.endpoints.first(where: { $0.name == shift.endpoint || $0.pattern == shift.endpoint }) else { return nil }
-            return LoweredEndpoint(name: endpoint.name, pattern: endpoint.pattern, percentBefore: shift.percentBefore.value,
+            // By identity; a shift without one (decoded from before they existed) by its short name.
+            let found = shift.id.flatMap { id in model.endpoints.first { $0.id == id } } ?? (shift.id == nil ? model.endpoints.first { $0.name == shift.endpoint } : nil)
+            guard let endpoint = found else { return nil }
+            return LoweredEndpoint(id: endpoint.id, name: endpoint.name, percentBefore: shift.percentBefore.value,
                                    percentAfter: shift.percentAfter.value)
         }
     }

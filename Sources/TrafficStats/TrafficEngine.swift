@@ -1,5 +1,6 @@
 import AccessLog
 import Foundation
+import Rollout
 
 /// A source of wall-clock Unix seconds, injected for lines whose format has no time variable.
 public typealias WallClock = @Sendable () -> Int64
@@ -99,7 +100,7 @@ public final class TrafficEngine {
     }
 
     /// Records that the configured new-service percent of an endpoint changed at a log time.
-    public func setConfiguredPercent(_ percent: Double?, endpoint: String, at time: Int64) {
+    public func setConfiguredPercent(_ percent: Double?, endpoint: EndpointID, at time: Int64) {
         aggregator.setConfiguredPercent(percent, endpoint: endpoint, at: time)
     }
 
@@ -167,7 +168,7 @@ public final class LiveTraffic: @unchecked Sendable {
     private var latest: [TrafficWindow: TrafficSnapshot] = [:]
     private var asked: [TrafficWindow: Double] = [:]
     private var askedUnpublished = false
-    private var pending: [(endpoint: String, percent: Double?, time: Int64)] = []
+    private var pending: [(endpoint: EndpointID, percent: Double?, time: Int64)] = []
     private var pendingChanges: [RoutingChange] = []
     private var thread: Thread?
     /// Counts runs: a loop ends when the run it belongs to is no longer the current one (`stop()` moves on).
@@ -320,7 +321,7 @@ public final class LiveTraffic: @unchecked Sendable {
     }
 
     /// Records that the configured percent of an endpoint changed at a log time (applied by the background task).
-    public func setConfiguredPercent(_ percent: Double?, endpoint: String, at time: Int64) {
+    public func setConfiguredPercent(_ percent: Double?, endpoint: EndpointID, at time: Int64) {
         lock.lock()
         pending.append((endpoint, percent, time))
         lock.unlock()

@@ -1,4 +1,5 @@
 import Foundation
+import Rollout
 
 /// A sliding window of log time over which figures are computed.
 public enum TrafficWindow: String, Sendable, Hashable, CaseIterable, Codable {
@@ -206,9 +207,11 @@ public struct EndpointStats: Sendable, Hashable, Codable {
     }
 }
 
-/// One endpoint's entry in a snapshot: its name, its figures and the recent per-second new-service share.
+/// One endpoint's entry in a snapshot: its identity, its figures and the recent per-second new-service share.
 public struct EndpointTraffic: Sendable, Hashable {
-    /// The endpoint's name as given in the rules.
+    /// The endpoint's identity (its map key): what the entry is looked up by.
+    public var id: EndpointID
+    /// The endpoint's short name as given in the rules, for display only (two endpoints may share one).
     public var endpoint: String
     /// The figures over the snapshot's window.
     public var stats: EndpointStats
@@ -230,9 +233,10 @@ public struct EndpointTraffic: Sendable, Hashable {
     public var lingeringHosts: [LingeringHost] = []
 
     /// Creates an entry.
-    public init(endpoint: String, stats: EndpointStats, newShareSeries: [Double?] = [], verdict: Verdict = .unknown,
+    public init(id: EndpointID, name: String, stats: EndpointStats, newShareSeries: [Double?] = [], verdict: Verdict = .unknown,
                 timeline: EndpointTimeline? = nil, currentRequestSeries: [Int] = [], newRequestSeries: [Int] = []) {
-        self.endpoint = endpoint
+        self.id = id
+        self.endpoint = name
         self.stats = stats
         self.newShareSeries = newShareSeries
         self.verdict = verdict
@@ -299,8 +303,11 @@ public struct TrafficSnapshot: Sendable, Hashable {
         self.unreadable = unreadable
     }
 
-    /// The figures of an endpoint by name.
-    public func endpoint(_ name: String) -> EndpointTraffic? { endpoints.first { $0.endpoint == name } }
+    /// The figures of an endpoint by identity.
+    public func endpoint(_ id: EndpointID) -> EndpointTraffic? { endpoints.first { $0.id == id } }
+
+    /// The figures of the first endpoint shown as `name` (tests and tools; names are for display and may repeat).
+    public func endpoint(named name: String) -> EndpointTraffic? { endpoints.first { $0.endpoint == name } }
 
     /// Malformed line counts per file path, as `"malformed": {PATH: count}` prints them.
     public var malformedCounts: [String: Int] { malformed.mapValues(\.count) }

@@ -178,7 +178,7 @@ public enum VerdictLab {
         let logFormat = try LogFormat(name: "timed", template: format)
         let rules = endpoints.map { EndpointRule(endpoint: $0.name, key: "~^" + $0.path.replacingOccurrences(of: ".", with: "\\.") + "$") }
         let aggregator = try TrafficAggregator(configuration: TrafficConfiguration(rules: rules, verdict: plan.settings))
-        for e in endpoints { aggregator.setConfiguredPercent(e.percent, endpoint: e.name, at: start) }
+        for (e, rule) in zip(endpoints, rules) { aggregator.setConfiguredPercent(e.percent, endpoint: rule.id, at: start) }
         let parser = LogLineParser(format: logFormat)
         var traffic = Traffic(plan)
         var looks = Array(repeating: [Look](), count: endpoints.count)

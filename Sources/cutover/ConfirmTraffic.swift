@@ -30,10 +30,10 @@ extension TrafficConfirmation {
     }
 
     /// The guard's confirmation of a rollback: `endpoints` are at 0% now; `oldWorkers` served before the reload.
-    static func watch(context: Context, logs: LogOptions, endpoints: [(name: String, pattern: String)], seconds: Double,
+    static func watch(context: Context, logs: LogOptions, endpoints: [(name: String, id: EndpointID)], seconds: Double,
                       oldWorkers: Set<Int32>, reloadedAt: Date) throws -> TrafficConfirmation {
         try watch(context: context, logs: logs,
-                  lowered: endpoints.map { LoweredEndpoint(name: $0.name, pattern: $0.pattern, percentBefore: nil, percentAfter: 0) },
+                  lowered: endpoints.map { LoweredEndpoint(id: $0.id, name: $0.name, percentBefore: nil, percentAfter: 0) },
                   seconds: seconds, drain: oldWorkers.isEmpty ? nil : WorkerDrain(pids: oldWorkers), reloadedAt: reloadedAt)
     }
 
@@ -71,12 +71,12 @@ extension TrafficConfirmation {
         if let unreadable = snapshot.unreadable.first {
             throw CLIError(message: "cannot confirm the traffic: \(unreadable.value)", code: ExitStatus.trafficNotConfirmed.rawValue)
         }
-        var counts: [String: (current: Int, new: Int)] = [:]
+        var counts: [EndpointID: (current: Int, new: Int)] = [:]
         for entry in snapshot.endpoints {
-            let known = counts[entry.endpoint] ?? (0, 0)
-            counts[entry.endpoint] = (known.current + entry.stats.current.requests, known.new + entry.stats.new.requests)
+            let known = counts[entry.id] ?? (0, 0)
+            counts[entry.id] = (known.current + entry.stats.current.requests, known.new + entry.stats.new.requests)
         }
-        return TrafficConfirmation.judge(lowered, counts: { counts[$0.pattern] ?? (0, 0) }, reloadedAt: reloadedAt,
+        return TrafficConfirmation.judge(lowered, counts: { counts[$0.id] ?? (0, 0) }, reloadedAt: reloadedAt,
                                          drainedAt: drainedAt, drainWatched: drain != nil,
                                          watchedSeconds: (clock.monotonic() - start).millisecondsDouble / 1000)
     }
@@ -85,11 +85,12 @@ extension TrafficConfirmation {
 extension TrafficConfirmation {
     /// The endpoints the journaled rollback `id` sent back to the current service (those at 0% in the config
     /// now), with the context re-read after it and the record's time; nil when there is nothing to confirm.
-    static func rolledBack(journal id: String, context: Context) -> (context: Context, endpoints: [(name: String, pattern: String)], reloadedAt: Date)? {
+    static func rolledBack(journal id: String, context: Context) -> (context: Context, endpoints: [(name: String, id: EndpointID)], reloadedAt: Date)? {
         guard let record = try? context.applier.pipeline.history().last(where: { $0.id == id }),
               let config = try? ConfigSet.load(path: context.configPath, prefix: context.applier.prefix) else { return nil }
         let model = Discovery.discover(config, names: context.settings.names)
-        let endpoints = model.endpoints.filter { record.change.endpoints.contains($0.name) && $0.percent == .zero }.map { (name: $0.name, pattern: $0.pattern) }
+        let touched = Set(record.change.endpointIDs(in: model))
+        let endpoints = model.endpoints.filter { touched.contains($0.id) && $0.percent == .zero }.map { (name: $0.name, id: $0.id) }
         guard !endpoints.isEmpty else { return nil }
         var fresh = context
         fresh.config = config

@@ -44,7 +44,7 @@ struct GuardCommand: ParsableCommand {
             say("guard: config \(context.configPath); plans \(store.path); auto_rollback \(g.autoRollback ? "on" : "off")"
                 + (g.autoRollback ? " for \(g.endpoints.map { $0.joined(separator: ", ") } ?? "every endpoint"), cooldown \(DurationText.format(g.cooldownSeconds))" : "")
                 + (g.notify.isEmpty ? "" : "; notify \(g.notify.first ?? "")"))
-            let figures = GuardMetrics(endpoints: LogPlan.rules(for: context.model).map(\.endpoint))
+            let figures = GuardMetrics(endpoints: LogPlan.rules(for: context.model).map(\.id))
             let health = GuardHealth()
             var server: MetricsServer?
             if let metrics, let address = try? MetricsAddress(parsing: metrics) {
@@ -79,7 +79,7 @@ struct GuardCommand: ParsableCommand {
                     printError("cutover guard: the log reader stopped: \(error)")
                 }
                 if let snapshot = traffic.live.snapshot(.oneMinute) {
-                    let verdicts = Dictionary(snapshot.endpoints.map { ($0.endpoint, $0.verdict) }, uniquingKeysWith: { a, _ in a })
+                    let verdicts = Dictionary(snapshot.endpoints.map { ($0.id, $0.verdict) }, uniquingKeysWith: { a, _ in a })
                     let control = context.applier.pipeline.configuration.nginx
                     let workers = TrafficConfirmation.workers(pidFile: control.masterPidFile ?? control.reloadSignalPidFile)
                     do {
@@ -198,14 +198,14 @@ struct JournalFeed {
         let config = (try? ConfigSet.load(path: context.configPath, prefix: context.applier.prefix)) ?? context.config
         let model = Discovery.discover(config, names: context.settings.names)
         self.model = model
-        let changes = Settings.routingChanges(journal: fresh, model: model, names: model.endpoints.map(\.pattern))
-        var last: [String: Int64] = [:]
+        let changes = Settings.routingChanges(journal: fresh, model: model)
+        var last: [EndpointID: Int64] = [:]
         for change in changes {
             live.noteRoutingChange(change)
             last[change.endpoint] = change.time
         }
         for e in model.endpoints {
-            live.setConfiguredPercent(e.target == nil ? nil : e.percent.value, endpoint: e.pattern, at: last[e.pattern] ?? Int64.min)
+            live.setConfiguredPercent(e.target == nil ? nil : e.percent.value, endpoint: e.id, at: last[e.id] ?? Int64.min)
         }
     }
 }
@@ -266,7 +266,7 @@ struct ConfirmationJob: @unchecked Sendable {
 
     var context: Context
     var logs: LogOptions
-    var endpoints: [(name: String, pattern: String)]
+    var endpoints: [(name: String, id: EndpointID)]
     var seconds: Double
     var oldWorkers: Set<Int32>
     var reloadedAt: Date
@@ -286,10 +286,10 @@ struct ConfirmationJob: @unchecked Sendable {
         do {
             let result = try TrafficConfirmation.watch(context: context, logs: logs, endpoints: endpoints, seconds: seconds,
                                                        oldWorkers: oldWorkers, reloadedAt: reloadedAt)
-            event = AutopilotEvent(result.confirmed ? .rollbackConfirmed : .rollbackNotConfirmed, time: context.clock.now(), endpoint: endpoints.first?.pattern,
+            event = AutopilotEvent(result.confirmed ? .rollbackConfirmed : .rollbackNotConfirmed, time: context.clock.now(), endpoint: endpoints.first?.id.key.key,
                                    outcome: result.confirmed ? "confirmed" : "not-confirmed", journal: journal, message: result.message)
         } catch {
-            event = AutopilotEvent(.rollbackNotConfirmed, time: context.clock.now(), endpoint: endpoints.first?.pattern, outcome: "not-confirmed", journal: journal,
+            event = AutopilotEvent(.rollbackNotConfirmed, time: context.clock.now(), endpoint: endpoints.first?.id.key.key, outcome: "not-confirmed", journal: journal,
                                    message: "\(names): the traffic could not be confirmed: \(error)")
         }
         return event

@@ -38,7 +38,8 @@ enum RoutesReport {
                          ("file", .string(g.location.file)), ("line", .int(g.location.line))])
             })),
             ("endpoints", .array(model.endpoints.map { e in
-                .object([("name", .string(e.name)), ("pattern", .string(e.pattern)), ("target", .optional(e.target, JSON.string)),
+                .object([("name", .string(e.name)), ("pattern", .string(e.pattern)), ("id", .string(e.id.description)),
+                         ("target", .optional(e.target, JSON.string)),
                          ("group", .optional(e.groupName ?? e.assignment, JSON.string)), ("percent", .double(e.percent.value)),
                          ("file", .string(e.location.file)), ("line", .int(e.location.line))] + endpointExtras(e))
             })),

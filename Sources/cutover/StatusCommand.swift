@@ -65,14 +65,14 @@ struct StatusCommand: ParsableCommand {
             }
             // The journal's changes split every endpoint's requests into before and since its last change.
             let records = (try? Journal(path: context.settings.journalPath(config: context.configPath)).records()) ?? []
-            let changes = Settings.routingChanges(journal: records, model: context.model, names: context.model.endpoints.map(\.pattern))
-            var lastChange: [String: Int64] = [:]
+            let changes = Settings.routingChanges(journal: records, model: context.model)
+            var lastChange: [EndpointID: Int64] = [:]
             for change in changes {
                 engine.noteRoutingChange(change)
                 lastChange[change.endpoint] = change.time
             }
             for e in context.model.endpoints {
-                engine.setConfiguredPercent(e.target == nil ? nil : e.percent.value, endpoint: e.pattern, at: lastChange[e.pattern] ?? Int64.min)
+                engine.setConfiguredPercent(e.target == nil ? nil : e.percent.value, endpoint: e.id, at: lastChange[e.id] ?? Int64.min)
             }
             // Read what is written on every core, then to the current end of every file (bounded: each poll
             // consumes what is there).
@@ -157,12 +157,12 @@ enum StatusReport {
 
     static func json(_ model: RolloutModel, snapshot: TrafficSnapshot, configPath: String,
                      hostConfig: HostConfigReporting? = nil, syslogListen: String? = nil) -> JSON {
-        let byPattern = Dictionary(snapshot.endpoints.map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
+        let byID = Dictionary(snapshot.endpoints.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         guard case .object(var fields) = RoutesReport.json(model, configPath: configPath, endpointExtras: { e in
-            [("stats", byPattern[e.pattern].map { stats($0.stats) } ?? stats(EndpointStats(window: snapshot.window))),
-             ("verdict", verdict(byPattern[e.pattern]?.verdict ?? .unknown)),
-             ("by_host", byHost(byPattern[e.pattern], hosts: snapshot.hosts)),
-             ("lingering_hosts", .array((byPattern[e.pattern]?.lingeringHosts ?? []).map { .object([("name", .string($0.name)), ("requests", .int($0.requests))]) }))]
+            [("stats", byID[e.id].map { stats($0.stats) } ?? stats(EndpointStats(window: snapshot.window))),
+             ("verdict", verdict(byID[e.id]?.verdict ?? .unknown)),
+             ("by_host", byHost(byID[e.id], hosts: snapshot.hosts)),
+             ("lingering_hosts", .array((byID[e.id]?.lingeringHosts ?? []).map { .object([("name", .string($0.name)), ("requests", .int($0.requests))]) }))]
         }) else { return .null }
         fields.append(("not_migrated", .array(snapshot.notMigrated.map { .object([("path", .string($0.path)), ("requests", .int($0.requests))]) })))
         fields.append(("malformed", .object(snapshot.malformedCounts.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })))
@@ -210,14 +210,14 @@ enum StatusReport {
         func ms(_ v: Double?) -> String { v.map { String(format: "%.0f", $0) } ?? "-" }
         func rate(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 * 100) } ?? "-" }
         func signed(_ v: Double?, _ f: (Double?) -> String) -> String { v.map { ($0 >= 0 ? "+" : "") + f($0) } ?? "-" }
-        let byPattern = Dictionary(snapshot.endpoints.map { ($0.endpoint, $0) }, uniquingKeysWith: { a, _ in a })
+        let byID = Dictionary(snapshot.endpoints.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var out = "config: \(configPath)   window: \(snapshot.window.rawValue)   lines: \(snapshot.lines)\n\n"
         // Comparisons (and their per-service columns) cover the requests since the last change inside the window.
         out += RoutesReport.table(
             ["ENDPOINT", "GROUP", "CONF%", "OBS% [95% CI]", "REQ cur|new", "5XX% cur|new", "Δ5XX", "P50 cur|new", "P95 cur|new", "P99 cur|new", "ΔP99", "SPLIT", "SINCE", "VERDICT"],
             model.endpoints.map { e in
-                let s = byPattern[e.pattern]?.stats ?? EndpointStats(window: snapshot.window)
-                let v = byPattern[e.pattern]?.verdict ?? .unknown
+                let s = byID[e.id]?.stats ?? EndpointStats(window: snapshot.window)
+                let v = byID[e.id]?.verdict ?? .unknown
                 let c = s.comparedCurrent, n = s.comparedNew
                 let ci = s.observedPercentCI.map { "[\(pct($0.first)), \(pct($0.last))]" } ?? ""
                 return [e.name, e.groupName ?? e.assignment ?? "-", e.percent.plain, "\(pct(s.observedPercent)) \(ci)",
@@ -227,7 +227,7 @@ enum StatusReport {
                         signed(s.p99DeltaMs, ms), s.splitMismatch == true ? "MISMATCH" : (s.splitMismatch == false ? "ok" : "-"),
                         s.since.map { settings.clock($0) } ?? "-", verdictCell(v)]
             })
-        let judged = model.endpoints.compactMap { e in byPattern[e.pattern].map { (e.name, $0.verdict) } }
+        let judged = model.endpoints.compactMap { e in byID[e.id].map { (e.name, $0.verdict) } }
         if !judged.isEmpty {
             out += "\nverdicts (each claim at \(String(format: "%g", settings.confidence * 100))% confidence, valid however often you look):\n"
             for (name, v) in judged {
@@ -243,7 +243,7 @@ enum StatusReport {
                         config?.sha256.map { String($0.prefix(12)) } ?? "-", config?.drift == true ? "DRIFT" : "-"]
             })
             let lingering = model.endpoints.compactMap { e -> String? in
-                guard let hosts = byPattern[e.pattern]?.lingeringHosts, !hosts.isEmpty else { return nil }
+                guard let hosts = byID[e.id]?.lingeringHosts, !hosts.isEmpty else { return nil }
                 return "  \(e.name): rolled back, but \(hosts.map { "\($0.name) (\($0.requests) new-service requests since)" }.joined(separator: ", ")) still sends to the new service: check that host's reload"
             }
             if !lingering.isEmpty { out += "\nhosts still on the new service after a rollback:\n" + lingering.joined(separator: "\n") + "\n" }

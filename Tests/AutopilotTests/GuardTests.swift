@@ -8,10 +8,10 @@ import Testing
 import TrafficStats
 
 @Suite struct GuardTests {
-    static let a = "~^/v2/a$", c = "~^/v2/c$"
+    static let a = EndpointID(raw: "~^/v2/a$"), c = EndpointID(raw: "~^/v2/c$")
     let on = GuardSettings(autoRollback: true, endpoints: nil, cooldownSeconds: 600, notify: [])
 
-    func bad(_ w: World, _ key: String, since: Int64) -> Verdict {
+    func bad(_ w: World, _ key: EndpointID, since: Int64) -> Verdict {
         w.verdict(key, .bad, new: 3000, since: since, reasons: ["5xx 5.0% vs 0.2% (+4.8 pp, margin 0.5 pp)"])
     }
 
@@ -32,7 +32,7 @@ import TrafficStats
         #expect(try w.autopilot.tick(verdicts: [Self.a: bad(w, Self.a, since: 100)]).isEmpty)
         w.autopilot.notifier?.waitUntilIdle(limit: .seconds(5))
         let sent = try JSONSerialization.jsonObject(with: Data(try #require(w.notifyRunner.inputs.first).input.utf8)) as? [String: Any]
-        #expect(sent?["event"] as? String == "automatic-rollback" && sent?["endpoint"] as? String == Self.a && sent?["verdict"] as? String == "bad")
+        #expect(sent?["event"] as? String == "automatic-rollback" && sent?["endpoint"] as? String == Self.a.description && sent?["verdict"] as? String == "bad")
         #expect(sent?["percent_before"] as? Double == 10 && sent?["percent_after"] as? Double == 0 && sent?["journal"] as? String == record.id)
         w.nginx.verifyAllRan()
     }

@@ -7,7 +7,7 @@ import Testing
 import TrafficStats
 
 @Suite struct PlanTests {
-    static let c = "~^/v2/c$", a = "~^/v2/a$", b = "~^/v2/b$"
+    static let c = EndpointID(raw: "~^/v2/c$"), a = EndpointID(raw: "~^/v2/a$"), b = EndpointID(raw: "~^/v2/b$")
 
     func steps(_ p: [Int]) -> [Percent] { p.map { Percent(hundredths: $0 * 100) } }
 
@@ -87,7 +87,8 @@ import TrafficStats
         let journal = try w.journal()
         // The isolation is one journaled change that moves nobody's share.
         #expect(journal.map(\.change.action) == ["isolate", "group"])
-        #expect(journal[0].change.percentsBefore["endpoint:a"] == 10 && journal[0].change.percentsAfter["ramp_a_routing"] == 10)
+        #expect(journal[0].change.endpointPercentsBefore[Self.a] == 10 && journal[0].change.endpointPercentsAfter[Self.a] == 10)
+        #expect(journal[0].change.percentsAfter == ["ramp_a_routing": 10], "the group map holds groups only")
         #expect(try w.plan(plan.id)?.group == "ramp_a_routing")
         #expect(try w.store.records().map(\.event) == ["created", "isolated", "step"])
         w.nginx.verifyAllRan()

@@ -39,7 +39,7 @@ final class World: @unchecked Sendable {
     let store: PlanStore
     var autopilot: Autopilot
     private let lock = NSLock()
-    private var changed: [String: Int64] = [:]
+    private var changed: [EndpointID: Int64] = [:]
     let notifyArgv = ["notify-hook", "--json"]
     var failures: [AutopilotEvent] { lock.withLock { failed } }
     private var failed: [AutopilotEvent] = []
@@ -66,7 +66,7 @@ final class World: @unchecked Sendable {
         let notifier = Notifier(argv: notifyArgv, runner: notifyRunner, timeout: .seconds(5), clock: .system) { [self] e in lock.withLock { failed.append(e) } }
         let a = Autopilot(applier: World.applier(dir, runner: nginx, clock: clock), store: store, guardSettings: guardSettings,
                           clock: clock.applyClock, notifier: notifier)
-        a.onApplied = { [self] change in lock.withLock { for e in change.endpoints { changed[e.key] = change.time } } }
+        a.onApplied = { [self] change in lock.withLock { for e in change.endpoints { changed[e.id] = change.time } } }
         return a
     }
 
@@ -84,7 +84,7 @@ final class World: @unchecked Sendable {
     }
 
     /// A verdict on the requests since the last change the autopilot made to `key` (or `since`).
-    func verdict(_ key: String, _ state: VerdictState, new: Int, since: Int64? = nil, reasons: [String] = []) -> Verdict {
+    func verdict(_ key: EndpointID, _ state: VerdictState, new: Int, since: Int64? = nil, reasons: [String] = []) -> Verdict {
         let from = since ?? lock.withLock { changed[key] } ?? 0
         return Verdict(state: state, reasons: reasons.isEmpty ? ["5xx 0.4% vs 0.3% (+0.1 pp, margin 0.5 pp)"] : reasons,
                        since: from, baseline: .concurrent, newRequests: new, currentRequests: new * 9)

@@ -167,7 +167,7 @@ import TrafficStats
     @Test func enterOpensTheDetailView() throws {
         var state = try Self.state(width: 120, height: 40)
         press(&state, .enter)
-        #expect(state.overlay == .detail(.endpoint("~^/v2/content_api/search\\.query$"), scroll: 0))
+        #expect(state.overlay == .detail(.endpoint(EndpointID(raw: "~^/v2/content_api/search\\.query$")), scroll: 0))
         let endpoint = render(state, width: 120, height: 40)
         assertSnapshot(endpoint.snapshot(), name: "detail-endpoint-120x40")
         #expect(Self.text(endpoint).contains("p50 106 · p90 263 · p95 591 · p99 1543 · max 4645"))
@@ -265,7 +265,7 @@ import TrafficStats
         #expect(state.selectedRow?.endpoint.name == "book.list_reviews")
         #expect(state.overlay == .none)
         press(&state, .mouse(MouseEvent(.press, x: 10, y: row)))
-        #expect(state.overlay == .detail(.endpoint("~^/v2/content_api/book\\.list_reviews$"), scroll: 0), "a second click opens the row")
+        #expect(state.overlay == .detail(.endpoint(EndpointID(raw: "~^/v2/content_api/book\\.list_reviews$")), scroll: 0), "a second click opens the row")
         state.overlay = .none
         press(&state, .mouse(MouseEvent(.wheelUp, x: 10, y: row)))
         #expect(state.selectedRow?.endpoint.name == "user.get_bookmarks")

@@ -1,3 +1,4 @@
+import Rollout
 import Apply
 @testable import Dashboard
 import Foundation
@@ -26,7 +27,7 @@ final class ScriptedTraffic: TrafficSource, @unchecked Sendable {
     }
 
     var error: String? { nil }
-    func setConfiguredPercent(_ percent: Double?, endpoint: String, at time: Int64) {}
+    func setConfiguredPercent(_ percent: Double?, endpoint: EndpointID, at time: Int64) {}
 
     var backfill: BackfillProgress? {
         lock.lock()

@@ -1,5 +1,6 @@
 import Dashboard
 import Foundation
+import Rollout
 import TrafficStats
 
 /// Traffic figures for the screen tests written out as plain values, so a change in the statistics code does
@@ -122,11 +123,17 @@ enum PlainFixtures {
                                 currentP99: currentP99, newP99: newP99)
     }
 
+    /// The demo config's endpoint identities by short name (the entries are written by name).
+    static let ids: [String: EndpointID] = {
+        let model = (try? Fixtures.loaded().model)?.endpoints ?? []
+        return Dictionary(model.map { ($0.name, $0.id) }, uniquingKeysWith: { a, _ in a })
+    }()
+
     /// The snapshot of every entry for a five-minute window ending at `logTime`.
     static func snapshot(logTime: Int64, window: TrafficWindow = .fiveMinutes) -> TrafficSnapshot {
         let endpoints = entries.map { e in
             // The last minute's per-second new share: the share the endpoint is at now.
-            EndpointTraffic(endpoint: e.name, stats: stats(e, window: window),
+            EndpointTraffic(id: ids[e.name] ?? EndpointID(raw: e.name), name: e.name, stats: stats(e, window: window),
                             newShareSeries: Array(repeating: e.shareAfter / 100, count: 60), verdict: e.verdict,
                             timeline: timeline(e, end: logTime))
         }

@@ -14,7 +14,7 @@ struct FixedTraffic: TrafficSource {
     var figures: TrafficSnapshot
     func snapshot(_ window: TrafficWindow) -> TrafficSnapshot? { figures }
     var error: String? { nil }
-    func setConfiguredPercent(_ percent: Double?, endpoint: String, at time: Int64) {}
+    func setConfiguredPercent(_ percent: Double?, endpoint: EndpointID, at time: Int64) {}
 }
 
 /// Scripted wall time: each reading is half a second after the last (the loop reads it once per refresh).

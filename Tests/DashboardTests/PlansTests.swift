@@ -13,8 +13,8 @@ import TrafficStats
 enum PlanFixtures {
     static let holder = LeaseHolder(pid: 4242, host: "ops-1", user: "deploy", role: "guard", since: Fixtures.now.addingTimeInterval(-3600))
 
-    static func key(_ state: AppState, _ name: String) throws -> String {
-        try #require(state.model?.endpoints.first { $0.name == name }).pattern
+    static func key(_ state: AppState, _ name: String) throws -> EndpointID {
+        try #require(state.model?.endpoints.first { $0.name == name }).id
     }
 
     static func plan(_ id: String, _ target: PlanTarget, steps: [Int] = [1, 5, 10, 25, 50, 100], state: PlanState, step: Int? = nil,
@@ -214,7 +214,7 @@ enum PlanFixtures {
         let search = try PlanFixtures.key(state, "search.query")
         #expect(verdicts?[search]?.state == .bad, "the verdicts go by map key")
         #expect(reduce(&state, .tick(Fixtures.now.addingTimeInterval(5))).isEmpty, "one round at a time")
-        let step = AutopilotEvent(.planStep, time: Fixtures.now, plan: PlanID(raw: "p-0000a1b2"), endpoint: search, percentBefore: 5, percentAfter: 10,
+        let step = AutopilotEvent(.planStep, time: Fixtures.now, plan: PlanID(raw: "p-0000a1b2"), endpoint: search.key.key, percentBefore: 5, percentAfter: 10,
                                   outcome: "applied", journal: "j1", message: "step 3/6: ramp 5% → 10%")
         var after = state.autopilot.snapshot
         after.executor = .thisDashboard(since: Fixtures.now)
@@ -231,14 +231,14 @@ enum PlanFixtures {
     @Test func anAutomaticRollbackHereIsConfirmedFromTheTrafficLikeAKeyPress() throws {
         var state = try PlanFixtures.state()
         let search = try PlanFixtures.key(state, "search.query")
-        let rollback = AutopilotEvent(.automaticRollback, time: Fixtures.now.addingTimeInterval(-30), endpoint: search, percentBefore: 50, percentAfter: 0,
+        let rollback = AutopilotEvent(.automaticRollback, time: Fixtures.now.addingTimeInterval(-30), endpoint: search.key.key, percentBefore: 50, percentAfter: 0,
                                       verdict: .bad, outcome: "applied", journal: "j9", message: "search.query rolled back by itself (50% → 0%); held for 10m")
         #expect(reduce(&state, .autopilotReported(AutopilotReport(snapshot: state.autopilot.snapshot, events: [rollback]))) == [.reloadConfig, .loadJournal])
         #expect(state.lastApply?.action == "rollback" && state.lastApply?.summary == "autopilot: search.query rolled back by itself (50% → 0%); held for 10m")
         #expect(state.status?.isError == true && state.status?.text.hasPrefix("autopilot: automatic-rollback") == true)
         // A breach with auto_rollback off changes nothing: no last change.
         var quiet = try PlanFixtures.state()
-        let breach = AutopilotEvent(.breach, time: Fixtures.now, endpoint: search, verdict: .bad, message: "search.query is bad; auto_rollback is off, nothing done")
+        let breach = AutopilotEvent(.breach, time: Fixtures.now, endpoint: search.key.key, verdict: .bad, message: "search.query is bad; auto_rollback is off, nothing done")
         #expect(reduce(&quiet, .autopilotReported(AutopilotReport(snapshot: quiet.autopilot.snapshot, events: [breach]))).isEmpty)
         #expect(quiet.lastApply?.action == "group" && quiet.status?.text.contains("auto_rollback is off") == true)
     }

@@ -14,7 +14,7 @@ func press(_ state: inout AppState, _ keys: Key...) -> [Effect] {
 
 func select(_ state: inout AppState, name: String) throws {
     let endpoint = try #require(state.model?.endpoints.first { $0.name == name })
-    state.selectedPattern = endpoint.pattern
+    state.selectedEndpoint = endpoint.id
 }
 
 func confirmSummary(_ state: AppState) -> PendingChange? {
@@ -306,7 +306,7 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
         #expect(state.selectedRow?.endpoint.name == "search.query")
         #expect(state.verdictSummary.counts.first.map { $0.0 == .bad && $0.1 == 1 } == true)
         // The rows show the snapshot's verdicts as they are: the dashboard decides nothing.
-        for row in state.rows { #expect(row.verdict == state.snapshot?.endpoint(EndpointNaming.names(for: [row.endpoint])[0])?.verdict) }
+        for row in state.rows { #expect(row.verdict == state.snapshot?.endpoint(row.endpoint.id)?.verdict) }
     }
 }
 
@@ -317,25 +317,24 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
     static let from: Int64 = 1_700_000_002
 
     /// A state right after the dashboard applied a change taking `endpoint` from its share to `percent`.
-    static func changed(to percent: Percent, drainWatched: Bool = true) throws -> (AppState, Endpoint, String) {
+    static func changed(to percent: Percent, drainWatched: Bool = true) throws -> (AppState, Endpoint, EndpointID) {
         var state = try Fixtures.state()
         state.timeZone = try #require(TimeZone(identifier: "UTC"))
         let model = try #require(state.model)
         let index = try #require(model.endpoints.firstIndex { $0.percent > percent && $0.target != nil })
         let endpoint = model.endpoints[index]
-        let name = EndpointNaming.names(for: model.endpoints)[index]
         _ = reduce(&state, .applyFinished(ApplyStatus(
             action: percent == .zero ? "rollback" : "group", summary: "change", outcome: .applied, message: "ok",
             finishedAt: reloaded, shifts: [EndpointShift(endpoint: endpoint.name, groupBefore: endpoint.group, groupAfter: endpoint.group,
-                                                         percentBefore: endpoint.percent, percentAfter: percent)],
+                                                         percentBefore: endpoint.percent, percentAfter: percent, id: endpoint.id)],
             drainWatched: drainWatched)))
-        return (state, endpoint, name)
+        return (state, endpoint, endpoint.id)
     }
 
-    /// A snapshot at `logTime` whose last 60 seconds carry `perSecond(second)` = (current, new) for `name`.
-    static func snapshot(_ name: String, logTime: Int64, _ perSecond: (Int64) -> (Int, Int)) -> TrafficSnapshot {
+    /// A snapshot at `logTime` whose last 60 seconds carry `perSecond(second)` = (current, new) for `id`.
+    static func snapshot(_ id: EndpointID, logTime: Int64, _ perSecond: (Int64) -> (Int, Int)) -> TrafficSnapshot {
         let seconds = (logTime - 59...logTime).map { perSecond($0) }
-        let entry = EndpointTraffic(endpoint: name, stats: EndpointStats(window: .fiveMinutes),
+        let entry = EndpointTraffic(id: id, name: id.description, stats: EndpointStats(window: .fiveMinutes),
                                     currentRequestSeries: seconds.map(\.0), newRequestSeries: seconds.map(\.1))
         return TrafficSnapshot(window: .fiveMinutes, logTime: logTime, endpoints: [entry], notMigrated: [], malformed: [:],
                                lines: 0, unclassified: 0)
@@ -360,7 +359,7 @@ func confirmSummary(_ state: AppState) -> PendingChange? {
                 + "22:13:20.412 (old workers drained at 22:13:21.1); 150 answered by the current service in 30.0 s")
         // The status line and the detail pane both say it.
         state.status = StatusMessage("rollback: validated, reloaded")
-        state.selectedPattern = endpoint.pattern
+        state.selectedEndpoint = endpoint.id
         let screen = render(state, width: 250, height: 40).lines()
         let lines = screen.filter { $0.contains("traffic confirms the rollback: 0 new-service requests") }
         #expect(lines.count == 2, "the status line and the detail pane:\n\(screen.joined(separator: "\n"))")

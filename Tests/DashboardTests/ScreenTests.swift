@@ -61,7 +61,7 @@ func render(_ state: AppState, width: Int, height: Int, colorMode: ColorMode = .
         for (w, h) in [(40, 10), (1, 1), (0, 0), (10, 3), (200, 60), (79, 23)] {
             for view in DashboardView.allCases {
                 state.view = view
-                for overlay: Overlay in [.none, .help(page: 0), .help(page: 9), .detail(.endpoint("~^/v2/content_api/search\\.query$"), scroll: 3), .detail(.journal("2"), scroll: 0), .detail(.problem(0), scroll: 0), .groupPicker(selected: 2),
+                for overlay: Overlay in [.none, .help(page: 0), .help(page: 9), .detail(.endpoint(EndpointID(raw: "~^/v2/content_api/search\\.query$")), scroll: 3), .detail(.journal("2"), scroll: 0), .detail(.problem(0), scroll: 0), .groupPicker(selected: 2),
                                          .confirm(PendingChange(operation: .undo, summary: "undo group of 02:00:00: group3_routing 25% → 10%",
                                                                 isRollback: false))] {
                     state.overlay = overlay

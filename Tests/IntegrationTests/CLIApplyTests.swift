@@ -110,7 +110,8 @@ import Testing
         let endpoints = try #require(document["endpoints"] as? [[String: Any]])
         #expect(endpoints.count == 3)
         for endpoint in endpoints {
-            #expect(Set(endpoint.keys) == ["name", "pattern", "target", "group", "percent", "file", "line"], "\(endpoint)")
+            #expect(Set(endpoint.keys) == ["name", "pattern", "id", "target", "group", "percent", "file", "line"], "\(endpoint)")
+            #expect(endpoint["id"] as? String == endpoint["pattern"] as? String, "no key here is escaped, so its identity reads as its pattern")
             #expect(endpoint["file"] as? String == setup.routingPath)
         }
         #expect(endpoints.compactMap { $0["pattern"] as? String } == ReferenceRouting.endpoints.map(\.key))

@@ -25,7 +25,7 @@ private struct Fixture {
         _ = try dir.write("routing.conf", routing)
         model = Discovery.discover(try ConfigSet.load(path: dir.file("routing.conf")), names: RolloutNames())
         let rules = LogPlan.rules(for: model)
-        metrics = GuardMetrics(endpoints: rules.map(\.endpoint))
+        metrics = GuardMetrics(endpoints: rules.map(\.id))
         engine = try TrafficEngine(sources: [LogSource(path: dir.file("access.log"), role: .main, format: Self.format),
                                              LogSource(path: dir.file("migration.log"), role: .migration, format: Self.format)],
                                    start: .beginning, configuration: TrafficConfiguration(rules: rules), wallClock: { 5 },
@@ -94,7 +94,7 @@ private struct Fixture {
         for _ in 0..<30 { f.feed(t, "/v2/a") }
         for _ in 0..<10 { f.feed(t, "/v2/a", new: true) }
         let snapshot = f.engine.snapshot(.oneMinute)
-        var running = RampPlan(id: PlanID(raw: "p-00000001"), target: .endpoint("~^/v2/c$"), steps: [Percent(hundredths: 500), Percent(hundredths: 2500)],
+        var running = RampPlan(id: PlanID(raw: "p-00000001"), target: .endpoint(EndpointID(raw: "~^/v2/c$")), steps: [Percent(hundredths: 500), Percent(hundredths: 2500)],
                                bakeSeconds: 60, created: Date(), createdBy: "test")
         running.state = .running
         running.step = 1
@@ -107,7 +107,7 @@ private struct Fixture {
         #expect(s[#"cutover_configured_percent{endpoint="~^/v2/c$"}"#] == 5)
         #expect(s[#"cutover_observed_percent{endpoint="~^/v2/a$"}"#] == 25)
         #expect(s[#"cutover_observed_percent{endpoint="~^/v2/b$"}"#]?.isNaN == true)
-        let state = try #require(snapshot.endpoint("~^/v2/a$")).verdict.state
+        let state = try #require(snapshot.endpoint(EndpointID(raw: "~^/v2/a$"))).verdict.state
         for candidate in VerdictState.allCases {
             #expect(s[#"cutover_verdict{endpoint="~^/v2/a$",state="\#(candidate.rawValue)"}"#] == (candidate == state ? 1 : 0))
         }
@@ -143,7 +143,7 @@ private struct Fixture {
     @Test func theExpositionNamesEveryMetricOfTheIssueWithItsType() throws {
         let f = try Fixture()
         defer { f.dir.remove() }
-        var plan = RampPlan(target: .endpoint("~^/v2/a$"), steps: [Percent(hundredths: 2000)], bakeSeconds: 1, created: Date(), createdBy: "t")
+        var plan = RampPlan(target: .endpoint(EndpointID(raw: "~^/v2/a$")), steps: [Percent(hundredths: 2000)], bakeSeconds: 1, created: Date(), createdBy: "t")
         plan.state = .running
         plan.step = 0
         f.metrics.update(snapshot: f.engine.snapshot(.oneMinute), model: f.model, plans: [plan], now: Date())

@@ -133,7 +133,6 @@ import TrafficStats
             }
             """)])
         let model = Discovery.discover(config)
-        let names = model.endpoints.map(\.pattern)
         let book = try #require(model.endpoints.first { $0.pattern == "~^/v2/book" })
         let records = [
             Self.record("rollback", endpoints: [book.name], at: 1_800_000_300.7),
@@ -141,11 +140,11 @@ import TrafficStats
             Self.record("group", endpoints: [book.name], at: 1_800_000_200, outcome: .validationRefused),
             Self.record("group", endpoints: [book.name], at: 1_800_000_400, before: ["group1_routing": 25], after: ["group1_routing": 0]),
         ]
-        let changes = Settings.routingChanges(journal: records, model: model, names: names)
+        let changes = Settings.routingChanges(journal: records, model: model)
         #expect(changes == [
-            RoutingChange(endpoint: "~^/v2/book", time: 1_800_000_100, rollback: false),
-            RoutingChange(endpoint: "~^/v2/book", time: 1_800_000_300, rollback: true),
-            RoutingChange(endpoint: "~^/v2/book", time: 1_800_000_400, rollback: true),
+            RoutingChange(endpoint: EndpointID(raw: "~^/v2/book"), time: 1_800_000_100, rollback: false),
+            RoutingChange(endpoint: EndpointID(raw: "~^/v2/book"), time: 1_800_000_300, rollback: true),
+            RoutingChange(endpoint: EndpointID(raw: "~^/v2/book"), time: 1_800_000_400, rollback: true),
         ])
     }
 }

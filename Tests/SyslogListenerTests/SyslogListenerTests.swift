@@ -226,7 +226,7 @@ private func frame(_ text: String) -> (SyslogFrame?, host: String, tag: String, 
         let t0: Int64 = 1_800_000_000
         let engine = try TrafficEngine(sources: [], start: .beginning, configuration: configuration, wallClock: { t0 + 30 },
                                        syslog: SyslogSources(inbox: inbox, mainFormat: Self.format, migrationFormat: Self.format))
-        engine.noteRoutingChange(RoutingChange(endpoint: "/v2/a", time: t0 + 10, rollback: true))
+        engine.noteRoutingChange(RoutingChange(endpoint: EndpointID(raw: "/v2/a"), time: t0 + 10, rollback: true))
         var batch = inbox.makeBatch()
         func send(_ host: String, _ tag: String, _ time: Int64) {
             Array("<1>Dec  1 00:00:00 \(host) \(tag): \(Self.line(time, "/v2/a"))".utf8).withUnsafeBytes { batch.add($0, transport: .tcp, router: router) }

@@ -1,3 +1,4 @@
+import Rollout
 import AccessLog
 import Foundation
 import Testing
@@ -42,7 +43,7 @@ struct Harness {
         for i in 0..<100 { h.feed(t, "/v2/book/\(i)?x=\(i)", status: i < 5 ? 502 : 200, ms: 10 + i % 10) }
         for i in 0..<100 { h.feed(t, "/v2/book/\(i)", new: true, status: i < 10 ? 500 : (i < 20 ? 404 : 200), ms: 20 + i % 10) }
         h.feed(t, "/v3/other")
-        let s = try #require(h.engine.snapshot(.oneMinute).endpoint("book")).stats
+        let s = try #require(h.engine.snapshot(.oneMinute).endpoint(named: "book")).stats
         #expect(s.current.requests == 100)
         #expect(s.new.requests == 100)
         #expect(s.current.status == StatusCounts(s2xx: 95, s3xx: 0, s4xx: 0, s5xx: 5))
@@ -59,7 +60,7 @@ struct Harness {
         #expect(s.p50DeltaMs == 10)
         #expect(s.current.rps == 100)  // all in one second of log time
         #expect(s.splitMismatch == nil)  // no configured percent yet
-        let user = try #require(h.engine.snapshot(.oneMinute).endpoint("user")).stats
+        let user = try #require(h.engine.snapshot(.oneMinute).endpoint(named: "user")).stats
         #expect(user.current.requests == 0)
         #expect(user.current.errorRate == nil)
         #expect(user.observedPercent == nil)
@@ -73,13 +74,13 @@ struct Harness {
         let t: Int64 = 1_800_000_000
         h.feed(t, "/v2/book", ms: 500)
         h.feed(t + 30, "/v2/book", ms: 10)
-        func requests(_ w: TrafficWindow) -> Int { h.engine.snapshot(w).endpoint("book")?.stats.current.requests ?? -1 }
+        func requests(_ w: TrafficWindow) -> Int { h.engine.snapshot(w).endpoint(named: "book")?.stats.current.requests ?? -1 }
         #expect(requests(.oneMinute) == 2)
         h.feed(t + 70, "/v2/book", ms: 10)
         #expect(requests(.oneMinute) == 2)  // t fell out of the last minute
         #expect(requests(.fiveMinutes) == 3)
-        #expect(h.engine.snapshot(.oneMinute).endpoint("book")?.stats.current.maxMs == 10)
-        #expect(h.engine.snapshot(.fiveMinutes).endpoint("book")?.stats.current.maxMs == 500)
+        #expect(h.engine.snapshot(.oneMinute).endpoint(named: "book")?.stats.current.maxMs == 10)
+        #expect(h.engine.snapshot(.fiveMinutes).endpoint(named: "book")?.stats.current.maxMs == 500)
         h.feed(t + 400, "/v2/book")
         #expect(requests(.oneMinute) == 1)
         #expect(requests(.fiveMinutes) == 1)
@@ -87,14 +88,14 @@ struct Harness {
         h.feed(t + 2000, "/v2/book")
         #expect(requests(.fifteenMinutes) == 1)
         // Ending the window later (the wall clock while the log is quiet) empties it.
-        #expect(h.engine.snapshot(.oneMinute, end: t + 2100).endpoint("book")?.stats.current.requests == 0)
+        #expect(h.engine.snapshot(.oneMinute, end: t + 2100).endpoint(named: "book")?.stats.current.requests == 0)
         #expect(requests(.all) == 5)
         // A line slightly out of order still lands in its second.
         h.feed(t + 1998, "/v2/book")
         #expect(requests(.oneMinute) == 2)
         let snapshot = h.engine.snapshot(.oneMinute)
         #expect(snapshot.logTime == t + 2000)
-        let series = try #require(snapshot.endpoint("book")).newShareSeries
+        let series = try #require(snapshot.endpoint(named: "book")).newShareSeries
         #expect(series.count == 60)
         #expect(series.last == .some(0.0))
         #expect(series[57] == .some(0.0))
@@ -107,15 +108,15 @@ struct Harness {
         let t: Int64 = 1_800_000_000
         // Before the change: 50/50.
         for i in 0..<400 { h.feed(t + Int64(i % 50), "/v2/book", new: i % 2 == 0) }
-        h.engine.setConfiguredPercent(50, endpoint: "book", at: t)
-        var s = try #require(h.engine.snapshot(.all).endpoint("book")).stats
+        h.engine.setConfiguredPercent(50, endpoint: EndpointID(raw: "~^/v2/book"), at: t)
+        var s = try #require(h.engine.snapshot(.all).endpoint(named: "book")).stats
         #expect(s.configuredPercent == 50)
         #expect(s.splitMismatch == false)
         // Configured to 10% at t+100: old lines no longer count; a 10% split matches, 50% would not.
-        h.engine.setConfiguredPercent(10, endpoint: "book", at: t + 100)
+        h.engine.setConfiguredPercent(10, endpoint: EndpointID(raw: "~^/v2/book"), at: t + 100)
         // (The second a change lands in counts on neither side: these lines start after it.)
         for i in 0..<1000 { h.feed(t + 101 + Int64(i % 49), "/v2/book", new: i % 10 == 0) }
-        s = try #require(h.engine.snapshot(.all).endpoint("book")).stats
+        s = try #require(h.engine.snapshot(.all).endpoint(named: "book")).stats
         #expect(s.splitMismatch == false)
         // The observed split counts only the requests since the change (100 of 1,000), not the window's mix.
         #expect(s.since == t + 100)
@@ -124,12 +125,12 @@ struct Harness {
         let ci = try #require(s.observedPercentCI)
         #expect(ci[0] < s.observedPercent ?? 0 && (s.observedPercent ?? 0) < ci[1])
         for i in 0..<1000 { h.feed(t + 150 + Int64(i % 20), "/v2/book", new: i % 2 == 0) }
-        s = try #require(h.engine.snapshot(.all).endpoint("book")).stats
+        s = try #require(h.engine.snapshot(.all).endpoint(named: "book")).stats
         #expect(s.splitMismatch == true)
         #expect((s.splitPValue ?? 1) < 0.001)
-        #expect(h.engine.snapshot(.fiveMinutes).endpoint("book")?.stats.splitMismatch == true)
-        h.engine.setConfiguredPercent(nil, endpoint: "book", at: t + 200)
-        #expect(h.engine.snapshot(.all).endpoint("book")?.stats.splitMismatch == nil)
+        #expect(h.engine.snapshot(.fiveMinutes).endpoint(named: "book")?.stats.splitMismatch == true)
+        h.engine.setConfiguredPercent(nil, endpoint: EndpointID(raw: "~^/v2/book"), at: t + 200)
+        #expect(h.engine.snapshot(.all).endpoint(named: "book")?.stats.splitMismatch == nil)
     }
 
     @Test func backendFromUpstreamAddressInOneLog() throws {
@@ -138,7 +139,7 @@ struct Harness {
         h.feed(1_800_000_000, "/v2/user", upstream: "127.0.0.1:9000")
         h.feed(1_800_000_000, "/v2/user", upstream: "10.0.0.1:80, 127.0.0.1:9000")
         h.feed(1_800_000_000, "/v2/user", upstream: "127.0.0.1:8000")
-        let s = try #require(h.engine.snapshot(.all).endpoint("user")).stats
+        let s = try #require(h.engine.snapshot(.all).endpoint(named: "user")).stats
         #expect(s.new.requests == 2)
         #expect(s.current.requests == 1)
     }
@@ -153,7 +154,7 @@ struct Harness {
                      "[28/Nov/2026:01:55:24 +0000] \"GET /v2/user HTTP/1.1\" 502 -"] {
             Array(line.utf8).withUnsafeBytes { engine.ingest($0, source: 0) }
         }
-        let s = try #require(engine.snapshot(.all).endpoint("user")).stats
+        let s = try #require(engine.snapshot(.all).endpoint(named: "user")).stats
         #expect(s.current.requests == 2)
         #expect(s.current.p50Ms == 30)
         #expect(s.current.maxMs == 30)
@@ -161,7 +162,7 @@ struct Harness {
         let plain = try TrafficEngine(sources: [LogSource(path: dir.file("a.log"), role: .main, format: format)], start: .beginning,
                                       configuration: TrafficConfiguration(rules: Harness.rules))
         Array("[28/Nov/2026:01:55:24 +0000] \"GET /v2/user HTTP/1.1\" 200 0.010".utf8).withUnsafeBytes { plain.ingest($0, source: 0) }
-        let p = try #require(plain.snapshot(.all).endpoint("user")).stats
+        let p = try #require(plain.snapshot(.all).endpoint(named: "user")).stats
         #expect(p.current.requests == 1)
         #expect(p.current.p50Ms == nil)
         #expect(p.current.maxMs == nil)
@@ -181,15 +182,15 @@ struct Harness {
         #expect(snapshot.malformedCounts == [h.dir.file("access.log"): 2, h.dir.file("migration.log"): 1])
         #expect(snapshot.malformed[h.dir.file("access.log")]?.samples.last == "not a log line")
         #expect(snapshot.lines == 3)
-        #expect(snapshot.endpoint("book")?.stats.current.requests == 2)
-        #expect(snapshot.endpoint("user")?.stats.new.requests == 1)
+        #expect(snapshot.endpoint(named: "book")?.stats.current.requests == 2)
+        #expect(snapshot.endpoint(named: "user")?.stats.new.requests == 1)
     }
 
     @Test func encodesTheStatusJSONShape() throws {
         let h = try Harness("agg-json")
         defer { h.dir.remove() }
         h.feed(1_800_000_000, "/v2/book", status: 200, ms: 12)
-        let stats = try #require(h.engine.snapshot(.fiveMinutes).endpoint("book")).stats
+        let stats = try #require(h.engine.snapshot(.fiveMinutes).endpoint(named: "book")).stats
         let data = try JSONEncoder().encode(stats)
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(Set(object.keys) == ["window", "current", "new", "observed_percent", "observed_percent_ci", "split_mismatch",
@@ -228,7 +229,7 @@ struct Harness {
         #expect(h.engine.aggregator.classifier.cachedPaths <= 256)
         #expect(h.engine.aggregator.trackedNotMigratedPaths <= 32)
         #expect(h.engine.snapshot(.all).notMigrated.count <= 20)
-        #expect(h.engine.snapshot(.fifteenMinutes).endpoint("book")?.stats.current.requests ?? 0 <= 910)
+        #expect(h.engine.snapshot(.fifteenMinutes).endpoint(named: "book")?.stats.current.requests ?? 0 <= 910)
     }
 }
 
@@ -245,16 +246,16 @@ struct Harness {
         defer { live.stop() }
         var seen = 0
         for _ in 0..<2000 {
-            seen = live.snapshot(.all)?.endpoint("book")?.stats.current.requests ?? 0
+            seen = live.snapshot(.all)?.endpoint(named: "book")?.stats.current.requests ?? 0
             if seen == 1 { break }
             try await Task.sleep(nanoseconds: 2_000_000)
         }
         #expect(seen == 1)
         // A configuration change from the UI side is applied by the background task.
-        live.setConfiguredPercent(100, endpoint: "book", at: 1_799_999_000)
+        live.setConfiguredPercent(100, endpoint: EndpointID(raw: "~^/v2/book"), at: 1_799_999_000)
         var mismatch: Bool?
         for _ in 0..<2000 {
-            mismatch = live.snapshot(.all)?.endpoint("book")?.stats.splitMismatch
+            mismatch = live.snapshot(.all)?.endpoint(named: "book")?.stats.splitMismatch
             if mismatch != nil { break }
             try await Task.sleep(nanoseconds: 2_000_000)
         }
@@ -280,11 +281,11 @@ struct Harness {
         let snapshot = engine.snapshot(.all)
         #expect(snapshot.lines == 5)
         #expect(snapshot.unclassified == 1)  // the TLS handshake has no request path
-        #expect(snapshot.endpoint("details")?.stats.current.requests == 1)
-        #expect(snapshot.endpoint("details")?.stats.current.p50Ms == nil)  // no upstream: unknown, not zero
-        #expect(snapshot.endpoint("cafe")?.stats.current.requests == 1)
-        #expect(snapshot.endpoint("up")?.stats.current.errorRate == 1)
-        #expect(snapshot.endpoint("up")?.stats.current.p50Ms == 0)
+        #expect(snapshot.endpoint(named: "details")?.stats.current.requests == 1)
+        #expect(snapshot.endpoint(named: "details")?.stats.current.p50Ms == nil)  // no upstream: unknown, not zero
+        #expect(snapshot.endpoint(named: "cafe")?.stats.current.requests == 1)
+        #expect(snapshot.endpoint(named: "up")?.stats.current.errorRate == 1)
+        #expect(snapshot.endpoint(named: "up")?.stats.current.p50Ms == 0)
         #expect(snapshot.notMigrated.map(\.path) == ["/ré\u{FFFD}\"q\\"])
         #expect(snapshot.malformedCounts == [fixture: 0])
     }

@@ -1,3 +1,4 @@
+import Rollout
 import AccessLog
 import Foundation
 import Testing
@@ -96,12 +97,12 @@ struct BackfillFixture {
         let engine = try TrafficEngine(sources: sources, start: .beginning, configuration: configuration, wallClock: { 5 },
                                        chunkSize: chunkSize)
         // Changes known before the first line, as the journal gives them.
-        engine.noteRoutingChange(RoutingChange(endpoint: "item", time: Self.t0 + 300))
-        engine.noteRoutingChange(RoutingChange(endpoint: "item", time: Self.t0 + 1000, rollback: true))
-        engine.noteRoutingChange(RoutingChange(endpoint: "book", time: Self.t0 + 700))
-        engine.setConfiguredPercent(25, endpoint: "book", at: Self.t0 + 700)
-        engine.setConfiguredPercent(50, endpoint: "user", at: .min)
-        engine.setConfiguredPercent(0, endpoint: "item", at: Self.t0 + 1000)
+        engine.noteRoutingChange(RoutingChange(endpoint: EndpointID(raw: "~*^/api/item/[0-9]+$"), time: Self.t0 + 300))
+        engine.noteRoutingChange(RoutingChange(endpoint: EndpointID(raw: "~*^/api/item/[0-9]+$"), time: Self.t0 + 1000, rollback: true))
+        engine.noteRoutingChange(RoutingChange(endpoint: EndpointID(raw: "~^/v2/book"), time: Self.t0 + 700))
+        engine.setConfiguredPercent(25, endpoint: EndpointID(raw: "~^/v2/book"), at: Self.t0 + 700)
+        engine.setConfiguredPercent(50, endpoint: EndpointID(raw: "/v2/user"), at: .min)
+        engine.setConfiguredPercent(0, endpoint: EndpointID(raw: "~*^/api/item/[0-9]+$"), at: Self.t0 + 1000)
         return engine
     }
 }

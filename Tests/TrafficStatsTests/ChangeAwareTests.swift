@@ -1,3 +1,4 @@
+import Rollout
 import Foundation
 import Testing
 @testable import TrafficStats
@@ -26,13 +27,13 @@ import Testing
     @Test func aRollbackIsNoBaselineAtOnceAndKeepsTheVerdictBeforeIt() throws {
         let h = try Harness("change-rollback")
         defer { h.dir.remove() }
-        h.engine.setConfiguredPercent(50, endpoint: "book", at: Self.t)
+        h.engine.setConfiguredPercent(50, endpoint: EndpointID(raw: "~^/v2/book"), at: Self.t)
         Self.feed(h, from: Self.t, seconds: 120, percent: 50, newErrors: 0.08)
-        let before = try #require(h.engine.snapshot(.fiveMinutes).endpoint("book"))
+        let before = try #require(h.engine.snapshot(.fiveMinutes).endpoint(named: "book"))
         #expect(before.verdict.state == .bad)
         // Rolled back at t+120 (the dashboard's apply): no line read since, and the verdict changes at once.
-        h.engine.setConfiguredPercent(0, endpoint: "book", at: Self.t + 120)
-        let after = try #require(h.engine.snapshot(.fiveMinutes).endpoint("book"))
+        h.engine.setConfiguredPercent(0, endpoint: EndpointID(raw: "~^/v2/book"), at: Self.t + 120)
+        let after = try #require(h.engine.snapshot(.fiveMinutes).endpoint(named: "book"))
         #expect(after.verdict.state == .noBaseline)
         #expect(after.verdict.rolledBackAt == Self.t + 120)
         #expect(after.verdict.previous?.state == .bad)
@@ -45,7 +46,7 @@ import Testing
         #expect(after.stats.new.requests == 2_400)
         // Current-service lines after the rollback keep it no_baseline (nothing on the new service to judge).
         Self.feed(h, from: Self.t + 121, seconds: 10, percent: 0)
-        let later = try #require(h.engine.snapshot(.fiveMinutes).endpoint("book"))
+        let later = try #require(h.engine.snapshot(.fiveMinutes).endpoint(named: "book"))
         #expect(later.verdict.state == .noBaseline)
         #expect(later.stats.observedPercent == 0)
         #expect(later.stats.sinceCurrent?.requests == 400)
@@ -54,11 +55,11 @@ import Testing
     @Test func aRampsObservedShareSinceTheChangeMatchesTheNewPercent() throws {
         let h = try Harness("change-ramp")
         defer { h.dir.remove() }
-        h.engine.setConfiguredPercent(50, endpoint: "book", at: Self.t)
+        h.engine.setConfiguredPercent(50, endpoint: EndpointID(raw: "~^/v2/book"), at: Self.t)
         Self.feed(h, from: Self.t, seconds: 100, percent: 50)
-        h.engine.setConfiguredPercent(75, endpoint: "book", at: Self.t + 100)
+        h.engine.setConfiguredPercent(75, endpoint: EndpointID(raw: "~^/v2/book"), at: Self.t + 100)
         Self.feed(h, from: Self.t + 100, seconds: 30, percent: 75)
-        let e = try #require(h.engine.snapshot(.fiveMinutes).endpoint("book"))
+        let e = try #require(h.engine.snapshot(.fiveMinutes).endpoint(named: "book"))
         // The window mixes both: 2,000 + 900 new of 5,200 (55.8%), which excludes 75 and says nothing about why.
         #expect(abs(100 * Double(e.stats.new.requests) / Double(e.stats.new.requests + e.stats.current.requests) - 100 * 2_900 / 5_200) < 1e-9)
         // Since the change (from the second after it: the change's own second counts on neither side): 870 of
@@ -77,22 +78,22 @@ import Testing
         // As `cutover status` does: the journal's changes first, then the whole log.
         let h = try Harness("change-journal")
         defer { h.dir.remove() }
-        h.engine.noteRoutingChange(RoutingChange(endpoint: "book", time: Self.t + 60, rollback: false))
-        h.engine.noteRoutingChange(RoutingChange(endpoint: "book", time: Self.t + 120, rollback: true))
-        h.engine.setConfiguredPercent(0, endpoint: "book", at: Self.t + 120)
+        h.engine.noteRoutingChange(RoutingChange(endpoint: EndpointID(raw: "~^/v2/book"), time: Self.t + 60, rollback: false))
+        h.engine.noteRoutingChange(RoutingChange(endpoint: EndpointID(raw: "~^/v2/book"), time: Self.t + 120, rollback: true))
+        h.engine.setConfiguredPercent(0, endpoint: EndpointID(raw: "~^/v2/book"), at: Self.t + 120)
         Self.feed(h, from: Self.t, seconds: 60, percent: 10)                        // before both: not judged
         Self.feed(h, from: Self.t + 60, seconds: 60, percent: 50, newErrors: 0.08)  // the ramp that went wrong
         Self.feed(h, from: Self.t + 120, seconds: 30, percent: 0)                    // after the rollback
-        let e = try #require(h.engine.snapshot(.all).endpoint("book"))
+        let e = try #require(h.engine.snapshot(.all).endpoint(named: "book"))
         #expect(e.verdict.state == .noBaseline)
         #expect(e.verdict.rolledBackAt == Self.t + 120)
         #expect(e.verdict.previous?.state == .bad)
         #expect(e.stats.since == Self.t + 120)
         #expect(e.stats.sinceCurrent?.requests == 1_160)
-        #expect(h.engine.snapshot(.oneMinute).endpoint("book")?.stats.since == Self.t + 120)
+        #expect(h.engine.snapshot(.oneMinute).endpoint(named: "book")?.stats.since == Self.t + 120)
         // A change older than the window leaves the window's figures as they are.
         Self.feed(h, from: Self.t + 150, seconds: 100, percent: 0)
-        let oneMinute = try #require(h.engine.snapshot(.oneMinute).endpoint("book"))
+        let oneMinute = try #require(h.engine.snapshot(.oneMinute).endpoint(named: "book"))
         #expect(oneMinute.stats.since == nil)
         #expect(oneMinute.stats.sinceCurrent == nil)
         #expect(oneMinute.verdict.since == Self.t + 120)
@@ -101,11 +102,11 @@ import Testing
     @Test func atHundredPercentTheBaselineIsTheCurrentServiceBeforeTheChange() throws {
         let h = try Harness("change-historical")
         defer { h.dir.remove() }
-        h.engine.noteRoutingChange(RoutingChange(endpoint: "book", time: Self.t + 300))
-        h.engine.setConfiguredPercent(100, endpoint: "book", at: Self.t + 300)
+        h.engine.noteRoutingChange(RoutingChange(endpoint: EndpointID(raw: "~^/v2/book"), time: Self.t + 300))
+        h.engine.setConfiguredPercent(100, endpoint: EndpointID(raw: "~^/v2/book"), at: Self.t + 300)
         Self.feed(h, from: Self.t, seconds: 300, perSecond: 100, percent: 0)
         Self.feed(h, from: Self.t + 300, seconds: 300, perSecond: 100, percent: 100, newErrors: 0.01)
-        let e = try #require(h.engine.snapshot(.fifteenMinutes).endpoint("book"))
+        let e = try #require(h.engine.snapshot(.fifteenMinutes).endpoint(named: "book"))
         #expect(e.verdict.baseline == .historical)
         #expect(e.verdict.currentRequests == 30_000 && e.verdict.newRequests == 29_900)
         #expect(e.verdict.reasons.contains { $0.contains("historical, not concurrent") })
@@ -113,15 +114,15 @@ import Testing
         // Without requests from before the change there is nothing to compare with.
         let h2 = try Harness("change-historical-none")
         defer { h2.dir.remove() }
-        h2.engine.setConfiguredPercent(100, endpoint: "book", at: Self.t)
+        h2.engine.setConfiguredPercent(100, endpoint: EndpointID(raw: "~^/v2/book"), at: Self.t)
         Self.feed(h2, from: Self.t, seconds: 30, percent: 100)
-        #expect(h2.engine.snapshot(.fiveMinutes).endpoint("book")?.verdict.state == .noBaseline)
+        #expect(h2.engine.snapshot(.fiveMinutes).endpoint(named: "book")?.verdict.state == .noBaseline)
     }
 
     @Test func nginxMadeErrorsAreToldApartWhereTheLogAllows() throws {
         let h = try Harness("change-origin")
         defer { h.dir.remove() }
-        h.engine.setConfiguredPercent(50, endpoint: "book", at: Self.t)
+        h.engine.setConfiguredPercent(50, endpoint: EndpointID(raw: "~^/v2/book"), at: Self.t)
         for i in 0..<4_000 {
             let toNew = i % 2 == 0
             // The new service: 6% errors, two thirds of them 502s with no upstream address (nginx's own).
@@ -129,7 +130,7 @@ import Testing
             let upstream = status == 502 ? "-" : (toNew ? "127.0.0.1:9000" : "127.0.0.1:8000")
             h.feed(Self.t + Int64(i / 40), "/v2/book", new: toNew, status: status, ms: 20, upstream: upstream)
         }
-        let v = try #require(h.engine.snapshot(.fiveMinutes).endpoint("book")).verdict
+        let v = try #require(h.engine.snapshot(.fiveMinutes).endpoint(named: "book")).verdict
         #expect(v.state == .bad)
         #expect(v.reasons.contains { $0.hasPrefix("new-service 5xx: 160 made by nginx (502/504, no upstream answer") && $0.contains("80 from the application; current service: 0 by nginx, 40 from the application") }, "\(v.reasons)")
     }

@@ -38,24 +38,24 @@ import Testing
 
     @Test func followsNginxMapRules() throws {
         let classifier = try EndpointClassifier(rules: rules)
-        #expect(classifier.endpoints == ["details", "chapters", "status", "health", "users", "tilde", "ignored-default"])
-        #expect(classifier.endpoint(forPath: "/v2/content_api/book.get_chapter_details") == "details")
-        #expect(classifier.endpoint(forPath: "/v2/content_api/book.get_chapter_details/42") == "details")
+        #expect(classifier.names == ["details", "chapters", "status", "health", "users", "tilde", "ignored-default"])
+        #expect(classifier.name(forPath: "/v2/content_api/book.get_chapter_details") == "details")
+        #expect(classifier.name(forPath: "/v2/content_api/book.get_chapter_details/42") == "details")
         // Regexes in order of appearance: "chapters" comes before the more specific "chapters_by_status".
-        #expect(classifier.endpoint(forPath: "/v2/content_api/book.chapters_by_status") == "chapters")
+        #expect(classifier.name(forPath: "/v2/content_api/book.chapters_by_status") == "chapters")
         // Exact strings win over regexes, and ignore case.
-        #expect(classifier.endpoint(forPath: "/v2/content_api/book.chapters_by_status/health") == "health")
-        #expect(classifier.endpoint(forPath: "/V2/Content_API/book.chapters_by_status/HEALTH") == "health")
+        #expect(classifier.name(forPath: "/v2/content_api/book.chapters_by_status/health") == "health")
+        #expect(classifier.name(forPath: "/V2/Content_API/book.chapters_by_status/HEALTH") == "health")
         // ~* is case-insensitive, ~ is not.
-        #expect(classifier.endpoint(forPath: "/v2/users/123") == "users")
-        #expect(classifier.endpoint(forPath: "/V2/CONTENT_API/book.get_chapter_details") == nil)
+        #expect(classifier.name(forPath: "/v2/users/123") == "users")
+        #expect(classifier.name(forPath: "/V2/CONTENT_API/book.get_chapter_details") == nil)
         // A leading backslash makes an exact string of a key starting with '~'.
-        #expect(classifier.endpoint(forPath: "~literal") == "tilde")
-        #expect(classifier.endpoint(forPath: "default") == nil)
+        #expect(classifier.name(forPath: "~literal") == "tilde")
+        #expect(classifier.name(forPath: "default") == nil)
         // Paths are normalised first.
-        #expect(classifier.endpoint(forPath: "/v2//content_api/./x/../book.get_chapter_details") == "details")
-        #expect(classifier.endpoint(forPath: "/v2/content_api/book%2Eget_chapter_details") == "details")
-        #expect(classifier.endpoint(forPath: "/v3/other") == nil)
+        #expect(classifier.name(forPath: "/v2//content_api/./x/../book.get_chapter_details") == "details")
+        #expect(classifier.name(forPath: "/v2/content_api/book%2Eget_chapter_details") == "details")
+        #expect(classifier.name(forPath: "/v3/other") == nil)
     }
 
     @Test func rejectsInvalidRegexesWithAMessage() {
@@ -75,9 +75,9 @@ import Testing
         #expect(CompiledRegex.literalPrefix(Array("^/V2".utf8), caseless: true) == Array("/v2".utf8))
         let classifier = try EndpointClassifier(rules: [EndpointRule(endpoint: "opt", key: "~^/v2/ab?c"),
                                                         EndpointRule(endpoint: "ci", key: "~*^/API/x")])
-        #expect(classifier.endpoint(forPath: "/v2/ac") == "opt")
-        #expect(classifier.endpoint(forPath: "/v2/abc") == "opt")
-        #expect(classifier.endpoint(forPath: "/api/X") == "ci")
+        #expect(classifier.name(forPath: "/v2/ac") == "opt")
+        #expect(classifier.name(forPath: "/v2/abc") == "opt")
+        #expect(classifier.name(forPath: "/api/X") == "ci")
     }
 
     @Test func cacheStaysBoundedAndAgreesWithUncachedResults() throws {
@@ -85,8 +85,8 @@ import Testing
         for i in 0..<5000 {
             let path = i % 3 == 0 ? "/v2/users/\(i)" : "/v2/unknown/\(i)/with/a/rather/long/path/to/skip/the/inline/bytes"
             let expected = i % 3 == 0 ? "users" : nil
-            #expect(classifier.endpoint(forPath: path) == expected)
-            #expect(classifier.endpoint(forPath: path) == expected)
+            #expect(classifier.name(forPath: path) == expected)
+            #expect(classifier.name(forPath: path) == expected)
             #expect(classifier.cachedPaths <= 64)
         }
         #expect(classifier.cacheResets > 0)
@@ -172,11 +172,11 @@ import Testing
             EndpointRule(endpoint: "short", key: "~^/api/a"),
             EndpointRule(endpoint: "caseless", key: "~*^/API/B"),
         ])
-        #expect(classifier.endpoint(forPath: "/api/abc/x") == "long")
-        #expect(classifier.endpoint(forPath: "/api/abx") == "suffix")
-        #expect(classifier.endpoint(forPath: "/api/aby") == "short")
-        #expect(classifier.endpoint(forPath: "/Api/b/1") == "caseless")
-        #expect(classifier.endpoint(forPath: "/api/c") == nil)
+        #expect(classifier.name(forPath: "/api/abc/x") == "long")
+        #expect(classifier.name(forPath: "/api/abx") == "suffix")
+        #expect(classifier.name(forPath: "/api/aby") == "short")
+        #expect(classifier.name(forPath: "/Api/b/1") == "caseless")
+        #expect(classifier.name(forPath: "/api/c") == nil)
     }
 
     @Test func agreesWithTryingEveryRegexInOrder() throws {
@@ -206,8 +206,8 @@ import Testing
             default: path = "/v2/content_api/book.method_\(n)/item_\(n % 7)"
             }
             let bytes = Array(path.utf8)
-            let expected = bytes.withUnsafeBytes { raw in compiled.firstIndex { $0.matches(raw) } }.map { rules[$0].endpoint }
-            #expect(classifier.endpoint(forPath: path) == expected)
+            let expected = bytes.withUnsafeBytes { raw in compiled.firstIndex { $0.matches(raw) } }.map { rules[$0].name }
+            #expect(classifier.name(forPath: path) == expected)
         }
     }
 }

@@ -18,7 +18,7 @@ import TestSupport
             let count = second == 0 ? 30 : (second == 29 ? 40 : 100)
             for i in 0..<count { h.feed(t0 + Int64(second), "/v2/book/\(i)", new: i % 2 == 1) }
         }
-        let s = try #require(h.engine.snapshot(.oneMinute).endpoint("book")).stats
+        let s = try #require(h.engine.snapshot(.oneMinute).endpoint(named: "book")).stats
         #expect(s.current.requests + s.new.requests == 1 + 28 * 100 + 30 + 40)
         #expect(s.current.rps == 50)
         #expect(s.new.rps == 50)
@@ -35,11 +35,11 @@ import TestSupport
             for i in 0..<10 { h.feed(t0 + Int64(second), "/v2/user", new: i < 3) }
         }
         for window in [TrafficWindow.fiveMinutes, .fifteenMinutes, .all] {
-            let s = try #require(h.engine.snapshot(window).endpoint("user")).stats
+            let s = try #require(h.engine.snapshot(window).endpoint(named: "user")).stats
             #expect(s.current.rps + s.new.rps == 10, "window \(window.rawValue)")
             #expect(s.new.rps == 3, "window \(window.rawValue)")
         }
-        #expect(h.engine.snapshot(.fiveMinutes).endpoint("user")?.stats.current.requests == 303 * 7)
+        #expect(h.engine.snapshot(.fiveMinutes).endpoint(named: "user")?.stats.current.requests == 303 * 7)
     }
 
     /// A window ending past the newest log second (the wall clock while the logs are quiet) counts the quiet seconds.
@@ -51,7 +51,7 @@ import TestSupport
             for i in 0..<20 { h.feed(t0 + Int64(second), "/v2/book/\(i)") }
         }
         // Seconds t0+2 ... t0+19 (the first two, maybe partial, left out): 8 seconds of 20 requests, then 10 quiet.
-        let s = try #require(h.engine.snapshot(.oneMinute, end: t0 + 19).endpoint("book")).stats
+        let s = try #require(h.engine.snapshot(.oneMinute, end: t0 + 19).endpoint(named: "book")).stats
         #expect(s.current.rps == 160.0 / 18.0)
     }
 }
@@ -82,7 +82,7 @@ import TestSupport
                                    clock: clock.clock, sleep: { _ in usleep(1_000) })
         live.run(pollInterval: 0.001, publishInterval: 0)
         defer { live.stop() }
-        #expect(try await waitFor { live.snapshot(.fiveMinutes)?.endpoint("book")?.stats.current.requests == 1 })
+        #expect(try await waitFor { live.snapshot(.fiveMinutes)?.endpoint(named: "book")?.stats.current.requests == 1 })
         #expect(live.publishedWindows == [.fiveMinutes])
         // Switching windows: the new one is published, the old one only until it has not been asked for a while.
         #expect(try await waitFor { live.snapshot(.oneMinute) != nil })

@@ -14,7 +14,7 @@ import TestSupport
         h.feed(t - 10, "/v2/book/x", new: true, ms: 900)
         h.feed(t, "/v2/book/y", new: true, ms: 20)
         h.feed(t, "/v2/book/z", new: true, ms: 20)
-        let timeline = try #require(h.engine.snapshot(.oneMinute).endpoint("book")?.timeline)
+        let timeline = try #require(h.engine.snapshot(.oneMinute).endpoint(named: "book")?.timeline)
         #expect(timeline.bucketSeconds == 1)
         #expect(timeline.currentRequests.count == 60)
         #expect(timeline.end == t + 1, "the last bucket is the newest second")
@@ -31,7 +31,7 @@ import TestSupport
         defer { h.dir.remove() }
         let t: Int64 = 1_800_000_000
         for s in stride(from: Int64(0), to: 300, by: 5) { h.feed(t - s, "/v2/book/1", new: s % 10 == 0) }
-        let timeline = try #require(h.engine.snapshot(.fiveMinutes).endpoint("book")?.timeline)
+        let timeline = try #require(h.engine.snapshot(.fiveMinutes).endpoint(named: "book")?.timeline)
         #expect(timeline.bucketSeconds == 10)
         // The window t-299...t starts inside the bucket t-300...t-291, which its figures count whole.
         #expect(timeline.currentRequests.count == 31)

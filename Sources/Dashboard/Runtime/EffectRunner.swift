@@ -129,15 +129,18 @@ public final class EffectRunner: @unchecked Sendable {
     public func noteConfiguredPercents(of model: RolloutModel) {
         guard let traffic else { return }
         let time = Int64(clock.now().timeIntervalSince1970)
-        for (endpoint, name) in zip(model.endpoints, EndpointNaming.names(for: model.endpoints)) {
-            traffic.setConfiguredPercent(endpoint.percent.value, endpoint: name, at: time)
+        for endpoint in model.endpoints {
+            traffic.setConfiguredPercent(endpoint.percent.value, endpoint: endpoint.id, at: time)
         }
     }
 
     private func noteConfiguredPercents(_ shifts: [EndpointShift]) {
         guard let traffic else { return }
         let time = Int64(clock.now().timeIntervalSince1970)
-        for shift in shifts { traffic.setConfiguredPercent(shift.percentAfter.value, endpoint: shift.endpoint, at: time) }
+        for shift in shifts {
+            guard let id = shift.id else { continue }
+            traffic.setConfiguredPercent(shift.percentAfter.value, endpoint: id, at: time)
+        }
     }
 
     /// Waits (off the effect queue, so a queued rollback is not held up) for the old workers to exit, then

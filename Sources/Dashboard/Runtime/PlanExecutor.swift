@@ -10,7 +10,7 @@ import TrafficStats
 public protocol PlanExecuting: Sendable {
     /// Takes the lease when it is free (and this dashboard may execute), runs one round of decisions on
     /// `verdicts` when it holds it (nil: no figures yet, no decisions), and reads the plans.
-    func tick(verdicts: [String: Verdict]?) -> AutopilotReport
+    func tick(verdicts: [EndpointID: Verdict]?) -> AutopilotReport
     /// An operator's command on a plan.
     func perform(_ command: Autopilot.Command, plan: PlanID) -> AutopilotReport
     /// Creates a plan for the endpoint with map key `endpoint`.
@@ -45,7 +45,7 @@ public final class LeasedAutopilot: PlanExecuting, @unchecked Sendable {
 
     deinit { lease?.release() }
 
-    public func tick(verdicts: [String: Verdict]?) -> AutopilotReport {
+    public func tick(verdicts: [EndpointID: Verdict]?) -> AutopilotReport {
         lock.lock()
         defer { lock.unlock() }
         var events: [AutopilotEvent] = []

@@ -63,7 +63,7 @@ public protocol TrafficSource: Sendable {
     /// Why the ingest stopped, if it failed.
     var error: String? { get }
     /// Records that an endpoint's configured percent changed at a log time.
-    func setConfiguredPercent(_ percent: Double?, endpoint: String, at time: Int64)
+    func setConfiguredPercent(_ percent: Double?, endpoint: EndpointID, at time: Int64)
     /// How far reading the lines already written has got (nil: not reported).
     var backfill: BackfillProgress? { get }
 }

@@ -228,7 +228,7 @@ public final class DashboardSession {
             }
             // The journal's changes split each endpoint's requests into before and since its last change.
             let records = (try? Journal(path: parts.journalPath).records()) ?? []
-            for change in Settings.routingChanges(journal: records, model: loaded.model, names: EndpointNaming.names(for: loaded.model.endpoints)) {
+            for change in Settings.routingChanges(journal: records, model: loaded.model) {
                 traffic?.noteRoutingChange(change)
             }
         }
@@ -254,11 +254,9 @@ public final class DashboardSession {
         }
         let autopilot = Autopilot(applier: editApplier, store: PlanStore(journalPath: parts.journalPath), guardSettings: parts.guardrails,
                                   clock: clock, notifier: notifier)
-        let names = Dictionary(zip(loaded.model.endpoints.map(\.pattern), EndpointNaming.names(for: loaded.model.endpoints)),
-                               uniquingKeysWith: { a, _ in a })
         autopilot.onApplied = { [source] change in
             for endpoint in change.endpoints {
-                source?.setConfiguredPercent(endpoint.percent, endpoint: names[endpoint.key] ?? endpoint.key, at: change.time)
+                source?.setConfiguredPercent(endpoint.percent, endpoint: endpoint.id, at: change.time)
             }
         }
         let planner = LeasedAutopilot(autopilot: autopilot, mayExecute: !parts.readOnly && source != nil,
@@ -321,7 +319,7 @@ struct DemoTrafficSource: TrafficSource {
         return simulator.error.map { "the traffic simulator stopped: \($0)" }
     }
 
-    func setConfiguredPercent(_ percent: Double?, endpoint: String, at time: Int64) {
+    func setConfiguredPercent(_ percent: Double?, endpoint: EndpointID, at time: Int64) {
         live?.setConfiguredPercent(percent, endpoint: endpoint, at: time)
     }
 }

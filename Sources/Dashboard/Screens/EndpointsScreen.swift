@@ -377,7 +377,7 @@ enum DetailPane {
         }
         var lines = [Line(head)] + plan + details.dropFirst().map { Line([Span("  · ", style: theme[.muted])] + $0.spans) }
         // After a change that lowered this endpoint's share: what the traffic since says, right under the verdict.
-        if let confirmation = RollbackConfirmation.detail(state, pattern: row.endpoint.pattern) {
+        if let confirmation = RollbackConfirmation.detail(state, endpoint: row.endpoint.id) {
             let style = confirmation.confirmed == false ? theme[.error].bold : (confirmation.confirmed == true ? theme[.ok] : theme[.muted])
             lines.insert(Line([Span(confirmation.text, style: style)]), at: 1)
         }
@@ -480,11 +480,11 @@ enum DetailPane {
         }
     }
 
-    /// The records that touched the endpoint (by key or name) or its group, newest first.
+    /// The records that touched the endpoint (by identity; an old record by key or name) or its group, newest first.
     static func recentChanges(for row: EndpointRow, in journal: [JournalRecord]) -> [JournalRecord] {
         let group = row.endpoint.groupName
         return journal.reversed().filter { record in
-            record.change.endpoints.contains(row.endpoint.pattern) || record.change.endpoints.contains(row.endpoint.name)
+            record.change.touches(row.endpoint)
                 || (group.map { record.change.groups.contains($0) } ?? false)
                 || record.change.action == "rollback-all"
         }

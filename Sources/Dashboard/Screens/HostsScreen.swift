@@ -65,7 +65,7 @@ enum HostsScreen {
             ("lag", h.lagSeconds.map { "\($0) s behind (now minus its newest line)" } ?? "no line yet"),
             ("drift", state.driftOf(h.name).map { $0 ? "its routing differs from the other hosts'" : "same routing as the others" } ?? "unknown"),
         ]
-        let names = Dictionary((state.model?.endpoints ?? []).map { ($0.pattern, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let names = Dictionary((state.model?.endpoints ?? []).map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         for e in state.snapshot?.endpoints ?? [] where index < e.byHost.count {
             let s = e.byHost[index]
             guard s.current + s.new > 0 else { continue }
@@ -73,7 +73,7 @@ enum HostsScreen {
             if let lingering = e.lingeringHosts.first(where: { $0.name == name }) {
                 text += " · \(lingering.requests) new-service requests after the rollback: this host did not take it"
             }
-            out.append((names[e.endpoint] ?? e.endpoint, text))
+            out.append((names[e.id] ?? e.endpoint, text))
         }
         if let c = state.snapshot?.syslog {
             for (other, n) in c.unknownHosts.sorted(by: { $0.key < $1.key }) {

@@ -318,7 +318,7 @@ enum Overlays {
 
     static func detailTitle(_ subject: DetailSubject, state: AppState) -> String {
         switch subject {
-        case .endpoint(let pattern): return state.rows.first { $0.endpoint.pattern == pattern }?.endpoint.name ?? pattern
+        case .endpoint(let id): return state.rows.first { $0.endpoint.id == id }?.endpoint.name ?? id.description
         case .journal(let id): return "journal record \(id.prefix(12))"
         case .problem: return "problem"
         case .group(let name): return "group \(name)"
@@ -336,10 +336,10 @@ enum Overlays {
             add([Span(name + ": ", style: theme[.dialog].bold), Span(value, style: theme[.dialog])])
         }
         switch subject {
-        case .endpoint(let pattern):
+        case .endpoint(let id):
             var all = state
             all.filter = ""
-            guard let row = all.rows.first(where: { $0.endpoint.pattern == pattern }) else {
+            guard let row = all.rows.first(where: { $0.endpoint.id == id }) else {
                 add([Span("The endpoint is no longer in the config.")])
                 break
             }
@@ -351,7 +351,7 @@ enum Overlays {
             if let live = state.autopilot.activePlan(for: row.endpoint) {
                 field("ramp plan", PlanText.summary(live, state.autopilot.snapshot.progress[live.id], executor: state.autopilot.snapshot.executor, now: state.now))
             }
-            if let confirmation = RollbackConfirmation.detail(state, pattern: pattern) {
+            if let confirmation = RollbackConfirmation.detail(state, endpoint: id) {
                 field("traffic since the change", confirmation.text, confirmation.confirmed == false ? .error : .text)
             }
             guard let s = row.traffic?.stats else {
@@ -445,7 +445,7 @@ enum Overlays {
             all.filter = ""
             let rows = all.rows
             for member in members {
-                let health = rows.first { $0.endpoint.pattern == member.pattern }?.health
+                let health = rows.first { $0.endpoint.id == member.id }?.health
                 add([Span(member.name + "  ", style: theme[.dialog]), Span(health?.label ?? "", style: theme[.dialog].bold),
                      Span("  " + member.pattern, style: theme[.dialog])])
             }

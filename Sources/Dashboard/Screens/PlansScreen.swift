@@ -77,7 +77,7 @@ enum PlansScreen {
         let progress = state.autopilot.snapshot.progress[plan.id]
         field("plan", plan.id.raw)
         field("target", PlanText.target(plan, model: state.model))
-        if case .endpoint(let key) = plan.target { field("map key", key) }
+        if case .endpoint(let key) = plan.target { field("map key", key.description) }
         field("steps", plan.steps.map(\.nginxText).joined(separator: " → "))
         field("step", PlanText.step(plan) + (plan.percent.map { " at \($0.nginxText)" } ?? ""))
         field("state", plan.state.rawValue + (plan.promote ? " (promoted: the next check skips the bake and the gate once)" : ""))

@@ -1,5 +1,6 @@
 import Apply
 import Foundation
+import Rollout
 import TerminalUI
 import TrafficStats
 
@@ -14,14 +15,19 @@ enum Timeline {
     }
 
     /// The configured percent of `row` at the end of each bucket of `timeline`, from the journal: after the
-    /// newest applied change it is what the config says now; before a change, what that change started from.
-    static func configuredPercents(_ row: EndpointRow, journal: [JournalRecord], timeline: EndpointTimeline) -> [Double?] {
+    /// newest applied change it is what the config says now; before a change, what that change started from
+    /// (the endpoint's own percent the record keeps by identity; for an old record, its group's).
+    static func configuredPercents(_ row: EndpointRow, journal: [JournalRecord], model: RolloutModel? = nil, timeline: EndpointTimeline) -> [Double?] {
         let group = row.endpoint.groupName
+        let id = row.endpoint.id
         let changes: [(time: Double, before: Double?)] = journal.filter { $0.outcome == .applied }.compactMap { record in
             let c = record.change
-            let named = c.endpoints.contains(row.endpoint.name) || c.endpoints.contains(row.endpoint.pattern)
+            let named = c.touches(row.endpoint)
             let inGroup = group.map { c.groups.contains($0) } ?? false
             guard named || inGroup || c.action == "rollback-all" else { return nil }
+            if let own = (model.map { c.endpointPercents(in: $0).before } ?? c.endpointPercentsBefore)[id] {
+                return (record.time.timeIntervalSince1970, own)
+            }
             // Moved in from another group: the percent before is that group's.
             let other = c.groups.first { $0 != group }
             let before = named ? (other.flatMap { c.percentsBefore[$0] } ?? group.flatMap { c.percentsBefore[$0] })
@@ -55,7 +61,7 @@ enum Timeline {
             (0..<count).map { requests[$0] > 0 ? 100 * Double(errors[$0]) / Double(requests[$0]) : nil }
         }
         let currentRate = rate(t.currentErrors, t.currentRequests), newRate = rate(t.newErrors, t.newRequests)
-        let configured = configuredPercents(row, journal: state.journal, timeline: t)
+        let configured = configuredPercents(row, journal: state.journal, model: state.model, timeline: t)
         let rateTop = niceCeiling(max(1, (currentRate + newRate).compactMap { $0 }.max() ?? 1))
         let p99Top = niceCeiling(max(10, (t.currentP99 + t.newP99).compactMap { $0 }.max() ?? 10))
         let dot = state.unicode ? "⣀" : "*"
