@@ -43,8 +43,9 @@ public final class GuardMetrics: RequestObserver, @unchecked Sendable {
         name("plan_step", "The live step of each active ramp plan (1 for the first, 0 before it), per endpoint it moves.")
     }
 
-    /// The `endpoint` label value of an endpoint: its map key as nginx matches it (the `pattern` of `routes --json`).
-    public static func label(_ id: EndpointID) -> String { id.key.key }
+    /// The `endpoint` label value of an endpoint: its map key as written (`id` of `routes --json`; the same text
+    /// as `pattern` for every key but an escaped exact one, `\\~^/a$`, which would read like the regex `~^/a$`).
+    public static func label(_ id: EndpointID) -> String { id.description }
 
     /// Creates the metrics of `endpoints` (in the traffic rules' order), every series at zero.
     public init(endpoints: [EndpointID]) {

@@ -87,6 +87,21 @@ private struct Fixture {
         #expect(GuardMetrics.statusClassIndex(-1) == 5)
     }
 
+    /// The regex `~^/v2/a$` and the exact key `\~^/v2/a$` read alike once unescaped: their series stay apart,
+    /// labelled with the key as written.
+    @Test func lookAlikeKeysHaveSeriesOfTheirOwn() throws {
+        let regex = EndpointID(raw: "~^/v2/a$"), exact = EndpointID(raw: "\\~^/v2/a$")
+        let metrics = GuardMetrics(endpoints: [regex, exact])
+        metrics.observe(endpoint: 0, newService: false, status: 200, latencyMilliseconds: 5)
+        metrics.observe(endpoint: 0, newService: false, status: 200, latencyMilliseconds: 5)
+        metrics.observe(endpoint: 1, newService: true, status: 500, latencyMilliseconds: 5)
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        let lines = text.split(separator: "\n").filter { $0.hasPrefix("cutover_requests_total{") && !$0.hasSuffix(" 0") }
+        #expect(lines.count == 2, "\(lines)")
+        #expect(lines.contains { $0.contains(#"endpoint="~^/v2/a$",service="current",status_class="2xx"} 2"#) }, "\(lines)")
+        #expect(lines.contains { $0.contains(#"service="new",status_class="5xx"} 1"#) && !$0.contains(#"endpoint="~^/v2/a$""#) }, "\(lines)")
+    }
+
     @Test func gaugesFollowTheSnapshotTheConfigAndThePlans() throws {
         let f = try Fixture()
         defer { f.dir.remove() }

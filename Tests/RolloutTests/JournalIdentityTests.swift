@@ -89,4 +89,58 @@ import Testing
         let description = EditApplier.describe(result, before: model, reason: nil)
         #expect(description.endpointIDs == [EndpointID(raw: "/v2/status/ping")], "\(description)")
     }
+
+    // The record format step: endpoint percents by map key (`endpoint_percents_before`/`_after`) beside the group
+    // maps, where records before it wrote `endpoint:NAME` entries into the group maps.
+
+    @Test func anOldRecordsEndpointEntriesAreReadApartFromTheGroupsAndWrittenBackAsTheyWere() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/journal-before-endpoint-ids.jsonl")
+        let dir = try TempDir(prefix: "cutover-journal-old-percents")
+        let path = dir.file("journal.jsonl")
+        try FileManager.default.copyItem(atPath: fixture.path, toPath: path)
+        let records = try Journal(path: path).records()
+        let ramp = records[0].change, rollback = records[1].change
+        #expect(ramp.percentsBefore == ["group1_routing": 10] && ramp.percentsAfter == ["group1_routing": 25], "the group maps hold groups only")
+        #expect(ramp.legacyEndpointPercentsBefore == ["ping": 10] && ramp.legacyEndpointPercentsAfter == ["ping": 25])
+        #expect(ramp.endpointPercentsBefore.isEmpty && ramp.endpointPercentsAfter.isEmpty)
+        #expect(rollback.percentsBefore.isEmpty && rollback.legacyEndpointPercentsAfter == ["orders": 0])
+        // Resolved against the config: `ping` names two endpoints, so it resolves to neither.
+        let model = try Self.model()
+        #expect(ramp.endpointPercents(in: model).before.isEmpty)
+        // Written back as read: the old entries keep their place and no typed field appears.
+        let line = try #require(Journal.line(records[0]))
+        #expect(line.contains(#""endpoint:ping":10"#) && line.contains(#""group1_routing":10"#), "\(line)")
+        #expect(!line.contains("endpoint_percents"), "\(line)")
+        // A rollback to 0% is still told from the old entries.
+        let changes = Settings.routingChanges(journal: records, model: model)
+        #expect(changes.first { $0.endpoint.key.isRegex }?.rollback == true)
+    }
+
+    @Test func aNewRecordKeepsEndpointPercentsByMapKeyAndUndoSwapsThem() throws {
+        let dir = try TempDir(prefix: "cutover-journal-percents")
+        let path = try dir.write("routing.conf", Self.config)
+        let config = try ConfigSet.load(path: path)
+        let model = Discovery.discover(config)
+        let v2 = EndpointID(raw: "/v2/status/ping")
+        let result = try RolloutEditor(config: config, model: model).apply(.rollback(endpoints: ["/v2/status/ping"]))
+        let description = EditApplier.describe(result, before: model, reason: nil)
+        #expect(description.endpointPercentsBefore == [v2: 10] && description.endpointPercentsAfter == [v2: 0])
+        #expect(!description.percentsBefore.keys.contains { $0.hasPrefix("endpoint:") }, "no endpoint entry in the group map")
+        let record = JournalRecord(id: "r-typed", time: Date(timeIntervalSince1970: 1_790_000_000), user: "ops", host: "edge-1",
+                                   change: description, outcome: .applied, message: "applied", files: [], configHashBefore: "",
+                                   configHashAfter: "")
+        let line = try #require(Journal.line(record))
+        #expect(line.contains(#""endpoint_percents_before":{"/v2/status/ping":10}"#) || line.contains(#""endpoint_percents_before":{"\/v2\/status\/ping":10}"#), "\(line)")
+        let journal = Journal(path: dir.file("journal.jsonl"))
+        try journal.append(record)
+        let read = try #require(try journal.records().first)
+        #expect(read.change == description, "the typed form reads back as written")
+        #expect(read.change.endpointPercents(in: model).before == [v2: 10])
+        let undo = read.change.reversed(action: "undo", reason: "undo")
+        #expect(undo.endpointPercentsBefore == [v2: 0] && undo.endpointPercentsAfter == [v2: 10] && undo.endpointIDs == [v2])
+        // The traffic figures tell the rollback from the typed percents even without a rollback action.
+        var lowered = read
+        lowered.change.action = "group"
+        #expect(Settings.routingChanges(journal: [lowered], model: model).map(\.rollback) == [true])
+    }
 }

@@ -36,7 +36,7 @@ public final class TrafficSimulator: @unchecked Sendable {
     private let lock = NSLock()
     private let generation = NSLock()
     private var random: SplitMix64
-    private var percents: [String: Double] = [:]
+    private var percents: [EndpointID: Double] = [:]
     private var running = false
     private var thread: Thread?
     private var written = 0
@@ -88,8 +88,8 @@ public final class TrafficSimulator: @unchecked Sendable {
             throw SimulatorError(description: "the simulator cannot read \(configPath): \(error)")
         }
         let model = Discovery.discover(config, names: names)
-        var next: [String: Double] = [:]
-        for endpoint in model.endpoints { next[endpoint.pattern] = endpoint.percent.value }
+        var next: [EndpointID: Double] = [:]
+        for endpoint in model.endpoints { next[endpoint.id] = endpoint.percent.value }
         lock.lock()
         percents = next
         lock.unlock()
@@ -99,7 +99,7 @@ public final class TrafficSimulator: @unchecked Sendable {
     public func percent(forKey key: String) -> Double {
         lock.lock()
         defer { lock.unlock() }
-        return percents[key] ?? 0
+        return percents[EndpointID(raw: key)] ?? 0
     }
 
     /// The lines written so far.
@@ -132,7 +132,7 @@ public final class TrafficSimulator: @unchecked Sendable {
             let index = cumulative.first { pick < $0.0 }?.1 ?? 0
             if index < scenario.endpoints.count {
                 let e = scenario.endpoints[index]
-                let toNew = Double.random(in: 0..<100, using: &random) < (percents[e.key] ?? 0)
+                let toNew = Double.random(in: 0..<100, using: &random) < (percents[EndpointID(raw: e.key)] ?? 0)
                 let uri = e.path + "?id=\(Int.random(in: 1...9999, using: &random))"
                 let line = makeLine(uri: uri, profile: toNew ? e.new : e.current, stamp: stamp, upstream: toNew ? "127.0.0.1:9000" : "127.0.0.1:8000")
                 if toNew { migration.append(line) } else { main.append(line) }
