@@ -144,3 +144,53 @@ import Testing
         #expect(Settings.routingChanges(journal: [lowered], model: model).map(\.rollback) == [true])
     }
 }
+
+/// An exact key escaped with a backslash (`\~^/v2/a$`) reads like the regex `~^/v2/a$` once unescaped; nginx
+/// keeps them apart (it compares the first as text), and so must every identity.
+@Suite struct LookAlikeKeyTests {
+    static let config = """
+        map $uri $target_path {
+            ~^/v2/a$ "/v3/a";
+            "\\~^/v2/a$" "/v3/literal";
+        }
+        map $target_path $is_migratable { "" 0; default 1; }
+        split_clients "${request_id}" $group1_routing {
+            10% "new_service";
+            * "current_service";
+        }
+        split_clients "${request_id}" $group2_routing {
+            20% "new_service";
+            * "current_service";
+        }
+        map $uri $split_group {
+            ~^/v2/a$ "$group1_routing";
+            "\\~^/v2/a$" "$group2_routing";
+        }
+
+        """
+
+    @Test func anExactKeyNeverEqualsTheRegexOfTheSameText() {
+        let exact = MapKey(raw: "\\~^/v2/a$"), regex = MapKey(raw: "~^/v2/a$")
+        #expect(!exact.isRegex && regex.isRegex && exact.key == regex.key)
+        #expect(exact != regex && EndpointID(exact) != EndpointID(regex))
+        #expect(Set([EndpointID(exact), EndpointID(regex)]).count == 2)
+        #expect(MapKey(raw: "/v2/PING") == MapKey(raw: "/v2/ping"), "exact keys still compare case-insensitively")
+    }
+
+    @Test func bothAreEndpointsAndAnEditMovesOnlyTheOneItNames() throws {
+        let dir = try TempDir(prefix: "cutover-look-alike")
+        let path = try dir.write("routing.conf", Self.config)
+        let config = try ConfigSet.load(path: path)
+        let model = Discovery.discover(config)
+        #expect(model.endpoints.map(\.id.description) == ["~^/v2/a$", "\\~^/v2/a$"])
+        #expect(model.endpoints.map(\.percent) == [Percent(hundredths: 1000), Percent(hundredths: 2000)])
+        #expect(!model.problems.contains { $0.kind == .repeatedRegexKey || $0.kind == .duplicateKey }, "\(model.problems)")
+        #expect(Set(model.endpoints.map(\.name)).count == 2, "their names differ too: \(model.endpoints.map(\.name))")
+        let exact = try #require(model.endpoints.last)
+        #expect(try model.resolveEndpoint("\\~^/v2/a$").id == exact.id)
+        let result = try RolloutEditor(config: config, model: model).apply(.rollback(endpoints: ["\\~^/v2/a$"]))
+        #expect(result.shifts.map(\.id) == [exact.id])
+        #expect(result.shifts.first.map { ($0.percentBefore, $0.percentAfter) } ?? (.zero, .hundred) == (Percent(hundredths: 2000), .zero))
+        #expect(result.model.endpoints.map(\.percent) == [Percent(hundredths: 1000), .zero])
+    }
+}
