@@ -102,9 +102,8 @@ enum ProblemMapping {
         case .splitNewNotFirst:
             return "put `P% \"\(names.newLabel)\";` first and `* \"\(names.currentLabel)\";` last"
         case .patternIncomplete:
-            // "no X found: expected `snippet`" — the snippet is what to add.
-            guard let range = problem.message.range(of: ": expected ") else { return nil }
-            return "add " + problem.message[range.upperBound...]
+            // The snippet the problem carries is what to add (never cut out of the message text).
+            return problem.expected.map { "add " + $0 }
         case .splitZeroPercent:
             return "remove the 0% line: a group at 0% is its `* \"\(names.currentLabel)\";` line alone"
         case .splitStarNotLast:

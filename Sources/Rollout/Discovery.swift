@@ -485,13 +485,13 @@ public enum Discovery {
 
     static func checkStructure(_ model: inout RolloutModel, names: RolloutNames, fallback: SourceLocation) {
         if model.whitelistMap == nil {
-            model.problems.append(Problem(.patternIncomplete, .error, "no whitelist map found: expected `map $uri \(names.targetPath) { KEY \"/new/path\"; ... }` listing the endpoints ready to move", at: fallback))
+            model.problems.append(Problem(.patternIncomplete, .error, "no whitelist map found", expected: "`map $uri \(names.targetPath) { KEY \"/new/path\"; ... }` listing the endpoints ready to move", at: fallback))
         }
         if model.groupMap == nil {
-            model.problems.append(Problem(.patternIncomplete, .error, "no group-assignment map found: expected `map $uri \(names.splitGroup) { KEY \"$groupN_routing\"; ... }`", at: fallback))
+            model.problems.append(Problem(.patternIncomplete, .error, "no group-assignment map found", expected: "`map $uri \(names.splitGroup) { KEY \"$groupN_routing\"; ... }`", at: fallback))
         }
         if model.flagMap == nil {
-            model.problems.append(Problem(.patternIncomplete, .warning, "no migratable flag map found: expected `map \(names.targetPath) \(names.isMigratable) { \"\" 0; default 1; }`", at: fallback))
+            model.problems.append(Problem(.patternIncomplete, .warning, "no migratable flag map found", expected: "`map \(names.targetPath) \(names.isMigratable) { \"\" 0; default 1; }`", at: fallback))
         }
         if let routing = model.routingMap {
             let values = Dictionary(routing.entries.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
@@ -499,13 +499,13 @@ public enum Discovery {
                 model.problems.append(Problem(.routingMapUnexpected, .warning, "map \(routing.source) \(routing.variable) should read `0 \"\(names.currentLabel)\"; 1 \(names.splitGroup);`; found \(routing.entries.map { "\($0.key) \($0.value)" }.joined(separator: "; "))", at: routing.location))
             }
         } else {
-            model.problems.append(Problem(.patternIncomplete, .warning, "no routing map found: expected `map \(names.isMigratable) \(names.apiRouting) { 0 \"\(names.currentLabel)\"; 1 \(names.splitGroup); }`", at: fallback))
+            model.problems.append(Problem(.patternIncomplete, .warning, "no routing map found", expected: "`map \(names.isMigratable) \(names.apiRouting) { 0 \"\(names.currentLabel)\"; 1 \(names.splitGroup); }`", at: fallback))
         }
         if model.groups.isEmpty {
-            model.problems.append(Problem(.patternIncomplete, .warning, "no split_clients group found: expected `split_clients \"${request_id}\" $group1_routing { 10% \"\(names.newLabel)\"; * \"\(names.currentLabel)\"; }`", at: fallback))
+            model.problems.append(Problem(.patternIncomplete, .warning, "no split_clients group found", expected: "`split_clients \"${request_id}\" $group1_routing { 10% \"\(names.newLabel)\"; * \"\(names.currentLabel)\"; }`", at: fallback))
         }
         if model.routingLocation == nil {
-            model.problems.append(Problem(.patternIncomplete, .warning, "no location routes \(names.apiRouting) = \"\(names.newLabel)\" into an internal location: expected `if (\(names.apiRouting) = \"\(names.newLabel)\") { ... rewrite ^ /internal_new_service_proxy last; }`", at: fallback))
+            model.problems.append(Problem(.patternIncomplete, .warning, "no location routes \(names.apiRouting) = \"\(names.newLabel)\" into an internal location", expected: "`if (\(names.apiRouting) = \"\(names.newLabel)\") { ... rewrite ^ /internal_new_service_proxy last; }`", at: fallback))
         } else if model.internalLocationSource == nil, let uri = model.internalLocation {
             model.problems.append(Problem(.internalLocationMissing, .warning, "the routing rewrites to \(uri) but no `location = \(uri)` exists", at: model.routingLocation ?? fallback))
         } else if model.migrationLog == nil {

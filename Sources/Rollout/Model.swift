@@ -96,6 +96,8 @@ public struct Problem: Sendable, Equatable, Codable, CustomStringConvertible {
     public var severity: Severity
     public var message: String
     public var location: SourceLocation
+    /// For a part of the pattern that is missing (`patternIncomplete`): what to add, as the message says it.
+    public var expected: String? = nil
 
     /// A problem of `kind`.
     public init(_ kind: ProblemKind, _ severity: Severity, _ message: String, at location: SourceLocation) {
@@ -103,6 +105,13 @@ public struct Problem: Sendable, Equatable, Codable, CustomStringConvertible {
         self.severity = severity
         self.message = message
         self.location = location
+    }
+
+    /// A missing part of the pattern: `what` was not found, `expected` is what to add (the message reads
+    /// "WHAT: expected EXPECTED").
+    public init(_ kind: ProblemKind, _ severity: Severity, _ what: String, expected: String, at location: SourceLocation) {
+        self.init(kind, severity, "\(what): expected \(expected)", at: location)
+        self.expected = expected
     }
 
     /// A problem of the generic kind `config-problem`.

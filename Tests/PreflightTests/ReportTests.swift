@@ -11,6 +11,18 @@ import Testing
         Finding(.logStale, .warning, "quote \" and\nnewline\u{1}", at: SourceLocation(file: "/var/log/a.log", line: 0)),
     ]
 
+    /// The fix of a missing part of the pattern comes from the snippet the problem carries, not from its words.
+    @Test func aMissingPartsFixIsTheSnippetItCarries() {
+        let location = SourceLocation(file: "/etc/nginx/api.conf", line: 1)
+        let problem = Problem(.patternIncomplete, .warning, "no routing map found", expected: "`map $a $b { 0 x; }`", at: location)
+        #expect(problem.message == "no routing map found: expected `map $a $b { 0 x; }`")
+        #expect(ProblemMapping.fix(for: .patternIncomplete, problem: problem, names: RolloutNames()) == "add `map $a $b { 0 x; }`")
+        var reworded = problem
+        reworded.message = "the routing map is missing (see the README)"
+        #expect(ProblemMapping.fix(for: .patternIncomplete, problem: reworded, names: RolloutNames()) == "add `map $a $b { 0 x; }`",
+                "rewording the message does not lose the fix")
+    }
+
     @Test func exitCodes() {
         #expect(PreflightReport.exitCode([]) == 0)
         #expect(PreflightReport.exitCode([findings[1]]) == 0)
