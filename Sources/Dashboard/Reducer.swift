@@ -626,6 +626,19 @@ public func describeChange(_ change: ChangeDescription, reversed: Bool = false) 
         case (nil, nil): parts.append(group)
         }
     }
+    if parts.isEmpty {
+        // No group moved: the endpoints' own percents, by identity (shown by the short names journaled with them).
+        let endpointBefore = reversed ? change.endpointPercentsAfter : change.endpointPercentsBefore
+        let endpointAfter = reversed ? change.endpointPercentsBefore : change.endpointPercentsAfter
+        for (index, id) in change.endpointIDs.prefix(3).enumerated() {
+            let name = change.endpointIDs.count == change.endpoints.count ? change.endpoints[index] : id.description
+            if let b = endpointBefore[id], let a = endpointAfter[id] {
+                parts.append("\(name) \(formatPercent(b)) → \(formatPercent(a))")
+            } else {
+                parts.append(name)
+            }
+        }
+    }
     if parts.isEmpty { parts = change.endpoints.prefix(3).map { $0 } }
     if parts.isEmpty { return change.action }
     return parts.joined(separator: ", ")

@@ -47,7 +47,10 @@ struct HistoryCommand: ParsableCommand {
             for r in records.reversed() {
                 let groups = r.change.groups.map { g in HistoryCommand.groupChange(g, before: r.change.percentsBefore[g], after: r.change.percentsAfter[g]) }
                 var line = "\(formatter.string(from: r.time))  \(r.outcome.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0)) \(r.change.action)"
-                if !r.change.endpoints.isEmpty { line += "  endpoints: " + r.change.endpoints.prefix(5).joined(separator: ", ") + (r.change.endpoints.count > 5 ? " (+\(r.change.endpoints.count - 5))" : "") }
+                if !r.change.endpoints.isEmpty {
+                    line += "  endpoints: " + HistoryCommand.endpointChanges(r.change).prefix(5).joined(separator: ", ")
+                        + (r.change.endpoints.count > 5 ? " (+\(r.change.endpoints.count - 5))" : "")
+                }
                 if !groups.isEmpty { line += "  groups: " + groups.joined(separator: ", ") }
                 line += "  by \(r.user)@\(r.host)"
                 if let reason = r.change.reason { line += "  reason: \(reason)" }
@@ -67,6 +70,16 @@ struct HistoryCommand: ParsableCommand {
         case let (nil, a?): return "\(group) new at \(trim(a))%"
         case let (b?, nil): return "\(group) removed (was \(trim(b))%)"
         case (nil, nil): return group
+        }
+    }
+
+    /// Each endpoint of a change as the history line shows it: its short name, with `10%→0%` when the record keeps
+    /// its percents by identity (records before that step name the endpoints only).
+    static func endpointChanges(_ change: ChangeDescription) -> [String] {
+        guard change.endpointIDs.count == change.endpoints.count else { return change.endpoints }
+        return zip(change.endpoints, change.endpointIDs).map { name, id in
+            guard let before = change.endpointPercentsBefore[id], let after = change.endpointPercentsAfter[id] else { return name }
+            return "\(name) \(trim(before))%→\(trim(after))%"
         }
     }
 

@@ -101,4 +101,13 @@ import TrafficStats
         #expect(DetailPane.recentChanges(for: search, in: state.journal).map(\.id) == ["r-stale"])
         #expect(DetailPane.recentChanges(for: other, in: state.journal).isEmpty)
     }
+
+    @Test func anEndpointOnlyChangeIsDescribedWithItsOwnPercentsForUndo() {
+        let id = EndpointID(raw: "~^/v2/a$")
+        let change = ChangeDescription(action: "rollback", endpoints: ["a"], endpointIDs: [id],
+                                       endpointPercentsBefore: [id: 10], endpointPercentsAfter: [id: 0])
+        #expect(describeChange(change) == "a 10% → 0%")
+        #expect(describeChange(change, reversed: true) == "a 0% → 10%")
+        #expect(describeChange(ChangeDescription(action: "rollback", endpoints: ["a"])) == "a", "an old record names the endpoint only")
+    }
 }

@@ -1,5 +1,6 @@
 import Apply
 import Foundation
+import Rollout
 import TestSupport
 import Testing
 
@@ -33,5 +34,20 @@ import Testing
         let version = try runCutover(["--version"], cwd: dir.path, env: env)
         #expect(version.exitCode == 0 && version.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3,
                 "\(version)")
+    }
+
+    @Test func anEndpointsOwnPercentsAreShownWhenTheRecordKeepsThem() throws {
+        let dir = try TempDir(prefix: "cutover-history-endpoints")
+        let journal = Journal(path: dir.path + "/state/cutover/journal.jsonl")
+        try FileManager.default.createDirectory(atPath: dir.path + "/state/cutover", withIntermediateDirectories: true)
+        let ping = EndpointID(raw: "/v2/status/ping")
+        let typed = ChangeDescription(action: "rollback", endpoints: ["ping"], endpointIDs: [ping],
+                                      endpointPercentsBefore: [ping: 10], endpointPercentsAfter: [ping: 0])
+        try journal.append(JournalRecord(id: "typed", time: Date(), user: "ops", host: "bastion", change: typed, outcome: .applied,
+                                         message: "applied", files: [], configHashBefore: "a", configHashAfter: "b"))
+        let env = ["XDG_STATE_HOME": dir.path + "/state", "HOME": dir.path, "XDG_CONFIG_HOME": dir.path + "/config"]
+        let result = try runCutover(["history"], cwd: dir.path, env: env)
+        try #require(result.exitCode == 0, "\(result)")
+        #expect(result.stdout.contains("endpoints: ping 10%→0%"), "\(result.stdout)")
     }
 }
