@@ -327,7 +327,7 @@ public final class Autopilot: @unchecked Sendable {
         if plan.step != nil || plan.state == .running, !live.isEmpty {
             let reason = (automatic ? Self.marker : "") + "plan \(plan.id) aborted: \(note)"
                 + (automatic ? " — evidence: " + evidence.joined(separator: "; ") : "")
-            let (report, error) = apply(.rollback(endpoints: live.map(\.pattern)), reason: reason, emergency: true)
+            let (report, error) = apply(.rollback(endpoints: live.map(\.id.description)), reason: reason, emergency: true)
             outcome = report?.outcome.rawValue ?? "not-applied"
             journal = report?.record?.id
             if let report, report.outcome == .applied, let record = report.record {
@@ -388,8 +388,8 @@ public final class Autopilot: @unchecked Sendable {
             return records
         }
         for (id, verdict) in bad.sorted(by: { $0.key < $1.key }) {
-            guard let endpoint = model.endpoints.first(where: { $0.id == id }), guardSettings.guards(key: endpoint.pattern, name: endpoint.name) else { continue }
-            let key = endpoint.pattern
+            guard let endpoint = model.endpoints.first(where: { $0.id == id }), guardSettings.guards(endpoint) else { continue }
+            let key = endpoint.id.description
             var breach = breaches[id].flatMap { $0.since == verdict.since ? $0 : nil } ?? Breach(start: Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down)), since: verdict.since)
             defer { breaches[id] = breach }
             guard !breach.handled, endpoint.percent.hundredths > 0 else { continue }
@@ -549,7 +549,7 @@ public final class Autopilot: @unchecked Sendable {
                 do {
                     let created = try RolloutEditor(config: config, model: model)
                         .apply(.setGroupPercent(group: name, percent: current.percent, create: true))
-                    let moved = try RolloutEditor(config: created.config, model: created.model).apply(.assign(endpoint: current.pattern, group: name))
+                    let moved = try RolloutEditor(config: created.config, model: created.model).apply(.assign(endpoint: current.id.description, group: name))
                     chosen = name
                     let from = current.groupName ?? current.assignment ?? "-"
                     description.groups = [from, name]
@@ -593,7 +593,7 @@ public final class Autopilot: @unchecked Sendable {
                evidence: [String] = [], outcome: String? = nil, journal: String? = nil, message: String) -> AutopilotEvent {
         var endpoint: String?, group = plan.group
         switch plan.target {
-        case .endpoint(let key): endpoint = key.key.key
+        case .endpoint(let key): endpoint = key.description
         case .group(let name): group = name
         }
         return AutopilotEvent(kind, time: clock.now(), plan: plan.id, endpoint: endpoint, group: group, percentBefore: percentBefore,

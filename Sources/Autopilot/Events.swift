@@ -1,5 +1,6 @@
 import Apply
 import Foundation
+import Rollout
 import TrafficStats
 
 /// The guardrails (the `guard:` key of `cutover.yaml`): automatic rollback of endpoints whose verdict turns
@@ -26,10 +27,11 @@ public struct GuardSettings: Sendable, Equatable {
         self.notifyTimeoutSeconds = notifyTimeoutSeconds
     }
 
-    /// Whether the endpoint with this key and short name is guarded.
-    public func guards(key: String, name: String) -> Bool {
+    /// Whether `endpoint` is guarded: listed by its short name or by its map key (compared as nginx compares
+    /// keys: an exact key case-insensitively, `\\~…` as the exact key it is, never as the regex it reads like).
+    public func guards(_ endpoint: Endpoint) -> Bool {
         guard let endpoints else { return true }
-        return endpoints.contains(key) || endpoints.contains(name)
+        return endpoints.contains { $0 == endpoint.name || EndpointID(raw: $0) == endpoint.id }
     }
 }
 

@@ -34,7 +34,7 @@ public enum PlanTarget: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .endpoint(let key): return key.key.key
+        case .endpoint(let key): return key.description
         case .group(let name): return "group " + name
         }
     }

@@ -286,10 +286,10 @@ struct ConfirmationJob: @unchecked Sendable {
         do {
             let result = try TrafficConfirmation.watch(context: context, logs: logs, endpoints: endpoints, seconds: seconds,
                                                        oldWorkers: oldWorkers, reloadedAt: reloadedAt)
-            event = AutopilotEvent(result.confirmed ? .rollbackConfirmed : .rollbackNotConfirmed, time: context.clock.now(), endpoint: endpoints.first?.id.key.key,
+            event = AutopilotEvent(result.confirmed ? .rollbackConfirmed : .rollbackNotConfirmed, time: context.clock.now(), endpoint: endpoints.first?.id.description,
                                    outcome: result.confirmed ? "confirmed" : "not-confirmed", journal: journal, message: result.message)
         } catch {
-            event = AutopilotEvent(.rollbackNotConfirmed, time: context.clock.now(), endpoint: endpoints.first?.id.key.key, outcome: "not-confirmed", journal: journal,
+            event = AutopilotEvent(.rollbackNotConfirmed, time: context.clock.now(), endpoint: endpoints.first?.id.description, outcome: "not-confirmed", journal: journal,
                                    message: "\(names): the traffic could not be confirmed: \(error)")
         }
         return event

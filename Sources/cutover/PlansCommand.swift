@@ -43,7 +43,7 @@ struct PlansCommand: ParsableCommand {
 
     static func target(_ p: RampPlan) -> String {
         switch p.target {
-        case .endpoint(let key): return key.key.key + (p.group.map { " (\($0))" } ?? "")
+        case .endpoint(let key): return key.description + (p.group.map { " (\($0))" } ?? "")
         case .group(let name): return "group " + name
         }
     }
@@ -62,7 +62,7 @@ struct PlansCommand: ParsableCommand {
                 var endpoint: String?
                 var group = p.group
                 switch p.target {
-                case .endpoint(let key): endpoint = key.key.key
+                case .endpoint(let key): endpoint = key.description
                 case .group(let name): group = name
                 }
                 let live = p.state == .running || p.state == .paused

@@ -1,6 +1,7 @@
 import Apply
 @testable import Autopilot
 import Foundation
+import NginxConfig
 import Rollout
 @testable import Settings
 import TestSupport
@@ -206,4 +207,35 @@ final class Locked<T>: @unchecked Sendable {
     init(_ value: T) { stored = value }
     var value: T { lock.withLock { stored } }
     func mutate(_ body: (inout T) -> Void) { lock.withLock { body(&stored) } }
+}
+
+/// `guard.endpoints` names endpoints by short name or by map key, compared as nginx compares keys.
+@Suite struct GuardedEndpointTests {
+    @Test func aListedKeyGuardsTheEndpointWithThatIdentityOnly() throws {
+        let config = try ConfigSet.fromTexts([(path: "/etc/nginx/routing.conf", text: """
+            map $uri $target_path {
+                ~^/v2/a$ "/v3/a";
+                "\\~^/v2/a$" "/v3/literal";
+                /v2/Ping "/v3/ping";
+            }
+            map $uri $split_group {
+                ~^/v2/a$ "$group1_routing";
+                "\\~^/v2/a$" "$group1_routing";
+                /v2/Ping "$group1_routing";
+            }
+            split_clients "${request_id}" $group1_routing {
+                10% "new_service";
+                * "current_service";
+            }
+            """)])
+        let endpoints = Discovery.discover(config).endpoints
+        try #require(endpoints.count == 3)
+        let regex = endpoints[0], exact = endpoints[1], ping = endpoints[2]
+        let byRegex = GuardSettings(autoRollback: true, endpoints: ["~^/v2/a$"])
+        #expect(byRegex.guards(regex) && !byRegex.guards(exact), "the regex's text is the regex, not the escaped exact key")
+        let byExact = GuardSettings(autoRollback: true, endpoints: ["\\~^/v2/a$"])
+        #expect(!byExact.guards(regex) && byExact.guards(exact))
+        #expect(GuardSettings(autoRollback: true, endpoints: ["/v2/ping"]).guards(ping), "exact keys compare case-insensitively")
+        #expect(GuardSettings(autoRollback: true, endpoints: [ping.name]).guards(ping) && GuardSettings().guards(ping))
+    }
 }
