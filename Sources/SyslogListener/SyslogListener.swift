@@ -70,6 +70,9 @@ public final class SyslogListener: @unchecked Sendable {
         return (host, port)
     }
 
+    /// The receive space per datagram: at least the largest UDP payload (65,527 bytes), so none is cut.
+    static let datagramSlot = 64 * 1024
+
     /// Binds TCP and UDP on the same port (TCP first, so port 0 picks one free for both) and starts receiving.
     public func start() throws {
         let inbox = inbox
@@ -95,7 +98,9 @@ public final class SyslogListener: @unchecked Sendable {
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(udpReceiveBuffer))
             .channelOption(.datagramVectorReadMessageCount, value: 16)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 16 * 1024))
+            // A vector read splits the buffer into one slot per message; each slot holds the largest UDP
+            // payload there is (65,507 bytes over IPv4, 65,527 over IPv6), so no datagram is ever cut.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * SyslogListener.datagramSlot))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(UDPSyslogHandler(inbox: inbox))
