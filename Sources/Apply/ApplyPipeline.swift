@@ -628,7 +628,8 @@ public struct ApplyPipeline: Sendable {
     }
 
     private func recoverUnderLock() throws -> ApplyReport? {
-        guard let intent = try ApplyIntent.read(from: configuration.intentFile) else { return nil }
+        // A fleet change's intent is the fleet pipeline's to recover (it reaches every host).
+        guard let intent = try ApplyIntent.read(from: configuration.intentFile), intent.hosts == nil else { return nil }
         if let journaled = try? allRecords().contains(where: { $0.id == intent.id }), journaled {
             ApplyIntent.remove(at: configuration.intentFile)
             return nil
