@@ -73,4 +73,25 @@ import Glibc
         #expect(!again.stderr.contains("RECOVERED"), "\(again)")
         #expect(!again.stdout.contains("DRIFT"), "\(again.stdout)")
     }
+
+    @Test func aRampLimitedToACanaryHostIsKeptWithItsHostsAndMustGateOnNotBad() throws {
+        let fleet = try FleetNginx(count: 2)
+        defer { fleet.stop() }
+        let refused = try fleet.cutover(["ramp", "ping", "--steps", "50,100", "--bake", "0s", "--hosts", "edge1"])
+        #expect(refused.exitCode == 3, "\(refused)")
+        #expect(refused.stderr.contains("--gate not-bad"), "\(refused)")
+        let unknown = try fleet.cutover(["ramp", "ping", "--steps", "50,100", "--gate", "not-bad", "--hosts", "edge9"])
+        #expect(unknown.exitCode == ExitStatus.usage.rawValue && unknown.stderr.contains("edge9"), "\(unknown)")
+        let created = try fleet.cutover(["ramp", "ping", "--steps", "50,100", "--bake", "0s", "--gate", "not-bad", "--hosts", "edge1"])
+        try #require(created.exitCode == 0, "\(created)")
+        #expect(created.stderr.contains("on edge1 only"), "\(created)")
+        let plans = try fleet.cutover(["plans", "--json"])
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(plans.stdout.utf8)) as? [String: Any], "\(plans)")
+        let list = try #require(document["plans"] as? [[String: Any]])
+        #expect(list.first?["hosts"] as? [String] == ["edge1"], "\(list)")
+        let text = try fleet.cutover(["plans"])
+        #expect(text.stdout.contains("on edge1"), "\(text.stdout)")
+        // Nothing moves until an executor runs the plan.
+        #expect(try fleet.routing(0) == FleetRouting.text() && fleet.routing(1) == FleetRouting.text())
+    }
 }
