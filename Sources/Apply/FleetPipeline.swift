@@ -495,26 +495,11 @@ public struct FleetPipeline: Sendable {
     /// as `recovered` with the per-host outcome. Returns nil when there was nothing to recover or another
     /// writer holds the lock.
     public func recoverInterrupted() throws -> ApplyReport? {
-        let lock: FileLock
-        do {
-            lock = try FileLock.acquire(path: configuration.lockFile, wait: .zero, clock: clock)
-        } catch let error as ApplyError {
-            if case .lockHeld = error { return nil }
-            if case .io = error, !FileManager.default.fileExists(atPath: configuration.intentFile) { return nil }
-            throw error
-        }
-        defer { lock.release() }
-        return try recoverUnderLock()
+        try journaling.underRecoveryLock { try recoverUnderLock() }
     }
 
     private func recoverUnderLock() throws -> ApplyReport? {
-        guard let intent = try ApplyIntent.read(from: configuration.intentFile), let hosts = intent.hosts else { return nil }
-        let journaled = (try? configuration.journal.records().contains { $0.id == intent.id }) ?? false
-            || configuration.fallbackJournals.contains { (try? $0.records().contains { $0.id == intent.id }) ?? false }
-        if journaled {
-            ApplyIntent.remove(at: configuration.intentFile)
-            return nil
-        }
+        guard let intent = try journaling.unfinishedIntent(), let hosts = intent.hosts else { return nil }
         let start = clock.monotonic()
         var records: [HostRecord] = []
         var restored: [FileChange] = []
