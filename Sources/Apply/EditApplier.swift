@@ -109,13 +109,12 @@ public struct EditApplier: Sendable {
         }
         var endpointBefore: [EndpointID: Double] = [:], endpointAfter: [EndpointID: Double] = [:]
         for shift in result.shifts {
-            guard let id = shift.id else { continue }
-            endpointBefore[id] = shift.percentBefore.value
-            endpointAfter[id] = shift.percentAfter.value
+            endpointBefore[shift.id] = shift.percentBefore.value
+            endpointAfter[shift.id] = shift.percentAfter.value
         }
         return ChangeDescription(action: result.edit.action, endpoints: result.shifts.map(\.endpoint), groups: result.groupsTouched,
                                  percentsBefore: percentsBefore, percentsAfter: percentsAfter, reason: reason,
-                                 endpointIDs: result.shifts.compactMap(\.id),
+                                 endpointIDs: result.shifts.map(\.id),
                                  endpointPercentsBefore: endpointBefore, endpointPercentsAfter: endpointAfter)
     }
 

@@ -518,7 +518,7 @@ private func propose(_ state: inout AppState, _ edit: RolloutEdit, isRollback: B
         return []
     }
     let summary = result.summary
-    let moved = warnings(state, ids: result.shifts.compactMap(\.id), groups: [])
+    let moved = warnings(state, ids: result.shifts.map(\.id), groups: [])
     state.overlay = .confirm(PendingChange(operation: .edit(edit), summary: summary, isRollback: isRollback, warnings: moved))
     if let note { state.status = StatusMessage(note) }
     return []

@@ -48,11 +48,11 @@ public struct EndpointShift: Sendable, Equatable, Codable {
     public var percentBefore: Percent
     public var percentAfter: Percent
     /// The endpoint's identity (`endpoint` is its short name, for display).
-    public var id: EndpointID?
+    public var id: EndpointID
 
     /// Creates a shift.
     public init(endpoint: String, groupBefore: String?, groupAfter: String?, percentBefore: Percent, percentAfter: Percent,
-                id: EndpointID? = nil) {
+                id: EndpointID) {
         self.endpoint = endpoint
         self.groupBefore = groupBefore
         self.groupAfter = groupAfter

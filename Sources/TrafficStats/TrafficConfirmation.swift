@@ -126,9 +126,7 @@ public struct TrafficConfirmation: Sendable, Hashable {
     /// The endpoints a change lowered (share after below the share before), from its shifts and the model after it.
     public static func lowered(_ shifts: [EndpointShift], model: RolloutModel) -> [LoweredEndpoint] {
         shifts.filter { $0.percentAfter < $0.percentBefore }.compactMap { shift in
-            // By identity; a shift without one (decoded from before they existed) by its short name.
-            let found = shift.id.flatMap { id in model.endpoints.first { $0.id == id } } ?? (shift.id == nil ? model.endpoints.first { $0.name == shift.endpoint } : nil)
-            guard let endpoint = found else { return nil }
+            guard let endpoint = model.endpoints.first(where: { $0.id == shift.id }) else { return nil }
             return LoweredEndpoint(id: endpoint.id, name: endpoint.name, percentBefore: shift.percentBefore.value,
                                    percentAfter: shift.percentAfter.value)
         }

@@ -137,10 +137,7 @@ public final class EffectRunner: @unchecked Sendable {
     private func noteConfiguredPercents(_ shifts: [EndpointShift]) {
         guard let traffic else { return }
         let time = Int64(clock.now().timeIntervalSince1970)
-        for shift in shifts {
-            guard let id = shift.id else { continue }
-            traffic.setConfiguredPercent(shift.percentAfter.value, endpoint: id, at: time)
-        }
+        for shift in shifts { traffic.setConfiguredPercent(shift.percentAfter.value, endpoint: shift.id, at: time) }
     }
 
     /// Waits (off the effect queue, so a queued rollback is not held up) for the old workers to exit, then
