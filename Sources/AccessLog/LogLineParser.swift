@@ -23,12 +23,17 @@ public final class LogLineParser {
         var first: UInt8
         var rest: UInt64
         var restMask: UInt64
+        /// The first byte repeated over a word and over sixteen lanes, for `find`.
+        var pattern: UInt64
+        var splat: SIMD16<UInt8>
 
         init(slot: Int, literal: [UInt8], offset: Int) {
             self.slot = slot
             literalOffset = offset
             literalCount = literal.count
             first = literal.first ?? 0
+            pattern = 0x0101_0101_0101_0101 &* UInt64(first)
+            splat = SIMD16(repeating: first)
             var rest: UInt64 = 0, mask: UInt64 = 0
             for (i, byte) in literal.dropFirst().prefix(8).enumerated() {
                 rest |= UInt64(byte) << UInt64(8 * i)
@@ -219,7 +224,8 @@ public final class LogLineParser {
                 var found = -1
                 while q < n {
                     // The next candidate (with escape=json, or backslash: an escaped byte is never a delimiter).
-                    let at = E.json ? Self.find(first, or: 0x5C, base, from: q, to: n) : Self.find(first, base, from: q, to: n)
+                    let at = E.json ? Self.find(first, or: 0x5C, base, from: q, to: n)
+                        : Self.find(first, pattern: field.pointee.pattern, splat: field.pointee.splat, base, from: q, to: n)
                     if at < 0 { break }
                     if E.json, first != 0x5C, base.load(fromByteOffset: at, as: UInt8.self) == 0x5C {
                         q = at &+ 2
@@ -258,10 +264,15 @@ public final class LogLineParser {
     /// The offset of the first `byte` in `from..<to`, or -1; sixteen bytes at a time (SIMD), then eight (SWAR), without a call.
     @inline(__always)
     static func find(_ byte: UInt8, _ base: UnsafeRawPointer, from: Int, to: Int) -> Int {
+        find(byte, pattern: 0x0101_0101_0101_0101 &* UInt64(byte), splat: SIMD16(repeating: byte), base, from: from, to: to)
+    }
+
+    /// `find(_:_:from:to:)` with the byte already repeated over a word (`pattern`) and sixteen lanes (`splat`).
+    @inline(__always)
+    static func find(_ byte: UInt8, pattern: UInt64, splat: SIMD16<UInt8>, _ base: UnsafeRawPointer, from: Int, to: Int) -> Int {
         var i = from
         if i &+ 16 <= to {
             // Sixteen bytes at a time (one compare and mask) up to the block holding it, found eight bytes at a time.
-            let splat = SIMD16<UInt8>(repeating: byte)
             repeat {
                 if any(base.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self) .== splat) { break }
                 i &+= 16
@@ -269,7 +280,6 @@ public final class LogLineParser {
         }
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
-        let pattern = ones &* UInt64(byte)
         while i &+ 8 <= to {
             let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ pattern
             let t = (x &- ones) & ~x & highs
@@ -309,6 +319,26 @@ public final class LogLineParser {
             let c = base.load(fromByteOffset: i, as: UInt8.self)
             if c == a || c == b { return i }
             i &+= 1
+        }
+        return -1
+    }
+
+    /// The offset of the last `byte` in `after + 1 ..< before`, or -1; eight bytes at a time from the end (an
+    /// exact per-byte test, so the highest match of a word is the last one).
+    @inline(__always)
+    static func findLast(_ byte: UInt8, _ base: UnsafeRawPointer, after: Int, before: Int) -> Int {
+        let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        let pattern = 0x0101_0101_0101_0101 &* UInt64(byte)
+        var end = before
+        while end &- 8 > after {
+            let x = base.loadUnaligned(fromByteOffset: end &- 8, as: UInt64.self) ^ pattern
+            let zero = ~(((x & low7) &+ low7) | x | low7)
+            if zero != 0 { return end &- 8 &+ ((63 &- zero.leadingZeroBitCount) &>> 3) }
+            end &-= 8
+        }
+        while end &- 1 > after {
+            end &-= 1
+            if base.load(fromByteOffset: end, as: UInt8.self) == byte { return end }
         }
         return -1
     }
@@ -400,15 +430,8 @@ public final class LogLineParser {
             // "METHOD SP target SP protocol" (or without the protocol): the target is between the spaces.
             let first = Self.find(0x20, base, from: 0, to: request.count)
             guard first >= 0 else { return nil }
-            var end = request.count
-            var k = end - 1
-            while k > first {
-                if base.load(fromByteOffset: k, as: UInt8.self) == 0x20 {
-                    end = k
-                    break
-                }
-                k -= 1
-            }
+            let last = Self.findLast(0x20, base, after: first, before: request.count)
+            let end = last >= 0 ? last : request.count
             start = base + first + 1
             count = end - first - 1
         } else if let uri = value(.uri), let base = uri.baseAddress {

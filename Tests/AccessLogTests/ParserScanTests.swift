@@ -109,6 +109,35 @@ import Testing
         #expect(fitting > checked / 3)
     }
 
+    @Test func pathIsBetweenTheFirstAndTheLastSpaceOfTheRequest() throws {
+        let parser = LogLineParser(format: try LogFormat(template: "$request", escape: .none))
+        var random = Random(state: 0x9A7B)
+        let alphabet = Array("  ab/?\\xH".utf8)
+        for _ in 0..<5000 {
+            let line = (0..<random.below(40)).map { _ in alphabet[random.below(alphabet.count)] }
+            // The reference: the target between the first space and the last one after it, up to its query.
+            var expected: [UInt8]?, escaped = false
+            if let first = line.firstIndex(of: 0x20) {
+                let end = line[(first + 1)...].lastIndex(of: 0x20) ?? line.count
+                var target = Array(line[(first + 1)..<end])
+                if let stop = target.firstIndex(where: { $0 == 0x3F || $0 == 0x5C }) {
+                    if target[stop] == 0x3F {
+                        target = Array(target[..<stop])
+                    } else {
+                        escaped = true
+                        if let query = target[stop...].firstIndex(of: 0x3F) { target = Array(target[..<query]) }
+                    }
+                }
+                expected = target.isEmpty ? nil : target
+            }
+            parse(parser, line) { ok in
+                #expect(ok)
+                #expect(parser.rawPath().map { Array($0) } == expected, "\(String(decoding: line, as: UTF8.self))")
+                if expected != nil { #expect(parser.rawPathHasEscapes == escaped) }
+            }
+        }
+    }
+
     @Test func failedLinesLeaveNoValues() throws {
         let format = try LogFormat(template: "$request_id $upstream_addr|$status", escape: .default)
         let parser = LogLineParser(format: format)
