@@ -32,6 +32,20 @@ public struct ApplyIntent: Sendable, Equatable, Codable {
         }
     }
 
+    /// The files one host of a fleet change swaps.
+    public struct HostFiles: Sendable, Equatable, Codable {
+        /// The host's name (`hosts[].name`).
+        public var host: String
+        /// Its files, with paths as on that host.
+        public var files: [File]
+
+        /// Creates a host entry.
+        public init(host: String, files: [File]) {
+            self.host = host
+            self.files = files
+        }
+    }
+
     /// The id the change's journal record will carry.
     public var id: String
     /// When the change started.
@@ -43,11 +57,15 @@ public struct ApplyIntent: Sendable, Equatable, Codable {
     public var host: String
     /// What the change does.
     public var change: ChangeDescription
-    /// The files it swaps.
+    /// The files it swaps (a local change).
     public var files: [File]
+    /// The files each host swaps (a fleet change); nil for a local change.
+    public var hosts: [HostFiles]?
 
     /// Creates an intent.
-    public init(id: String, time: Date, pid: Int32, user: String, host: String, change: ChangeDescription, files: [File]) {
+    public init(id: String, time: Date, pid: Int32, user: String, host: String, change: ChangeDescription, files: [File],
+                hosts: [HostFiles]? = nil) {
+        self.hosts = hosts
         self.id = id
         self.time = time
         self.pid = pid

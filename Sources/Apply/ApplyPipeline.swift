@@ -614,6 +614,12 @@ public struct ApplyPipeline: Sendable {
     /// validates and reloads nginx on them, and journals that as `recovered`. Returns nil when there was
     /// nothing to recover or another writer holds the lock (it is alive, so nothing is left behind).
     public func recoverInterrupted() throws -> ApplyReport? {
+        try underRecoveryLock { try recoverUnderLock() }
+    }
+
+    /// Runs `recover` holding the lock, taken without waiting; nil when another writer holds it (it is alive, so
+    /// nothing is left behind) or no lock can be made where there is no intent either.
+    func underRecoveryLock(_ recover: () throws -> ApplyReport?) throws -> ApplyReport? {
         let lock: FileLock
         do {
             lock = try FileLock.acquire(path: configuration.lockFile, wait: .zero, clock: clock)
@@ -624,15 +630,23 @@ public struct ApplyPipeline: Sendable {
             throw error
         }
         defer { lock.release() }
-        return try recoverUnderLock()
+        return try recover()
     }
 
-    private func recoverUnderLock() throws -> ApplyReport? {
+    /// The intent a dead process left without an outcome; nil when there is none, or when its outcome is
+    /// journaled after all (the intent is removed then).
+    func unfinishedIntent() throws -> ApplyIntent? {
         guard let intent = try ApplyIntent.read(from: configuration.intentFile) else { return nil }
         if let journaled = try? allRecords().contains(where: { $0.id == intent.id }), journaled {
             ApplyIntent.remove(at: configuration.intentFile)
             return nil
         }
+        return intent
+    }
+
+    private func recoverUnderLock() throws -> ApplyReport? {
+        // A fleet change's intent is the fleet pipeline's to recover (it reaches every host).
+        guard let intent = try unfinishedIntent(), intent.hosts == nil else { return nil }
         let start = clock.monotonic()
         var restored: [FileChange] = []
         var notes: [String] = []

@@ -94,9 +94,9 @@ public struct EditApplier: Sendable {
         }
     }
 
-    /// Finishes a change a dead Cutover process left half-way on the local nginx (a fleet change leaves no intent).
+    /// Finishes a change a dead Cutover process left half-way: on the local nginx, or on every host of the fleet.
     public func recoverInterrupted() throws -> ApplyReport? {
-        guard fleet == nil else { return nil }
+        if let fleet { return try fleet.recoverInterrupted() }
         return try pipeline.recoverInterrupted()
     }
 

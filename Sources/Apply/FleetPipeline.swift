@@ -8,16 +8,19 @@ import Darwin
 
 /// Applies one change to several nginx hosts, all or none, in two phases.
 ///
-/// Phase 1, on every host: write the candidate beside the live file, swap it in (the previous file kept as
-/// a hard-link backup) and run the validate command on it. No host is reloaded in this phase, so no running
-/// nginx reads the new text (nginx reads its files only on reload); `nginx -t` can only check the files at
-/// the paths the main config includes, which is why the candidate is validated in place.
-/// Phase 2, only when every host validated: reload and verify each host. Any failure (a host unreachable,
-/// a validation, reload or verify failure) puts the previous files back on every host that was written and
-/// reloads those that had been reloaded. A host where that fails is `needsHands`: reported first, exit 6.
+/// Phase 1, on every host: write the candidate beside the live file and validate it there, without touching
+/// the live file: `nginx -t -c` a candidate main config whose includes name the candidates (`CandidateConfig`),
+/// so nginx, and any reload someone else triggers meanwhile, still reads the live files. A validate command
+/// that names no main config (`-c`) can only check the live paths; on such a host the candidate is swapped in
+/// (the previous file kept as a hard-link backup) and validated in place, still before any reload.
+/// Phase 2, only when every host validated: swap every candidate in, then reload and verify each host. Any
+/// failure (a host unreachable, a validation, swap, reload or verify failure) puts the previous files back on
+/// every host that was written and reloads those that had been reloaded. A host where that fails is
+/// `needsHands`: reported first, exit 6.
 ///
-/// The lock and the journal are this machine's (beside the journal), one record per change with the
-/// per-host outcome in `JournalRecord.hosts`.
+/// The lock, the intent and the journal are this machine's (beside the journal), one record per change with
+/// the per-host outcome in `JournalRecord.hosts`. The intent names every host's files before any is swapped:
+/// if this process dies mid-change, the next command puts every host back (`recoverInterrupted`).
 public struct FleetPipeline: Sendable {
     /// The hosts the change goes to, in the order `hosts:` lists them.
     public var targets: [NginxTarget]
@@ -63,6 +66,8 @@ public struct FleetPipeline: Sendable {
         var record: HostRecord
         var reloadRan = false
         var reloadSucceeded = false
+        /// The candidate tree validated beside the live files; nil when the host validated in place.
+        var candidate: CandidateConfig?
     }
 
     /// Applies the change `edit` computes under the lock (paths as on `reference`) to every target.
@@ -90,6 +95,9 @@ public struct FleetPipeline: Sendable {
         }
         defer { lock.release() }
         timings.lock = lap(start)
+
+        // A change a dead process left half-way is put back on every host before anything else.
+        _ = try recoverUnderLock()
 
         var t = clock.monotonic()
         let (allChanges, undoes) = try edit(&description)
@@ -183,6 +191,7 @@ public struct FleetPipeline: Sendable {
         defer { if !released { _ = SignalGuard.release() } }
         func conclude(_ outcome: ApplyOutcome, _ message: String) -> ApplyReport {
             var report = finish(outcome, message, id: id, journalWarning: journalWarning)
+            ApplyIntent.remove(at: configuration.intentFile)
             released = true
             report.signal = SignalGuard.release() ?? report.signal
             if configuration.raisePendingSignal { SignalGuard.raisePending(report.signal) }
@@ -203,20 +212,33 @@ public struct FleetPipeline: Sendable {
             return conclude(outcome, message)
         }
 
-        // Phase 1, every host (in parallel unless `parallelHosts` is off): the candidate beside the live file,
-        // swapped in with a backup, validated. Nothing is reloaded yet.
-        stage("writing and validating on every host")
+        // Phase 1, every host (in parallel unless `parallelHosts` is off): the candidates beside the live files,
+        // the intent naming every host's files, then validation of the candidates. Nothing is reloaded yet.
+        stage("writing the candidates on every host")
         t = clock.monotonic()
-        let prepared = eachHost(&runs) { run in prepare(&run, id: id) }
-        timings.validate = runs.compactMap { $0.record.validate.map { Duration.milliseconds(Int64($0.durationMs.rounded())) } }.max() ?? .zero
-        timings.write = max(.zero, lap(t) - timings.validate)
-        if let (outcome, message) = prepared { return revertAll(outcome, message) }
+        if let (outcome, message) = eachHost(&runs, { run in write(&run, id: id) }) { return revertAll(outcome, message) }
+        do {
+            try intent(runs, id: id, description: description).save(to: configuration.intentFile)
+        } catch {
+            return revertAll(.hostUnreachable, "the change's intent could not be written, so every host was put back and none was "
+                             + "reloaded: \(error)")
+        }
+        timings.write = lap(t)
+        stage("validating on every host")
+        t = clock.monotonic()
+        let validated = eachHost(&runs) { run in validate(&run, id: id) }
+        timings.validate = lap(t)
+        if let (outcome, message) = validated { return revertAll(outcome, message) }
         if let signal = SignalGuard.pending {
             return revertAll(.interrupted, "interrupted by \(SignalGuard.name(signal)) before the reload: every host was put back "
                              + "before any reload; nginx still runs the configuration from before the change everywhere")
         }
 
-        // Phase 2, only now: reload and verify every host.
+        // Phase 2, only now: every candidate swapped in, then every host reloaded and verified.
+        stage("swapping in on every host")
+        t = clock.monotonic()
+        if let (outcome, message) = eachHost(&runs, { run in swap(&run) }) { return revertAll(outcome, message) }
+        timings.write += lap(t)
         stage("reloading every host")
         let committed = eachHost(&runs) { run in commit(&run) }
         timings.reload = runs.compactMap { $0.record.reload.map { Duration.milliseconds(Int64($0.durationMs.rounded())) } }.max() ?? .zero
@@ -225,6 +247,17 @@ public struct FleetPipeline: Sendable {
         let files = changes.map(\.path).joined(separator: ", ")
         return conclude(.applied, "applied: \(files) validated, swapped in and reloaded on \(runs.count) host\(runs.count == 1 ? "" : "s") ("
                         + runs.map(\.target.name).joined(separator: ", ") + ")")
+    }
+
+    /// The intent of the change: every host's files, as they will be swapped.
+    private func intent(_ runs: [HostRun], id: String, description: ChangeDescription) -> ApplyIntent {
+        ApplyIntent(id: id, time: clock.now(), pid: getpid(), user: configuration.user, host: configuration.host, change: description,
+                    files: [], hosts: runs.map { run in
+                        ApplyIntent.HostFiles(host: run.target.name, files: run.files.map { file in
+                            ApplyIntent.File(path: file.change.path, target: file.target, backup: file.backup,
+                                             hashBefore: SHA256.hex(file.change.before), hashAfter: file.hashAfter)
+                        })
+                    })
     }
 
     /// Runs `body` for every host: one after another (stopping at the first failure) when `parallelHosts` is
@@ -245,9 +278,9 @@ public struct FleetPipeline: Sendable {
         return results.firstFailure
     }
 
-    /// Phase 1 on one host: each candidate written beside its live file, swapped in (the live file kept as the
-    /// backup), then the host's validate command; the failure, if any, as the outcome it makes.
-    private func prepare(_ run: inout HostRun, id: String) -> (ApplyOutcome, String)? {
+    /// Phase 1 on one host, first half: each candidate written beside its live file (symlinks resolved, so a
+    /// link survives the swap); the failure, if any, as the outcome it makes.
+    private func write(_ run: inout HostRun, id: String) -> (ApplyOutcome, String)? {
         let target = run.target
         for f in run.files.indices {
             do {
@@ -261,6 +294,74 @@ public struct FleetPipeline: Sendable {
                         + "back and none was reloaded: \(error)")
             }
         }
+        return nil
+    }
+
+    /// Phase 1 on one host, second half: the candidates validated beside the live files (a candidate main
+    /// config including them, written for `nginx -t -c` and removed afterwards), or, when the validate command
+    /// names no main config or the main config does not include a changed file, swapped in and validated in
+    /// place; the failure, if any, as the outcome it makes.
+    private func validate(_ run: inout HostRun, id: String) -> (ApplyOutcome, String)? {
+        let target = run.target
+        var argv: [String]?
+        if let main = target.control.validatedMainConfig {
+            let changed = run.files.compactMap { file in
+                file.temp.map { CandidateConfig.Changed(path: file.change.path, resolved: file.target, candidate: $0, text: file.change.after) }
+            }
+            do {
+                let plan = try CandidateConfig.plan(mainConfig: main, changed: changed, store: target.store,
+                                                    resolve: { target.resolveSymlinks($0) }, id: id)
+                if plan.missing.isEmpty {
+                    run.candidate = plan
+                    argv = target.control.validateArgv(candidateMain: plan.main)
+                }
+            } catch {
+                run.record.failure = "\(error)"
+                return (.hostUnreachable, "host-unreachable: the configuration on \(target.name) could not be read to validate the "
+                        + "change beside it, so every host was put back and none was reloaded: \(error)")
+            }
+        }
+        let validation: CommandResult
+        if let argv, let candidate = run.candidate {
+            var written: [String] = []
+            defer { for path in written { target.remove(path) } }
+            for copy in candidate.copies {
+                do {
+                    try target.writeFile(copy.path, text: copy.text, like: copy.live)
+                    written.append(copy.path)
+                } catch {
+                    run.record.failure = "\(error)"
+                    return (.hostUnreachable, "host-unreachable: writing the candidate main config on \(target.name) failed, so every "
+                            + "host was put back and none was reloaded: \(error)")
+                }
+            }
+            var result = target.run(argv, timeout: target.control.validateTimeout)
+            result.stderr = candidate.translate(result.stderr)
+            result.stdout = candidate.translate(result.stdout)
+            validation = result
+        } else {
+            if let failure = swap(&run) { return failure }
+            validation = target.validate()
+        }
+        run.record.validate = ApplyPipeline.step(validation)
+        guard validation.succeeded else {
+            let said = validation.message.isEmpty ? "" : ". nginx said:\n" + validation.message
+            if validation.exitCode == 127 {
+                run.record.failure = "validation could not run: \(validation.summary)"
+                return (.validationNotRun, "validation could not run on \(target.name) (\(validation.summary)); every host was put "
+                        + "back and none was reloaded" + said)
+            }
+            run.record.failure = "refused by validation: \(validation.summary)"
+            return (.validationRefused, "refused by validation on \(target.name), nothing changed on any host: \(validation.summary); "
+                    + "every host was put back and none was reloaded" + said)
+        }
+        return nil
+    }
+
+    /// Swaps each written candidate in over its live file (the live file kept as the backup); the failure, if
+    /// any, as the outcome it makes. Files already swapped are left as they are.
+    private func swap(_ run: inout HostRun) -> (ApplyOutcome, String)? {
+        let target = run.target
         for f in run.files.indices {
             let file = run.files[f]
             guard let temp = file.temp else { continue }
@@ -276,19 +377,6 @@ public struct FleetPipeline: Sendable {
                 return (.hostUnreachable, "host-unreachable: swapping the candidate in on \(target.name) failed, so every host was "
                         + "put back and none was reloaded: \(error)")
             }
-        }
-        let validation = target.validate()
-        run.record.validate = ApplyPipeline.step(validation)
-        guard validation.succeeded else {
-            let said = validation.message.isEmpty ? "" : ". nginx said:\n" + validation.message
-            if validation.exitCode == 127 {
-                run.record.failure = "validation could not run: \(validation.summary)"
-                return (.validationNotRun, "validation could not run on \(target.name) (\(validation.summary)); every host was put "
-                        + "back and none was reloaded" + said)
-            }
-            run.record.failure = "refused by validation: \(validation.summary)"
-            return (.validationRefused, "refused by validation on \(target.name), nothing changed on any host: \(validation.summary); "
-                    + "every host was put back and none was reloaded" + said)
         }
         return nil
     }
@@ -397,6 +485,100 @@ public struct FleetPipeline: Sendable {
             run.record.failure = (run.record.failure.map { $0 + "; " } ?? "") + problem
                 + " (nginx there never took up the change)"
         }
+    }
+
+    // MARK: - Recovery
+
+    /// Finishes what a Cutover process that died mid-change (SIGKILL, power loss) left on the fleet: when its
+    /// intent has no journaled outcome, puts the previous files back on every host where the change's text
+    /// is (leaving any file a hand edit reached since), validates and reloads those hosts, and journals that
+    /// as `recovered` with the per-host outcome. Returns nil when there was nothing to recover or another
+    /// writer holds the lock.
+    public func recoverInterrupted() throws -> ApplyReport? {
+        try journaling.underRecoveryLock { try recoverUnderLock() }
+    }
+
+    private func recoverUnderLock() throws -> ApplyReport? {
+        guard let intent = try journaling.unfinishedIntent(), let hosts = intent.hosts else { return nil }
+        let start = clock.monotonic()
+        var records: [HostRecord] = []
+        var restored: [FileChange] = []
+        for entry in hosts {
+            var record = HostRecord(host: entry.host, state: .untouched)
+            guard let target = targets.first(where: { $0.name == entry.host }) else {
+                record.state = .needsHands
+                record.failure = "the host is no longer in `hosts:`; check its files by hand: "
+                    + entry.files.map { "\($0.path) (previous text in \($0.backup))" }.joined(separator: ", ")
+                records.append(record)
+                continue
+            }
+            var problems: [String] = []
+            var put = false
+            for file in entry.files {
+                guard let current = try? target.read(file.target) else {
+                    problems.append("\(file.path) cannot be read; if it holds the change, its previous text is in \(file.backup)")
+                    continue
+                }
+                let hash = SHA256.hex(current)
+                if hash == file.hashBefore { continue }
+                guard hash == file.hashAfter else {
+                    problems.append("\(file.path) was edited since (kept as it is); the text from before the change is in \(file.backup)")
+                    continue
+                }
+                guard let backup = try? target.read(file.backup), SHA256.hex(backup) == file.hashBefore else {
+                    problems.append("\(file.path) holds the interrupted change's text but its backup \(file.backup) is missing or differs")
+                    continue
+                }
+                do {
+                    try target.rename(file.backup, to: file.target)
+                    put = true
+                    if !restored.contains(where: { $0.path == file.path }) {
+                        restored.append(FileChange(path: file.path, before: current, after: backup))
+                    }
+                } catch {
+                    problems.append("could not put \(file.path) back (\(error)); its previous text is in \(file.backup)")
+                }
+            }
+            if put {
+                record.state = .reverted
+                // nginx may have been reloaded on the interrupted text: validate and reload on the restored files.
+                let validation = target.validate()
+                record.validate = ApplyPipeline.step(validation)
+                if validation.succeeded {
+                    let reload = target.reload(clock: clock)
+                    record.reload = ApplyPipeline.step(reload)
+                    if !reload.succeeded { problems.append("the reload after putting the files back failed (\(reload.summary)); reload nginx there by hand") }
+                } else {
+                    problems.append("`nginx -t` refuses the restored files (\(validation.summary)); nginx there was not reloaded")
+                }
+            }
+            if !problems.isEmpty {
+                record.state = .needsHands
+                record.failure = problems.joined(separator: "; ")
+            }
+            records.append(record)
+        }
+        var message = "recovered an interrupted change: \(intent.change.action) started \(ApplyPipeline.timestamp(intent.time)) by "
+            + "\(intent.user)@\(intent.host) (pid \(intent.pid)) left no outcome"
+        let reverted = records.filter { $0.state == .reverted }.map(\.host)
+        message += reverted.isEmpty ? "; no host held its text" : "; put the previous files back and reloaded nginx on " + reverted.joined(separator: ", ")
+        let hands = records.filter { $0.state == .needsHands }
+        if !hands.isEmpty {
+            message = "NEEDS HANDS on " + hands.map(\.host).joined(separator: ", ") + ": "
+                + hands.map { "\($0.host): \($0.failure ?? "")" }.joined(separator: "; ") + "\n" + message
+        }
+        var timings = ApplyTimings()
+        timings.revert = clock.monotonic() - start
+        timings.total = timings.revert
+        let description = ChangeDescription(action: "recover", endpoints: intent.change.endpoints, groups: intent.change.groups,
+                                            percentsBefore: intent.change.percentsAfter, percentsAfter: intent.change.percentsBefore,
+                                            reason: "recovery of the interrupted \(intent.change.action) \(intent.id.prefix(8))",
+                                            endpointIDs: intent.change.endpointIDs)
+        var report = journaling.finish(hands.isEmpty ? .recovered : .revertWithheld, message, description: description,
+                                       changes: restored, undoes: nil, timings: timings, hosts: records)
+        report.hosts = hands + records.filter { $0.state != .needsHands }
+        ApplyIntent.remove(at: configuration.intentFile)
+        return report
     }
 
     /// One line per host: `  edge1: applied`, `  edge2: reverted (refused by validation: ...)`.

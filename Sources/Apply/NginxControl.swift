@@ -63,6 +63,9 @@ public enum VerifyCheck: Sendable, Equatable {
 public struct NginxControl: Sendable, Equatable {
     /// The validation argv, e.g. `nginx -p P -c C -t`.
     public var validateArgv: [String]
+    /// The main config nginx runs (`-c`), when known: a change is validated beside the live files by pointing
+    /// the validate command's `-c` at a candidate main config instead.
+    public var mainConfig: String?
     /// The reload argv, e.g. `nginx -p P -c C -s reload` or `systemctl reload nginx`.
     public var reloadArgv: [String]
     /// The checks run after a reload; all must pass.
@@ -105,8 +108,34 @@ public struct NginxControl: Sendable, Equatable {
         var checks: [VerifyCheck] = []
         if let pid = location.pidFile { checks.append(.newWorkers(pidFile: pid)) }
         if let log = location.errorLog { checks.append(.errorLog(path: log)) }
-        return NginxControl(validateArgv: base + ["-t"], reloadArgv: base + ["-s", "reload"], verify: checks,
-                            masterPidFile: location.pidFile)
+        var control = NginxControl(validateArgv: base + ["-t"], reloadArgv: base + ["-s", "reload"], verify: checks,
+                                   masterPidFile: location.pidFile)
+        control.mainConfig = location.mainConfig
+        return control
+    }
+}
+
+extension NginxControl {
+    /// The main config the validate command checks: `mainConfig` when the command names it right after a
+    /// `-c`; nil when it does not (a wrapper script, a command without `-c`).
+    public var validatedMainConfig: String? {
+        guard let main = mainConfig, mainConfigArgument != nil else { return nil }
+        return main
+    }
+
+    /// The index of the main config's path after `-c` in the validate command.
+    private var mainConfigArgument: Int? {
+        guard let main = mainConfig else { return nil }
+        return validateArgv.indices.dropFirst().first { validateArgv[$0] == main && validateArgv[$0 - 1] == "-c" }
+    }
+
+    /// The validate command pointed at `candidate` instead of the main config; nil when the command does not
+    /// name the main config after `-c` (it can only check the live files, so the change is validated in place).
+    public func validateArgv(candidateMain candidate: String) -> [String]? {
+        guard let index = mainConfigArgument else { return nil }
+        var argv = validateArgv
+        argv[index] = candidate
+        return argv
     }
 }
 

@@ -184,6 +184,43 @@ public struct NginxTarget: Sendable {
         return resolved.hasPrefix("/") ? resolved : path
     }
 
+    /// Each path with its symlinks resolved, in one command on a remote host (a path that cannot be resolved
+    /// is missing from the answer).
+    public func resolveSymlinks(_ paths: [String]) -> [String: String] {
+        guard !paths.isEmpty else { return [:] }
+        if isLocal {
+            var out: [String: String] = [:]
+            for path in paths { if let real = try? AtomicFiles.resolveSymlinks(path) { out[path] = real } }
+            return out
+        }
+        let result = script("for f in \"$@\"; do readlink -f -- \"$f\" || printf '\\n'; done; exit 0", paths)
+        guard result.succeeded else { return [:] }
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var out: [String: String] = [:]
+        for (path, real) in zip(paths, lines) where real.hasPrefix("/") { out[path] = real }
+        return out
+    }
+
+    /// Writes `text` to `path`, a file of Cutover's own beside `like` (a candidate copy of it) with its owner
+    /// and mode: locally durably; on a remote host through `cp -p` and `cat`.
+    public func writeFile(_ path: String, text: String, like live: String) throws {
+        if isLocal {
+            do {
+                let temp = try AtomicFiles.writeTemp(beside: live, text: text)
+                do { try AtomicFiles.renameFile(temp, to: path) } catch {
+                    unlink(temp)
+                    throw error
+                }
+            } catch {
+                throw HostError(host: name, operation: "write \(path)", reason: "\(error)")
+            }
+            return
+        }
+        let result = script("cp -p -- \"$1\" \"$2\" && cat > \"$2\" || { rm -f -- \"$2\"; exit 1; }", [live, path],
+                            input: ConfigText.encode(text))
+        try check(result, "write \(path)")
+    }
+
     /// Writes `text` to a new temp file beside `path` with the original's owner and mode; returns its path.
     public func writeBeside(_ path: String, text: String, id: String) throws -> String {
         if isLocal { return try AtomicFiles.writeTemp(beside: path, text: text) }

@@ -58,6 +58,9 @@ public final class Autopilot: @unchecked Sendable {
     public let clock: ApplyClock
     /// The notify command, if any.
     public let notifier: Notifier?
+    /// The pipeline to a subset of the fleet's hosts (a plan made with `cutover ramp --hosts`); nil when this
+    /// executor has no fleet to choose from, and such a plan then fails with that said.
+    public var hostApplier: (@Sendable ([String]) throws -> EditApplier)?
     /// Told of every change applied (to note it in the traffic engine).
     public var onApplied: (@Sendable (AppliedChange) -> Void)?
     /// What the last tick found for each active plan.
@@ -96,10 +99,21 @@ public final class Autopilot: @unchecked Sendable {
 
     /// Creates a plan for an endpoint (any unique part of its key) or a group, after checking it against the
     /// config and the other plans; the executor carries it out.
+    ///
+    /// With `hosts`, every change of the plan goes to those hosts only (a canary): the traffic figures still
+    /// read every host, so the split the others keep differs from the canary's percent and the verdict says
+    /// `watch` for the split; such a plan must gate on `not-bad` (a bad verdict still aborts it).
     public func create(endpoint: String?, group: String?, steps: [Percent], bakeSeconds: Double, gate: PlanGate,
-                       minRequests: Int, reason: String?) throws -> RampPlan {
+                       minRequests: Int, reason: String?, hosts: [String]? = nil) throws -> RampPlan {
         try RampPlan.validate(steps: steps, bakeSeconds: bakeSeconds, minRequests: minRequests)
-        let model = try loadModel()
+        if let hosts, gate == .healthy {
+            throw PlanError("a ramp limited to \(hosts.joined(separator: ", ")) cannot gate on healthy: the other hosts keep their split, so "
+                            + "the fleet-wide split never matches the canary's percent and the verdict stays watch; use --gate not-bad "
+                            + "(a bad verdict still aborts the plan and rolls the canary back)")
+        }
+        var probe = RampPlan(target: .group(""), steps: [], bakeSeconds: 0, created: clock.now(), createdBy: who)
+        probe.hosts = hosts
+        let model = try loadModel(via: try applier(for: probe))
         let target: PlanTarget
         switch (endpoint, group) {
         case (let query?, nil):
@@ -114,8 +128,9 @@ public final class Autopilot: @unchecked Sendable {
             for other in active where overlaps(other, target, model: model) {
                 throw PlanError("plan \(other.id) already ramps \(other.target) (\(other.state.rawValue)); abort it first (`cutover plan abort \(other.id)`)")
             }
-            let plan = RampPlan(target: target, steps: steps, bakeSeconds: bakeSeconds, gate: gate, minRequests: minRequests,
+            var plan = RampPlan(target: target, steps: steps, bakeSeconds: bakeSeconds, gate: gate, minRequests: minRequests,
                                 reason: reason, created: clock.now(), createdBy: who)
+            plan.hosts = hosts
             try store.append(PlanRecord(time: clock.now(), event: "created", plan: plan, evidence: reason.map { [$0] } ?? [], by: who))
             return plan
         }
@@ -174,7 +189,14 @@ public final class Autopilot: @unchecked Sendable {
             events += try store.withLock { () throws -> [AutopilotEvent] in
                 // Fresh under the lock: an operator's command may have landed since.
                 guard var plan = try store.plan(id.raw), plan.state.isActive else { return [] }
-                let model = try loadModel()
+                // A plan limited to some hosts reads the routing of those hosts (they differ from the others).
+                let model: RolloutModel
+                do {
+                    model = try loadModel(for: plan)
+                } catch let error as PlanError where plan.hosts != nil {
+                    // Said once: a plan already held for it stays paused until its hosts can be reached.
+                    return plan.state == .paused ? [] : try fail(&plan, error.message)
+                }
                 let keys = endpoints(of: plan, model: model).map(\.pattern)
                 ramped.formUnion(keys)
                 return try step(&plan, model: model, verdicts: verdicts)
@@ -268,7 +290,7 @@ public final class Autopilot: @unchecked Sendable {
                            journal: report.record?.id)
                 events.append(event(.planIsolated, plan, percentBefore: percent.value, percentAfter: percent.value, outcome: report.outcome.rawValue,
                                     journal: report.record?.id, message: "\(endpoint.name) now has its own group \(group) at \(percent.nginxText), so ramping it moves no other endpoint"))
-                model = try loadModel()
+                model = try loadModel(for: plan)
             } else {
                 plan.group = endpoint.groupName
             }
@@ -293,7 +315,8 @@ public final class Autopilot: @unchecked Sendable {
         let percent = plan.steps[index]
         let reason = Self.marker + "plan \(plan.id) step \(index + 1)/\(plan.steps.count): \(before.nginxText) → \(percent.nginxText)"
             + (plan.reason.map { " — \($0)" } ?? "")
-        let (report, error) = apply(.setGroupPercent(group: group, percent: percent, create: false), reason: reason)
+        let (report, error) = apply(.setGroupPercent(group: group, percent: percent, create: false), reason: reason,
+                                    via: try? applier(for: plan))
         // A signal arrived before the reload: the step was put back and the process is stopping; the plan
         // stays as it was and the next executor applies the step again.
         if report?.outcome == .interrupted { return [] }
@@ -309,7 +332,7 @@ public final class Autopilot: @unchecked Sendable {
         plan.pausedAt = nil
         plan.note = nil
         try self.record("step", plan, evidence: evidence, journal: record.id)
-        let members = endpoints(of: plan, model: (try? loadModel()) ?? model)
+        let members = endpoints(of: plan, model: (try? loadModel(for: plan)) ?? model)
         notifyApplied(members.map { ($0.pattern, percent.value) }, record: record, rollback: false)
         return [event(.planStep, plan, percentBefore: before.value, percentAfter: percent.value, evidence: evidence, outcome: report.outcome.rawValue,
                       journal: record.id, message: "step \(index + 1)/\(plan.steps.count): \(group) \(before.nginxText) → \(percent.nginxText)"
@@ -319,7 +342,7 @@ public final class Autopilot: @unchecked Sendable {
     /// Aborts a plan: rolls its endpoints back (when a step was applied), records the evidence.
     func abort(_ plan: inout RampPlan, note: String, evidence: [String], verdict: Verdict?, automatic: Bool) -> [AutopilotEvent] {
         var events: [AutopilotEvent] = []
-        let model = (try? loadModel())
+        let model = (try? loadModel(for: plan))
         let members = model.map { endpoints(of: plan, model: $0) } ?? []
         var journal: String?
         var outcome: String?
@@ -327,7 +350,8 @@ public final class Autopilot: @unchecked Sendable {
         if plan.step != nil || plan.state == .running, !live.isEmpty {
             let reason = (automatic ? Self.marker : "") + "plan \(plan.id) aborted: \(note)"
                 + (automatic ? " — evidence: " + evidence.joined(separator: "; ") : "")
-            let (report, error) = apply(.rollback(endpoints: live.map(\.pattern)), reason: reason, emergency: true)
+            let (report, error) = apply(.rollback(endpoints: live.map(\.pattern)), reason: reason, emergency: true,
+                                        via: try? applier(for: plan))
             outcome = report?.outcome.rawValue ?? "not-applied"
             journal = report?.record?.id
             if let report, report.outcome == .applied, let record = report.record {
@@ -498,11 +522,30 @@ public final class Autopilot: @unchecked Sendable {
         return !theirs.isDisjoint(with: endpoints(of: probe, model: model).map(\.pattern))
     }
 
-    func loadModel() throws -> RolloutModel {
-        Discovery.discover(try loadConfig(), names: applier.names)
+    func loadModel(via chosen: EditApplier? = nil) throws -> RolloutModel {
+        Discovery.discover(try loadConfig(via: chosen), names: applier.names)
     }
 
-    func loadConfig() throws -> ConfigSet {
+    /// The routing `plan`'s changes go to: the hosts it is limited to, else the whole fleet.
+    func loadModel(for plan: RampPlan) throws -> RolloutModel {
+        try loadModel(via: applier(for: plan))
+    }
+
+    /// The pipeline of `plan`'s changes: to the hosts it is limited to (`cutover ramp --hosts`), else `applier`.
+    func applier(for plan: RampPlan) throws -> EditApplier {
+        guard let hosts = plan.hosts else { return applier }
+        guard let hostApplier else {
+            throw PlanError("plan \(plan.id) is limited to the hosts \(hosts.joined(separator: ", ")), but this executor has no `hosts:` to reach them; run the guard with the settings that list them")
+        }
+        do {
+            return try hostApplier(hosts)
+        } catch {
+            throw PlanError("plan \(plan.id) cannot reach its hosts \(hosts.joined(separator: ", ")): \(error)")
+        }
+    }
+
+    func loadConfig(via chosen: EditApplier? = nil) throws -> ConfigSet {
+        let applier = chosen ?? applier
         do {
             return try applier.loadConfig()
         } catch {
@@ -510,10 +553,12 @@ public final class Autopilot: @unchecked Sendable {
         }
     }
 
-    /// Computes `edit` on the files as they are and applies it; the report, or why nothing was applied.
-    func apply(_ edit: RolloutEdit, reason: String, emergency: Bool = false) -> (ApplyReport?, String?) {
+    /// Computes `edit` on the files as they are and applies it (through `chosen`, else `applier`); the report,
+    /// or why nothing was applied.
+    func apply(_ edit: RolloutEdit, reason: String, emergency: Bool = false, via chosen: EditApplier? = nil) -> (ApplyReport?, String?) {
+        let applier = chosen ?? applier
         do {
-            let config = try loadConfig()
+            let config = try loadConfig(via: applier)
             let editor = RolloutEditor(config: config, model: Discovery.discover(config, names: applier.names))
             let preview = try editor.apply(edit)
             guard !preview.changes.isEmpty else { return (nil, "nothing to change: the config already says that") }
@@ -533,6 +578,7 @@ public final class Autopilot: @unchecked Sendable {
                                             endpointIDs: [endpoint.id])
         var chosen: String?
         do {
+            let applier = try self.applier(for: plan)
             let report = try applier.apply(description: description) { description in
                 let config = try applier.loadConfig()
                 let model = Discovery.discover(config, names: applier.names)

@@ -59,9 +59,10 @@ public final class ExecutorLease: @unchecked Sendable {
         case held(by: LeaseHolder?)
     }
 
-    /// Tries once to take the lease at `path` for `role`.
-    public static func acquire(path: String, role: String, now: Date = Date()) throws(PlanStoreError) -> Outcome {
-        let me = LeaseHolder(pid: getpid(), host: ApplyConfiguration.currentHost(), user: ApplyConfiguration.currentUser(), role: role, since: now)
+    /// Tries once to take the lease at `path` for `role`; the holder record's `since` is `clock`'s now.
+    public static func acquire(path: String, role: String, clock: ApplyClock) throws(PlanStoreError) -> Outcome {
+        let me = LeaseHolder(pid: getpid(), host: ApplyConfiguration.currentHost(), user: ApplyConfiguration.currentUser(), role: role,
+                             since: clock.now())
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys]

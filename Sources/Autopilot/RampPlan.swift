@@ -111,6 +111,8 @@ public struct RampPlan: Sendable, Hashable, Codable {
     public var note: String?
     /// The next advance skips the rest of the bake and the gate (`cutover plan promote`).
     public var promote = false
+    /// The hosts every change of the plan goes to (`cutover ramp --hosts`, a canary first); nil: every host.
+    public var hosts: [String]?
 
     /// Creates a pending plan.
     public init(id: PlanID = .random(), target: PlanTarget, steps: [Percent], bakeSeconds: Double, gate: PlanGate = .healthy,

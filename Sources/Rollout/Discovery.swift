@@ -151,6 +151,32 @@ public enum Discovery {
         return model
     }
 
+    /// The model of `after`, which differs from `before` (whose model is `model`) only inside the split_clients
+    /// block of `variable`, on the same lines: that group read again and its endpoints' percents set from it,
+    /// everything else kept. Nil when that cannot be told for sure (the block moved a line, was defined twice,
+    /// or its own problems changed): then the whole config must be discovered again.
+    static func regroup(_ model: RolloutModel, before: ConfigSet, after: ConfigSet, variable: String, names: RolloutNames) -> RolloutModel? {
+        let name = MapKey.asciiLowercased(variable)
+        guard let index = model.groups.firstIndex(where: { $0.variable == variable }),
+              model.groups.count(where: { MapKey.asciiLowercased($0.variable) == name }) == 1,
+              !model.problems.contains(where: { $0.kind == .variableRedefined }) else { return nil }
+        let path = model.groups[index].path
+        guard let old = before.directive(at: path), let new = after.directive(at: path),
+              old.name.value == "split_clients", new.name.value == "split_clients", old.values == new.values,
+              ConfigPrinter.print(old).utf8.count(where: { $0 == 0x0a }) == ConfigPrinter.print(new).utf8.count(where: { $0 == 0x0a })
+        else { return nil }
+        var oldProblems: [Problem] = [], newProblems: [Problem] = []
+        guard readGroup(LocatedDirective(directive: old, path: path, ancestors: []), names: names, problems: &oldProblems) == model.groups[index],
+              let group = readGroup(LocatedDirective(directive: new, path: path, ancestors: []), names: names, problems: &newProblems),
+              oldProblems == newProblems else { return nil }
+        var out = model
+        out.groups[index] = group
+        for i in out.endpoints.indices where out.endpoints[i].group == variable && out.endpoints[i].assignment != nil {
+            out.endpoints[i].percent = out.endpoints[i].target != nil ? group.percent : .zero
+        }
+        return out
+    }
+
     /// nginx's checks on a `map`/`split_clients` output variable: `$` first, a name, not a fixed built-in.
     static func checkOutputVariable(_ variable: String, directive: String, at here: SourceLocation, problems: inout [Problem]) -> Bool {
         guard variable.hasPrefix("$"), variable.count > 1 else {

@@ -133,6 +133,8 @@ public struct RolloutEditor: Sendable {
     public func apply(_ edit: RolloutEdit) throws(EditError) -> EditResult {
         var work = self
         var touched: [String] = []
+        // Set when the edit changed one group's block only: the model is then read again for that group alone.
+        var onlyGroup: String?
         switch edit {
         case .assign(let query, let groupName):
             let endpoint = try model.resolveEndpoint(query)
@@ -154,6 +156,7 @@ public struct RolloutEditor: Sendable {
             try RolloutEditor.checkRange(percent)
             if let group = model.group(named: groupName) {
                 try work.setPercent(group, percent, marker: nil)
+                onlyGroup = group.variable
             } else if create {
                 let variable = groupName.hasPrefix("$") ? groupName : "$" + groupName
                 try work.checkNewGroupName(variable)
@@ -180,11 +183,18 @@ public struct RolloutEditor: Sendable {
         case .resume:
             try work.resume()
         }
-        return try finish(work, edit: edit, touched: touched)
+        return try finish(work, edit: edit, touched: touched, onlyGroup: onlyGroup)
     }
 
-    private func finish(_ work: RolloutEditor, edit: RolloutEdit, touched: [String]) throws(EditError) -> EditResult {
-        let newModel = Discovery.discover(work.config, names: names)
+    private func finish(_ work: RolloutEditor, edit: RolloutEdit, touched: [String], onlyGroup: String? = nil) throws(EditError) -> EditResult {
+        let newModel: RolloutModel
+        if let onlyGroup, let regrouped = Discovery.regroup(model, before: config, after: work.config, variable: onlyGroup, names: names) {
+            // Debug builds (the tests) check every such shortcut against the whole discovery.
+            assert(regrouped == Discovery.discover(work.config, names: names), "the model read again for \(onlyGroup) alone differs from the whole discovery")
+            newModel = regrouped
+        } else {
+            newModel = Discovery.discover(work.config, names: names)
+        }
         // Refuse anything that introduces a problem nginx (or the pattern) cannot live with: more errors of a
         // kind than before (messages may name lines that the edit moved, so they are not compared).
         var counts: [ProblemKind: Int] = [:]

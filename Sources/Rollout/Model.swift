@@ -329,7 +329,7 @@ public struct MapEntry: Sendable, Equatable {
 }
 
 /// The rollout as the config describes it: groups, endpoints, logs, and any problems found.
-public struct RolloutModel: Sendable {
+public struct RolloutModel: Sendable, Equatable {
     public var names: RolloutNames
     public var groups: [Group]
     public var endpoints: [Endpoint]

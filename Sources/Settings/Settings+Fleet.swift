@@ -104,16 +104,23 @@ extension Settings {
         return out.sorted { $0.pid < $1.pid }
     }
 
+    /// The two-phase pipeline of a fleet: changes to `targets`, journaled on this machine (`journalPath`, the
+    /// lock and the intent beside it); also what recovers a fleet change a dead process left half-way.
+    public func fleetPipeline(configPath: String, targets: [NginxTarget], reference: NginxTarget) -> FleetPipeline {
+        let journal = Journal(path: journalPath(config: configPath))
+        let configuration = ApplyConfiguration(nginx: reference.control, mainConfig: journal.path,
+                                               lockFile: ApplyConfiguration.lockFile(besideConfig: journal.path),
+                                               journal: journal, configPath: configPath)
+        return FleetPipeline(targets: targets, reference: reference, configuration: configuration)
+    }
+
     /// The applier of a fleet: every change goes to `targets` (all or none), computed on `reference`'s files,
     /// journaled on this machine (`journalPath`, the lock beside it). Without `hosts:` it is `editApplier`.
     public func editApplier(configPath: String, config: ConfigSet, targets: [NginxTarget], reference: NginxTarget,
                             runner: CommandRunner = ProcessRunner()) -> EditApplier {
         guard hasFleet else { return editApplier(configPath: configPath, config: config, runner: runner) }
-        let journal = Journal(path: journalPath(config: configPath))
-        let configuration = ApplyConfiguration(nginx: reference.control, mainConfig: journal.path,
-                                               lockFile: ApplyConfiguration.lockFile(besideConfig: journal.path),
-                                               journal: journal, configPath: configPath)
-        let fleet = FleetPipeline(targets: targets, reference: reference, configuration: configuration)
+        let fleet = fleetPipeline(configPath: configPath, targets: targets, reference: reference)
+        let configuration = fleet.configuration
         return EditApplier(pipeline: ApplyPipeline(configuration: configuration, runner: runner),
                            configPath: reference.configPath, prefix: reference.includePrefix, names: names, fleet: fleet)
     }

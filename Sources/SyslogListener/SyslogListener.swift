@@ -70,7 +70,11 @@ public final class SyslogListener: @unchecked Sendable {
         return (host, port)
     }
 
-    /// Binds TCP and UDP on the same port (TCP first, so port 0 picks one free for both) and starts receiving.
+    /// The receive space per datagram: at least the largest UDP payload (65,527 bytes), so none is cut.
+    static let datagramSlot = 64 * 1024
+
+    /// Binds UDP and TCP on the same port (UDP first for a given port; TCP first for port 0, so it picks one
+    /// free for both) and starts receiving.
     public func start() throws {
         let inbox = inbox
         let connections = connections
@@ -84,28 +88,52 @@ public final class SyslogListener: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(TCPSyslogHandler(inbox: inbox, connections: connections))
                 }
             }
-        do {
-            let server = try tcpBootstrap.bind(host: host, port: requestedPort).wait()
-            tcp = server
-            port = server.localAddress?.port ?? requestedPort
-        } catch {
-            throw SyslogListenerError(description: "cannot listen for syslog on TCP \(host):\(requestedPort): \(error); pick a free port in logs.syslog")
-        }
         let udpBootstrap = DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(udpReceiveBuffer))
             .channelOption(.datagramVectorReadMessageCount, value: 16)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 16 * 1024))
+            // A vector read splits the buffer into one slot per message; each slot holds the largest UDP
+            // payload there is (65,507 bytes over IPv4, 65,527 over IPv6), so no datagram is ever cut.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * SyslogListener.datagramSlot))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(UDPSyslogHandler(inbox: inbox))
                 }
             }
+        func bindTCP(_ port: Int) throws {
+            do {
+                let server = try tcpBootstrap.bind(host: host, port: port).wait()
+                tcp = server
+                self.port = server.localAddress?.port ?? port
+            } catch {
+                throw SyslogListenerError(description: "cannot listen for syslog on TCP \(host):\(port): \(error); pick a free port in logs.syslog")
+            }
+        }
+        func bindUDP(_ port: Int) throws {
+            do {
+                udp = try udpBootstrap.bind(host: host, port: port).wait()
+            } catch {
+                throw SyslogListenerError(description: "cannot listen for syslog on UDP \(host):\(port): \(error); pick a free port in logs.syslog")
+            }
+        }
         do {
-            udp = try udpBootstrap.bind(host: host, port: port).wait()
+            if requestedPort == 0 {
+                // TCP first, so port 0 picks one free for both.
+                try bindTCP(0)
+                try bindUDP(port)
+            } else {
+                // UDP first: once the TCP port accepts (what a sender or a test waits for), UDP is bound too, and
+                // no datagram nginx sends meanwhile is refused.
+                port = requestedPort
+                try bindUDP(requestedPort)
+                try bindTCP(requestedPort)
+            }
         } catch {
+            try? udp?.close().wait()
             try? tcp?.close().wait()
-            throw SyslogListenerError(description: "cannot listen for syslog on UDP \(host):\(port): \(error); pick a free port in logs.syslog")
+            udp = nil
+            tcp = nil
+            throw error
         }
         let port = port
         baselineDrops = UDPDropCounter.read(port: port) ?? 0

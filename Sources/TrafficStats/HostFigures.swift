@@ -134,8 +134,8 @@ final class HostFigures {
         }
     }
 
-    /// Adds the counts of a later stretch of lines (a backfill range aggregated on another thread). The one-minute
-    /// ring keeps the newer second of each slot; new-service lines after a rollback are counted live only.
+    /// Adds the counts of a later stretch of lines (a backfill range aggregated on another thread, started with
+    /// `restore(rollbacks:)` from this one's `rollbacks`). The one-minute ring keeps the newer second of each slot.
     func merge(_ later: HostFigures) {
         guard later.hosts == hosts, later.endpoints == endpoints else { return }
         for h in 0..<hosts {
@@ -154,6 +154,18 @@ final class HostFigures {
             }
         }
         for i in 0..<(max(1, endpoints) * max(1, hosts) * 2) { split[i] += later.split[i] }
+        for e in 0..<endpoints where rolledBackAt[e] == later.rolledBackAt[e] {
+            for h in 0..<hosts { lingering[e * hosts + h] += later.lingering[e * hosts + h] }
+        }
+    }
+
+    /// Per endpoint, the rollback being watched for lingering hosts (log time; `.max` for none): what a backfill
+    /// range's figures start from.
+    var rollbacks: [Int64] { (0..<endpoints).map { rolledBackAt[$0] } }
+
+    /// Starts watching the same rollbacks as the figures `rollbacks` was read from.
+    func restore(rollbacks: [Int64]) {
+        for (e, time) in rollbacks.enumerated() where e < endpoints { rolledBackAt[e] = time }
     }
 
     /// Notes a routing change of an endpoint: a rollback starts watching for hosts still sending to the new

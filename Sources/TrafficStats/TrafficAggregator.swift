@@ -274,7 +274,7 @@ public final class TrafficAggregator {
     var partialSeed: PartialSeed {
         let count = classifier.endpoints.count
         return PartialSeed(configuration: configuration, epochs: epochs.map { ($0.last, $0.previousStart) },
-                           changedAt: (0..<count).map { changedAt[$0] })
+                           changedAt: (0..<count).map { changedAt[$0] }, rolledBackAt: hostFigures?.rollbacks ?? [])
     }
 
     /// An empty aggregator for the lines of one backfill range, with the routing changes of `seed`, classifying
@@ -285,6 +285,7 @@ public final class TrafficAggregator {
             epochs[index].restore(last: state.last, previousStart: state.previousStart)
         }
         for (index, time) in seed.changedAt.enumerated() { changedAt[index] = time }
+        hostFigures?.restore(rollbacks: seed.rolledBackAt)
     }
 
     /// Folds in a partial aggregate of the lines that come right after the ones aggregated here (made with
@@ -561,6 +562,8 @@ struct PartialSeed: Sendable {
     var configuration: TrafficConfiguration
     var epochs: [(last: RoutingChange?, previousStart: Int64)]
     var changedAt: [Int64]
+    /// Per endpoint, the rollback whose lingering hosts are being counted (log time; `.max` for none).
+    var rolledBackAt: [Int64]
 }
 
 /// The not-migrated paths of a backfill range in the order read, with the label of each (its normalised path).

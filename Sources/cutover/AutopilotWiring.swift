@@ -20,7 +20,17 @@ enum AutopilotWiring {
             notifier = Notifier(argv: guardrails.notify, runner: ProcessRunner(),
                                 timeout: .milliseconds(Int64(guardrails.notifyTimeoutSeconds * 1000)), clock: context.clock, report: report)
         }
-        return Autopilot(applier: context.applier, store: store(context), guardSettings: guardrails, clock: context.clock, notifier: notifier)
+        let autopilot = Autopilot(applier: context.applier, store: store(context), guardSettings: guardrails, clock: context.clock,
+                                  notifier: notifier)
+        if context.settings.hasFleet {
+            let settings = context.settings, targets = context.targets, path = context.configPath, config = context.config
+            autopilot.hostApplier = { names in
+                let selected = try settings.selectHosts(names.joined(separator: ","), from: targets)
+                guard let reference = selected.first else { throw PlanError("no host is selected") }
+                return settings.editApplier(configPath: path, config: config, targets: selected, reference: reference)
+            }
+        }
+        return autopilot
     }
 
     /// Runs `body`, turning plan errors into a refusal (exit 3) and store errors into an error (exit 1).

@@ -120,6 +120,11 @@ struct Context {
         } catch {
             throw CLIError(message: "\(error)", code: ExitStatus.usage.rawValue)
         }
+        // A fleet change a dead process left half-way is put back on every host first: until then the hosts may
+        // differ only because of it.
+        if let first = targets.first {
+            report(recovery: { try settings.fleetPipeline(configPath: path, targets: targets, reference: first).recoverInterrupted() })
+        }
         let routings = targets.concurrentMap(HostRouting.read)
         let drift = DriftReport.compare(routings)
         let chosen = DriftReport.compare(routings.filter { r in selected.contains { $0.name == r.host } })
@@ -165,8 +170,13 @@ struct Context {
 
     /// Puts back a change whose Cutover process died mid-way (its intent has no journaled outcome).
     func recoverInterruptedChange() {
+        Context.report(recovery: { try applier.recoverInterrupted() })
+    }
+
+    /// Runs a recovery and says what it did (loudly) or why it could not.
+    static func report(recovery: () throws -> ApplyReport?) {
         do {
-            guard let report = try applier.recoverInterrupted() else { return }
+            guard let report = try recovery() else { return }
             printError("cutover: RECOVERED: \(report.message)")
             if let problem = report.journalProblem { printError("cutover: WARNING: \(problem)") }
         } catch {

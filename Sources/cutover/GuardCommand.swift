@@ -56,7 +56,7 @@ struct GuardCommand: ParsableCommand {
                 say("guard: metrics on http://\(server?.address.description ?? metrics)/metrics (liveness: /healthz)")
             }
             defer { server?.stop() }
-            guard let lease = try waitForLease(store, health: health) else {
+            guard let lease = try waitForLease(store, clock: context.clock, health: health) else {
                 say("guard: stopped (\(GuardStop.name)) while on standby; nothing was done")
                 return
             }
@@ -132,11 +132,11 @@ struct GuardCommand: ParsableCommand {
 
     /// Takes the executor lease, waiting on standby (checking every 2 s) while another process holds it; nil when
     /// stopped first.
-    func waitForLease(_ store: PlanStore, health: GuardHealth? = nil) throws -> ExecutorLease? {
+    func waitForLease(_ store: PlanStore, clock: ApplyClock, health: GuardHealth? = nil) throws -> ExecutorLease? {
         var reported: LeaseHolder?
         var first = true
         while !GuardStop.requested {
-            switch try AutopilotWiring.reporting({ try ExecutorLease.acquire(path: store.leasePath, role: "guard") }) {
+            switch try AutopilotWiring.reporting({ try ExecutorLease.acquire(path: store.leasePath, role: "guard", clock: clock) }) {
             case .acquired(let lease):
                 return lease
             case .held(let holder):

@@ -43,13 +43,18 @@ struct PlansCommand: ParsableCommand {
 
     static func target(_ p: RampPlan) -> String {
         switch p.target {
-        case .endpoint(let key): return key + (p.group.map { " (\($0))" } ?? "")
-        case .group(let name): return "group " + name
+        case .endpoint(let key): return key + (p.group.map { " (\($0))" } ?? "") + onHosts(p)
+        case .group(let name): return "group " + name + onHosts(p)
         }
     }
 
+    /// ` on edge1` for a plan limited to some hosts.
+    static func onHosts(_ p: RampPlan) -> String {
+        p.hosts.map { " on " + $0.joined(separator: ",") } ?? ""
+    }
+
     /// The `plans --json` document: `executor` and `plans` (id, endpoint, group, step, steps, percent, state,
-    /// bake_left_seconds, gate, gate_status, waiting, note, created, reason).
+    /// bake_left_seconds, gate, gate_status, waiting, note, created, reason, and hosts: null for every host).
     static func json(_ plans: [RampPlan], progress: [PlanID: PlanProgress], holder: LeaseHolder?, now: Date) -> JSON {
         let iso = ISO8601DateFormatter()
         let executor: JSON = holder.map { h in
@@ -75,6 +80,7 @@ struct PlansCommand: ParsableCommand {
                     ("gate_status", .optional(progress[p.id]?.gate, JSON.string)), ("waiting", .optional(progress[p.id]?.waiting, JSON.string)),
                     ("note", .optional(p.note, JSON.string)), ("reason", .optional(p.reason, JSON.string)),
                     ("created", .string(iso.string(from: p.created))), ("created_by", .string(p.createdBy)),
+                    ("hosts", .optional(p.hosts) { .array($0.map(JSON.string)) }),
                 ])
             })),
         ])

@@ -18,6 +18,8 @@ struct RampCommand: ParsableCommand {
     @Option(name: .long, help: "healthy (the verdict is healthy) or not-bad (the verdict is not bad).") var gate: String = "healthy"
     @Option(name: .long, help: "New-service requests each step needs since it began.") var minRequests: Int = 500
     @Option(name: .long, help: ArgumentHelp("Why: recorded with every step in the journal.", valueName: "TEXT")) var reason: String?
+    @Option(name: .long, help: ArgumentHelp("With `hosts:`: every step goes to these hosts only (a canary); needs --gate not-bad.", valueName: "NAME,..."))
+    var hosts: String?
 
     func validate() throws {
         guard (endpoint == nil) != (group == nil) else { throw ValidationError("give an ENDPOINT or --group NAME (exactly one)") }
@@ -43,15 +45,17 @@ struct RampCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let context = try Context.load(global)
+            let context = try Context.load(global, hosts: hosts, scope: .editing)
+            let chosen = hosts == nil ? nil : context.selected.map(\.name)
             let ladder = steps.flatMap(Self.parseSteps) ?? context.settings.ladder.map { Percent(hundredths: Int(($0 * 100).rounded())) }
             let autopilot = AutopilotWiring.autopilot(context, notify: false)
             let plan = try AutopilotWiring.reporting {
                 try autopilot.create(endpoint: endpoint, group: group, steps: ladder, bakeSeconds: DurationText.seconds(bake) ?? 600,
-                                     gate: PlanGate(rawValue: gate) ?? .healthy, minRequests: minRequests, reason: reason)
+                                     gate: PlanGate(rawValue: gate) ?? .healthy, minRequests: minRequests, reason: reason, hosts: chosen)
             }
             print(plan.id.raw)
-            printError("plan \(plan.id): \(plan.target), steps \(plan.steps.map(\.nginxText).joined(separator: " → ")), bake \(DurationText.format(plan.bakeSeconds)), gate \(plan.gate.rawValue), \(plan.minRequests) new-service requests per step")
+            printError("plan \(plan.id): \(plan.target), steps \(plan.steps.map(\.nginxText).joined(separator: " → ")), bake \(DurationText.format(plan.bakeSeconds)), gate \(plan.gate.rawValue), \(plan.minRequests) new-service requests per step"
+                       + (plan.hosts.map { ", on \($0.joined(separator: ", ")) only" } ?? ""))
             printError(AutopilotWiring.executorLine(AutopilotWiring.store(context)))
         }
     }

@@ -141,12 +141,12 @@ import TrafficStats
         let dir = try TempDir()
         defer { dir.remove() }
         let path = dir.file("lease")
-        guard case .acquired(let first) = try ExecutorLease.acquire(path: path, role: "guard") else {
+        guard case .acquired(let first) = try ExecutorLease.acquire(path: path, role: "guard", clock: .system) else {
             Issue.record("the free lease was not acquired")
             return
         }
         #expect(first.tookOverFrom == nil && first.holder.pid == getpid())
-        guard case .held(let holder) = try ExecutorLease.acquire(path: path, role: "dashboard") else {
+        guard case .held(let holder) = try ExecutorLease.acquire(path: path, role: "dashboard", clock: .system) else {
             Issue.record("a held lease was acquired twice")
             return
         }
@@ -159,7 +159,7 @@ import TrafficStats
         let stale = "{\"host\":\"h\",\"pid\":\(dead),\"role\":\"guard\",\"since\":\"2026-01-01T00:00:00Z\",\"user\":\"u\"}\n"
         try stale.write(toFile: path, atomically: false, encoding: .utf8)
         #expect(ExecutorLease.currentHolder(path: path) == nil)
-        guard case .acquired(let second) = try ExecutorLease.acquire(path: path, role: "dashboard") else {
+        guard case .acquired(let second) = try ExecutorLease.acquire(path: path, role: "dashboard", clock: .system) else {
             Issue.record("the lease of a dead holder was not taken over")
             return
         }

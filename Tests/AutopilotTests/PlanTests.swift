@@ -1,6 +1,7 @@
 import Apply
 @testable import Autopilot
 import Foundation
+import NginxConfig
 import Rollout
 import TestSupport
 import Testing
@@ -324,5 +325,86 @@ import TrafficStats
         // A broken line in the middle is an error naming it.
         try (try String(contentsOfFile: w.store.path, encoding: .utf8) + "garbage\n{}\n").write(toFile: w.store.path, atomically: true, encoding: .utf8)
         #expect { try w.store.plans() } throws: { ($0 as? PlanStoreError)?.message.contains("is not a plan record") == true }
+    }
+}
+
+/// `cutover ramp --hosts`: a plan whose every change goes to some hosts of the fleet only (a canary).
+@Suite struct CanaryPlanTests {
+    static let c = PlanTests.c
+
+    /// A second host beside the World's file: its own routing file, reached through a fleet pipeline of its own.
+    static func canary(_ w: World, runner: ScriptedRunner) throws -> (path: String, applier: @Sendable ([String]) throws -> EditApplier) {
+        try FileManager.default.createDirectory(atPath: w.dir.file("edge2"), withIntermediateDirectories: true)
+        let path = try w.dir.write("edge2/routing.conf", routing)
+        let control = NginxControl(validateArgv: ["nginx-edge2", "-t"], reloadArgv: ["nginx-edge2", "-s", "reload"])
+        let target = NginxTarget(name: "edge2", configPath: path, control: control, runner: runner)
+        let journal = Journal(path: w.dir.file(".routing.conf.cutover-journal.jsonl"))
+        let configuration = ApplyConfiguration(nginx: control, mainConfig: journal.path, journal: journal, configPath: w.dir.file("routing.conf"))
+        let clock = w.clock.applyClock
+        let applier: @Sendable ([String]) throws -> EditApplier = { names in
+            guard names == ["edge2"] else { throw PlanError("unknown hosts \(names)") }
+            let fleet = FleetPipeline(targets: [target], reference: target, configuration: configuration, clock: clock)
+            return EditApplier(pipeline: ApplyPipeline(configuration: configuration, runner: runner, clock: clock),
+                               configPath: path, prefix: nil, names: RolloutNames(), fleet: fleet)
+        }
+        return (path, applier)
+    }
+
+    static func percent(_ path: String, _ key: String) throws -> Double? {
+        Discovery.discover(try ConfigSet.load(path: path), names: RolloutNames()).endpoints.first { $0.pattern == key }?.percent.value
+    }
+
+    @Test func everyStepAndTheAbortGoToTheCanaryHostOnly() throws {
+        let w = try World()
+        let edge2 = ScriptedRunner()
+        let (path, applier) = try Self.canary(w, runner: edge2)
+        w.autopilot.hostApplier = applier
+        let before = try w.config()
+        let plan = try w.autopilot.create(endpoint: "c", group: nil, steps: [Percent(hundredths: 1000), Percent(hundredths: 2500)],
+                                          bakeSeconds: 60, gate: .notBad, minRequests: 10, reason: "canary", hosts: ["edge2"])
+        #expect(plan.hosts == ["edge2"])
+        #expect(try w.store.plan(plan.id.raw)?.hosts == ["edge2"], "the plan log keeps the hosts")
+        edge2.expect(.init(["nginx-edge2", "-t"]))
+        edge2.expect(.init(["nginx-edge2", "-s", "reload"]))
+        w.expectNotifications(1)
+        var events = try w.autopilot.tick(verdicts: [:])
+        #expect(events.map(\.kind) == [.planStep], "\(events)")
+        #expect(try Self.percent(path, Self.c) == 10)
+        #expect(try w.config() == before, "the other host is untouched")
+        #expect(try w.journal().last?.hosts?.map(\.host) == ["edge2"])
+        // A bad verdict rolls the canary back, on the canary.
+        w.clock.advance(61)
+        edge2.expect(.init(["nginx-edge2", "-t"]))
+        edge2.expect(.init(["nginx-edge2", "-s", "reload"]))
+        w.expectNotifications(1)
+        events = try w.autopilot.tick(verdicts: [Self.c: w.verdict(Self.c, .bad, new: 500)])
+        #expect(events.map(\.kind).contains(.planAborted), "\(events)")
+        #expect(try Self.percent(path, Self.c) == 0)
+        #expect(try w.config() == before)
+        edge2.verifyAllRan()
+        w.nginx.verifyAllRan()
+    }
+
+    @Test func aCanaryRampMustGateOnNotBadAndNeedsAnExecutorThatReachesItsHosts() throws {
+        let w = try World()
+        #expect(throws: PlanError.self) {
+            try w.autopilot.create(endpoint: "c", group: nil, steps: [Percent(hundredths: 1000)], bakeSeconds: 60, gate: .healthy,
+                                   minRequests: 10, reason: nil, hosts: ["edge2"])
+        }
+        // Without a fleet to choose from, the plan cannot even be created (its hosts cannot be read).
+        #expect(throws: PlanError.self) {
+            try w.autopilot.create(endpoint: "c", group: nil, steps: [Percent(hundredths: 1000)], bakeSeconds: 60, gate: .notBad,
+                                   minRequests: 10, reason: nil, hosts: ["edge2"])
+        }
+        // A plan made elsewhere but executed here fails, saying why, and changes nothing.
+        let (_, applier) = try Self.canary(w, runner: ScriptedRunner())
+        w.autopilot.hostApplier = applier
+        let plan = try w.autopilot.create(endpoint: "c", group: nil, steps: [Percent(hundredths: 1000)], bakeSeconds: 60, gate: .notBad,
+                                          minRequests: 10, reason: nil, hosts: ["edge2"])
+        let executor = w.make()
+        w.expectNotifications(1)
+        let events = try executor.tick(verdicts: [:])
+        #expect(events.first?.message.contains("no `hosts:` to reach them") == true, "\(events)")
+        #expect(try w.store.plan(plan.id.raw)?.state == .paused)
     }
 }

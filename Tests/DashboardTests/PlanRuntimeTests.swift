@@ -108,7 +108,7 @@ final class PlanWorld: @unchecked Sendable {
         let world = try PlanWorld()
         let plan = try world.planner.autopilot.create(endpoint: "book.get_book_info", group: nil, steps: [Percent(hundredths: 5000)],
                                                       bakeSeconds: 600, gate: .healthy, minRequests: 500, reason: nil)
-        guard case .acquired(let other) = try ExecutorLease.acquire(path: world.store.leasePath, role: "guard") else {
+        guard case .acquired(let other) = try ExecutorLease.acquire(path: world.store.leasePath, role: "guard", clock: .system) else {
             Issue.record("the test could not take the lease")
             return
         }
@@ -159,7 +159,7 @@ final class PlanWorld: @unchecked Sendable {
         let world = try PlanWorld()
         let plan = try world.planner.autopilot.create(endpoint: "book.get_book_info", group: nil, steps: [Percent(hundredths: 5000)],
                                                       bakeSeconds: 600, gate: .healthy, minRequests: 500, reason: nil)
-        guard case .acquired(let other) = try ExecutorLease.acquire(path: world.store.leasePath, role: "guard") else { return }
+        guard case .acquired(let other) = try ExecutorLease.acquire(path: world.store.leasePath, role: "guard", clock: .system) else { return }
         defer { other.release() }
         let backend = TestBackend(width: 120, height: 40)
         backend.enqueue(.char("6"))

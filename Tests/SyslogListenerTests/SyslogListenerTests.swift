@@ -286,6 +286,39 @@ private func frame(_ text: String) -> (SyslogFrame?, host: String, tag: String, 
         #expect(inbox.counters.kernelDrops == 0)
     }
 
+    @Test func aUDPDatagramLargerThan16KiBArrivesWhole() throws {
+        // nginx does not cut long access-log lines it sends by syslog; a datagram is up to 64 KiB, and a
+        // receive slot smaller than that would cut the line silently (counted nowhere).
+        let inbox = SyslogInbox(router: Self.router())
+        let listener = try SyslogListener(address: "127.0.0.1:0", inbox: inbox)
+        try listener.start()
+        defer { listener.stop() }
+        let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(udp) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(listener.port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let body = "GET /v2/x?" + String(repeating: "q", count: 60_000) + " END"
+        for text in ["<190>Dec  1 23:05:09 edge1 m: " + body, "<190>Dec  1 23:05:09 edge1 m: short"] {
+            let message = Array(text.utf8)
+            let sent = withUnsafePointer(to: &address) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(udp, message, message.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(sent == message.count)
+        }
+        var got: [String] = []
+        let deadline = ContinuousClock.now + .seconds(10)
+        while got.count < 2, ContinuousClock.now < deadline {
+            inbox.drain { _, lines in got += String(decoding: lines, as: UTF8.self).split(separator: "\n").map(String.init) }
+            usleep(5_000)
+        }
+        // Compared by length and ends: a failure must not print 60,000 characters.
+        #expect(got.map(\.utf8.count) == [body.utf8.count, 5])
+        #expect(got.first?.hasSuffix(" END") == true && got.last == "short")
+        #expect(inbox.counters.oversized == 0)
+    }
+
     @Test func theKernelsDropCounterOfAFullUDPSocketIsRead() throws {
         // A socket nobody reads, with the smallest receive buffer: the kernel must drop most of a burst.
         let receiver = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)

@@ -221,3 +221,54 @@ private func snapshots(_ engine: TrafficEngine) -> [TrafficSnapshot] {
         #expect(BackfillProgress(lines: 0, bytesRead: 0, bytesTotal: 100, elapsedSeconds: 0, threads: 2, done: false).secondsLeft == nil)
     }
 }
+
+@Suite struct BackfillHostTests {
+    /// One timed-format line of `path` at `time`, answered by the new service when `new`.
+    static func line(_ time: Int64, _ path: String, new: Bool, id: Int) -> String {
+        "10.0.0.1 - - [\(BackfillFixture.stamp(time))] \"GET \(path) HTTP/1.1\" 200 12 \"-\" \"agent\" 0.010 0.010 "
+            + (new ? "127.0.0.1:9000" : "127.0.0.1:8000") + " req\(id)\n"
+    }
+
+    @Test func aHostStillOnTheNewServiceAfterARollbackIsCountedFromTheBackfillToo() throws {
+        // The rollback is in the journal before the first line; edge2's nginx never took it. Read in parallel
+        // ranges, every range must count edge2's late new-service lines, not only the live ones.
+        let dir = try LogTempDirectory("backfill-linger")
+        defer { dir.remove() }
+        let t0 = BackfillFixture.t0
+        var id = 0
+        for host in ["edge1", "edge2"] {
+            var main = "", migration = ""
+            for i in 0..<3000 {
+                id += 1
+                let time = t0 + Int64(i / 10)
+                main += Self.line(time, "/v2/a", new: false, id: id)
+                let lingers = host == "edge2" || time < t0 + 100 + 3
+                if i % 3 == 0, lingers { migration += Self.line(time, "/v2/a", new: true, id: id) }
+            }
+            try dir.write("\(host)-main.log", main)
+            try dir.write("\(host)-migration.log", migration)
+        }
+        var configuration = TrafficConfiguration(rules: [EndpointRule(endpoint: "/v2/a", key: "/v2/a")])
+        configuration.hosts = ["edge1", "edge2"]
+        let sources = configuration.hosts.flatMap { h in
+            [LogSource(path: dir.file("\(h)-main.log"), role: .main, format: BackfillFixture.format, host: h),
+             LogSource(path: dir.file("\(h)-migration.log"), role: .migration, format: BackfillFixture.format, host: h)]
+        }
+        func engine() throws -> TrafficEngine {
+            let engine = try TrafficEngine(sources: sources, start: .beginning, configuration: configuration, wallClock: { t0 + 400 })
+            engine.noteRoutingChange(RoutingChange(endpoint: "/v2/a", time: t0 + 100, rollback: true))
+            return engine
+        }
+        let sequential = try engine()
+        while sequential.poll() > 0 {}
+        let parallel = try engine()
+        let final = parallel.backfill(threads: 2, rangeBytes: 16_384, minimumBytes: 0)
+        #expect(final.done)
+        let expected = sequential.snapshot(.all).endpoints[0].lingeringHosts
+        // edge2 logged a new-service line every 3rd line from t0+105 (grace 5 s) to t0+299: 195 s × 10/3.
+        #expect(expected.map(\.name) == ["edge2"])
+        #expect((expected.first?.requests ?? 0) > 600)
+        #expect(parallel.snapshot(.all).endpoints[0].lingeringHosts == expected)
+        #expect(parallel.snapshot(.all).endpoints[0].byHost == sequential.snapshot(.all).endpoints[0].byHost)
+    }
+}

@@ -39,8 +39,8 @@ public final class LeasedAutopilot: PlanExecuting, @unchecked Sendable {
         self.autopilot = autopilot
         self.mayExecute = mayExecute
         self.whyNot = whyNot
-        let store = autopilot.store
-        self.acquire = acquire ?? { try ExecutorLease.acquire(path: store.leasePath, role: "dashboard") }
+        let store = autopilot.store, clock = autopilot.clock
+        self.acquire = acquire ?? { try ExecutorLease.acquire(path: store.leasePath, role: "dashboard", clock: clock) }
     }
 
     deinit { lease?.release() }
