@@ -12,10 +12,39 @@ public final class LogLineParser {
     private let escape: LogEscape
     private let literals: UnsafeMutableRawPointer
     private let prefixCount: Int
-    // Per field: slot (-1 when skipped), literal offset, literal length.
-    private let fieldSlot: UnsafeMutablePointer<Int>
-    private let fieldLiteralOffset: UnsafeMutablePointer<Int>
-    private let fieldLiteralCount: UnsafeMutablePointer<Int>
+    /// One field of the format: where its value's range goes and the literal that ends it.
+    private struct Field {
+        /// The variable's slot; a skipped variable writes to the spare slot `LogVariable.slotCount`.
+        var slot: Int
+        /// The literal after the value: its offset in `literals`, its length (0: the value runs to the end).
+        var literalOffset: Int
+        var literalCount: Int
+        /// The literal's first byte, and its next (up to eight) bytes as one little-endian word with their mask.
+        var first: UInt8
+        var rest: UInt64
+        var restMask: UInt64
+        /// The first byte repeated over a word and over sixteen lanes, for `find`.
+        var pattern: UInt64
+        var splat: SIMD16<UInt8>
+
+        init(slot: Int, literal: [UInt8], offset: Int) {
+            self.slot = slot
+            literalOffset = offset
+            literalCount = literal.count
+            first = literal.first ?? 0
+            pattern = 0x0101_0101_0101_0101 &* UInt64(first)
+            splat = SIMD16(repeating: first)
+            var rest: UInt64 = 0, mask: UInt64 = 0
+            for (i, byte) in literal.dropFirst().prefix(8).enumerated() {
+                rest |= UInt64(byte) << UInt64(8 * i)
+                mask |= 0xFF << UInt64(8 * i)
+            }
+            self.rest = rest
+            restMask = mask
+        }
+    }
+
+    private let fields: UnsafeMutablePointer<Field>
     private let fieldCount: Int
     private let starts: UnsafeMutablePointer<Int>
     private let ends: UnsafeMutablePointer<Int>
@@ -70,18 +99,15 @@ public final class LogLineParser {
         literalBytes.withUnsafeBytes { if let source = $0.baseAddress { literalStorage.copyMemory(from: source, byteCount: $0.count) } }
         literals = literalStorage
         fieldCount = slots.count
-        fieldSlot = .allocate(capacity: max(1, slots.count))
-        fieldLiteralOffset = .allocate(capacity: max(1, slots.count))
-        fieldLiteralCount = .allocate(capacity: max(1, slots.count))
+        fields = .allocate(capacity: max(1, slots.count))
         for i in 0..<slots.count {
-            fieldSlot[i] = slots[i]
-            fieldLiteralOffset[i] = offsets[i]
-            fieldLiteralCount[i] = counts[i]
+            (fields + i).initialize(to: Field(slot: slots[i] >= 0 ? slots[i] : LogVariable.slotCount,
+                                              literal: Array(literalBytes[offsets[i]..<(offsets[i] + counts[i])]), offset: offsets[i]))
         }
-        starts = .allocate(capacity: LogVariable.slotCount)
-        ends = .allocate(capacity: LogVariable.slotCount)
-        starts.initialize(repeating: -1, count: LogVariable.slotCount)
-        ends.initialize(repeating: -1, count: LogVariable.slotCount)
+        starts = .allocate(capacity: LogVariable.slotCount + 1)
+        ends = .allocate(capacity: LogVariable.slotCount + 1)
+        starts.initialize(repeating: -1, count: LogVariable.slotCount + 1)
+        ends.initialize(repeating: -1, count: LogVariable.slotCount + 1)
         let sortedSlots = present.sorted()
         presentSlots = .allocate(capacity: max(1, sortedSlots.count))
         for (i, slot) in sortedSlots.enumerated() { presentSlots[i] = slot }
@@ -102,9 +128,7 @@ public final class LogLineParser {
 
     deinit {
         literals.deallocate()
-        fieldSlot.deallocate()
-        fieldLiteralOffset.deallocate()
-        fieldLiteralCount.deallocate()
+        fields.deallocate()
         starts.deallocate()
         ends.deallocate()
         presentSlots.deallocate()
@@ -126,7 +150,8 @@ public final class LogLineParser {
     /// The reason the last `parse` returned false.
     public var lastFailure: Failure? { state.pointee.failure }
 
-    /// Parses one line (without newline); returns false and sets `lastFailure` when the line does not fit the format.
+    /// Parses one line (without newline); returns false and sets `lastFailure` when the line does not fit the format
+    /// (then no value of it is available).
     @inline(__always)
     public func parse(_ line: UnsafeRawBufferPointer) -> Bool {
         guard let lineBase = line.baseAddress else {
@@ -137,98 +162,30 @@ public final class LogLineParser {
         state.pointee.time = nil
         state.pointee.status = nil
         state.pointee.requestTime = nil
-        for i in 0..<presentCount {
-            starts[presentSlots[i]] = -1
-        }
         let n = line.count
         if prefixCount > 0 {
-            if n < prefixCount || !Self.same(lineBase, literals, prefixCount) {
-                state.pointee.failure = .literalMismatch
-                return false
-            }
+            if n < prefixCount || !Self.same(lineBase, literals, prefixCount) { return fail(.literalMismatch) }
         }
-        var pos = prefixCount
-        let json = escape == .json
-        for f in 0..<fieldCount {
-            let litCount = fieldLiteralCount[f]
-            let valueStart = pos
-            var valueEnd: Int
-            if litCount == 0 {
-                valueEnd = n
-                pos = n
-            } else {
-                let lit = literals + fieldLiteralOffset[f]
-                let first = lit.load(as: UInt8.self)
-                var q = pos
-                var found = -1
-                if json {
-                    while q < n {
-                        // The next candidate or backslash; an escaped byte is never a delimiter.
-                        let at = Self.find(first, or: 0x5C, lineBase, from: q, to: n)
-                        if at < 0 { break }
-                        if lineBase.load(fromByteOffset: at, as: UInt8.self) == 0x5C && first != 0x5C {
-                            q = at + 2
-                            continue
-                        }
-                        if at &+ litCount <= n, litCount == 1 || Self.same(lineBase + (at &+ 1), lit + 1, litCount &- 1) {
-                            found = at
-                            break
-                        }
-                        q = at + 1
-                    }
-                } else {
-                    while q < n {
-                        let at = Self.find(first, lineBase, from: q, to: n)
-                        if at < 0 { break }
-                        if at &+ litCount <= n, litCount == 1 || Self.same(lineBase + (at &+ 1), lit + 1, litCount &- 1) {
-                            found = at
-                            break
-                        }
-                        q = at + 1
-                    }
-                }
-                if found < 0 {
-                    state.pointee.failure = .literalMismatch
-                    return false
-                }
-                valueEnd = found
-                pos = found &+ litCount
-            }
-            let slot = fieldSlot[f]
-            if slot >= 0 {
-                starts[slot] = valueStart
-                ends[slot] = valueEnd
-            }
-        }
-        if pos != n {
-            state.pointee.failure = .trailingBytes
-            return false
-        }
+        // The two escapings' loops apart, so neither tests which one it is per field.
+        let pos = escape == .json ? scanFields(lineBase, n, JSONEscaping.self) : scanFields(lineBase, n, PlainEscaping.self)
+        if pos < 0 { return fail(.literalMismatch) }
+        if pos != n { return fail(.trailingBytes) }
         if timeSlot >= 0 {
             let value = UnsafeRawBufferPointer(start: lineBase + starts[timeSlot], count: ends[timeSlot] - starts[timeSlot])
-            guard let parsed = parseTime(value) else {
-                state.pointee.failure = .badTime
-                return false
-            }
+            guard let parsed = parseTime(value) else { return fail(.badTime) }
             state.pointee.time = parsed
         }
         let statusSlot = LogVariable.status.slot
         if starts[statusSlot] >= 0 {
             let value = UnsafeRawBufferPointer(start: lineBase + starts[statusSlot], count: ends[statusSlot] - starts[statusSlot])
-            guard let parsed = LogNumber.status(value) else {
-                state.pointee.failure = .badStatus
-                return false
-            }
+            guard let parsed = LogNumber.status(value) else { return fail(.badStatus) }
             state.pointee.status = parsed
         }
         let rtSlot = LogVariable.requestTime.slot
         if starts[rtSlot] >= 0 {
             let value = UnsafeRawBufferPointer(start: lineBase + starts[rtSlot], count: ends[rtSlot] - starts[rtSlot])
             if !isUnset(value) {
-                guard let parsed = LogNumber.milliseconds(value) else {
-                    state.pointee.failure = .badRequestTime
-                    return false
-                }
+                guard let parsed = LogNumber.milliseconds(value) else { return fail(.badRequestTime) }
                 state.pointee.requestTime = parsed
             }
         }
@@ -236,13 +193,93 @@ public final class LogLineParser {
         return true
     }
 
-    /// The offset of the first `byte` in `from..<to`, or -1; eight bytes at a time (SWAR), without a call.
+    /// Records why the line failed and forgets its values (every slot of the format unset again).
+    @inline(never)
+    private func fail(_ failure: Failure) -> Bool {
+        state.pointee.failure = failure
+        state.pointee.time = nil
+        state.pointee.status = nil
+        state.pointee.requestTime = nil
+        for i in 0..<presentCount { starts[presentSlots[i]] = -1 }
+        return false
+    }
+
+    /// Finds each field's end (its literal) from the prefix on and keeps the value ranges; returns the offset
+    /// after the last literal, or -1 when a literal is missing. Specialised per escaping.
+    private func scanFields<E: ScanEscaping>(_ base: UnsafeRawPointer, _ n: Int, _: E.Type) -> Int {
+        var pos = prefixCount
+        let starts = starts, ends = ends, literals = literals
+        var field = fields
+        let last = fields + fieldCount
+        while field < last {
+            let litCount = field.pointee.literalCount
+            let valueStart = pos
+            let valueEnd: Int
+            if litCount == 0 {
+                valueEnd = n
+                pos = n
+            } else {
+                let first = field.pointee.first
+                var q = pos
+                var found = -1
+                while q < n {
+                    // The next candidate (with escape=json, or backslash: an escaped byte is never a delimiter).
+                    let at = E.json ? Self.find(first, or: 0x5C, base, from: q, to: n)
+                        : Self.find(first, pattern: field.pointee.pattern, splat: field.pointee.splat, base, from: q, to: n)
+                    if at < 0 { break }
+                    if E.json, first != 0x5C, base.load(fromByteOffset: at, as: UInt8.self) == 0x5C {
+                        q = at &+ 2
+                        continue
+                    }
+                    if at &+ litCount <= n {
+                        if litCount == 1 {
+                            found = at
+                            break
+                        }
+                        // The rest of the literal: one masked word compare when the line has the bytes for it.
+                        if litCount <= 9, at &+ 9 <= n {
+                            if (base.loadUnaligned(fromByteOffset: at &+ 1, as: UInt64.self) ^ field.pointee.rest) & field.pointee.restMask == 0 {
+                                found = at
+                                break
+                            }
+                        } else if Self.same(base + (at &+ 1), literals + (field.pointee.literalOffset &+ 1), litCount &- 1) {
+                            found = at
+                            break
+                        }
+                    }
+                    q = at &+ 1
+                }
+                if found < 0 { return -1 }
+                valueEnd = found
+                pos = found &+ litCount
+            }
+            let slot = field.pointee.slot
+            starts[slot] = valueStart
+            ends[slot] = valueEnd
+            field += 1
+        }
+        return pos
+    }
+
+    /// The offset of the first `byte` in `from..<to`, or -1; sixteen bytes at a time (SIMD), then eight (SWAR), without a call.
     @inline(__always)
     static func find(_ byte: UInt8, _ base: UnsafeRawPointer, from: Int, to: Int) -> Int {
+        find(byte, pattern: 0x0101_0101_0101_0101 &* UInt64(byte), splat: SIMD16(repeating: byte), base, from: from, to: to)
+    }
+
+    /// `find(_:_:from:to:)` with the byte already repeated over a word (`pattern`) and sixteen lanes (`splat`).
+    @inline(__always)
+    static func find(_ byte: UInt8, pattern: UInt64, splat: SIMD16<UInt8>, _ base: UnsafeRawPointer, from: Int, to: Int) -> Int {
+        var i = from
+        if i &+ 16 <= to {
+            // Sixteen bytes at a time (one compare and mask) up to the block holding it, found eight bytes at a time.
+            repeat {
+                if any(base.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self) .== splat) { break }
+                i &+= 16
+            } while i &+ 16 <= to
+        }
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
-        let pattern = ones &* UInt64(byte)
-        var i = from
         while i &+ 8 <= to {
             let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ pattern
             let t = (x &- ones) & ~x & highs
@@ -256,13 +293,21 @@ public final class LogLineParser {
         return -1
     }
 
-    /// The offset of the first `a` or `b` in `from..<to`, or -1; eight bytes at a time (SWAR).
+    /// The offset of the first `a` or `b` in `from..<to`, or -1; sixteen bytes at a time (SIMD), then eight (SWAR).
     @inline(__always)
     static func find(_ a: UInt8, or b: UInt8, _ base: UnsafeRawPointer, from: Int, to: Int) -> Int {
+        var i = from
+        if i &+ 16 <= to {
+            let splatA = SIMD16<UInt8>(repeating: a), splatB = SIMD16<UInt8>(repeating: b)
+            repeat {
+                let bytes = base.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)
+                if any(bytes .== splatA .| bytes .== splatB) { break }
+                i &+= 16
+            } while i &+ 16 <= to
+        }
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         let pa = ones &* UInt64(a), pb = ones &* UInt64(b)
-        var i = from
         while i &+ 8 <= to {
             let word = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
             let x = word ^ pa, y = word ^ pb
@@ -274,6 +319,26 @@ public final class LogLineParser {
             let c = base.load(fromByteOffset: i, as: UInt8.self)
             if c == a || c == b { return i }
             i &+= 1
+        }
+        return -1
+    }
+
+    /// The offset of the last `byte` in `after + 1 ..< before`, or -1; eight bytes at a time from the end (an
+    /// exact per-byte test, so the highest match of a word is the last one).
+    @inline(__always)
+    static func findLast(_ byte: UInt8, _ base: UnsafeRawPointer, after: Int, before: Int) -> Int {
+        let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        let pattern = 0x0101_0101_0101_0101 &* UInt64(byte)
+        var end = before
+        while end &- 8 > after {
+            let x = base.loadUnaligned(fromByteOffset: end &- 8, as: UInt64.self) ^ pattern
+            let zero = ~(((x & low7) &+ low7) | x | low7)
+            if zero != 0 { return end &- 8 &+ ((63 &- zero.leadingZeroBitCount) &>> 3) }
+            end &-= 8
+        }
+        while end &- 1 > after {
+            end &-= 1
+            if base.load(fromByteOffset: end, as: UInt8.self) == byte { return end }
         }
         return -1
     }
@@ -365,15 +430,8 @@ public final class LogLineParser {
             // "METHOD SP target SP protocol" (or without the protocol): the target is between the spaces.
             let first = Self.find(0x20, base, from: 0, to: request.count)
             guard first >= 0 else { return nil }
-            var end = request.count
-            var k = end - 1
-            while k > first {
-                if base.load(fromByteOffset: k, as: UInt8.self) == 0x20 {
-                    end = k
-                    break
-                }
-                k -= 1
-            }
+            let last = Self.findLast(0x20, base, after: first, before: request.count)
+            let end = last >= 0 ? last : request.count
             start = base + first + 1
             count = end - first - 1
         } else if let uri = value(.uri), let base = uri.baseAddress {
@@ -487,4 +545,18 @@ enum LogUnescape {
         }
         return o
     }
+}
+
+/// Which escaping a parser's field scan is specialised for.
+private protocol ScanEscaping {
+    /// Whether values are JSON strings (a backslash escapes the byte after it).
+    static var json: Bool { get }
+}
+
+private enum PlainEscaping: ScanEscaping {
+    static var json: Bool { false }
+}
+
+private enum JSONEscaping: ScanEscaping {
+    static var json: Bool { true }
 }

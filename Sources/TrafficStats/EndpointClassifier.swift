@@ -161,6 +161,8 @@ public final class EndpointClassifier {
 
     static let inlineBytes = 40
     static let inlineOffset = MemoryLayout<CacheSlot>.offset(of: \CacheSlot.inline) ?? 24
+    /// `inlineOffset` read once: a static computed at run time costs a `swift_once` check at every use.
+    private let inlineOffset = EndpointClassifier.inlineOffset
     private let slotCount: Int
     private let slots: UnsafeMutablePointer<CacheSlot>
     private let maxEntries: Int
@@ -271,7 +273,7 @@ public final class EndpointClassifier {
             let length = Int(slot.pointee.length)
             if length < 0 { break }
             if slot.pointee.hash == hash, length == count,
-               compared == 0 || Self.same(UnsafeRawPointer(slot) + Self.inlineOffset, raw.baseAddress.unsafelyUnwrapped, compared) {
+               compared == 0 || Self.same(UnsafeRawPointer(slot) + inlineOffset, raw.baseAddress.unsafelyUnwrapped, compared) {
                 counters.pointee.hits &+= 1
                 return Classification(endpoint: slot.pointee.endpoint, pathHash: slot.pointee.pathHash)
             }
@@ -287,7 +289,7 @@ public final class EndpointClassifier {
         let slot = slots + index
         slot.pointee = CacheSlot(hash: hash, pathHash: result.pathHash, endpoint: result.endpoint, length: Int32(count))
         if compared > 0, let source = raw.baseAddress {
-            (UnsafeMutableRawPointer(slot) + Self.inlineOffset).copyMemory(from: source, byteCount: compared)
+            (UnsafeMutableRawPointer(slot) + inlineOffset).copyMemory(from: source, byteCount: compared)
         }
         counters.pointee.entries += 1
         return result

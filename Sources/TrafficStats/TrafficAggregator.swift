@@ -82,7 +82,17 @@ public final class TrafficAggregator {
     private let changedAt: UnsafeMutablePointer<Int64>
     private let sinceChange: UnsafeMutablePointer<Int>
     private var heavyHitters: HeavyHitters
-    private let newUpstreams: [[UInt8]]
+    // The new service's upstream addresses, back to back, with each one's offset and length (none: roles decide).
+    private let newUpstreamBytes: UnsafeMutableRawPointer
+    private let newUpstreamOffsets: UnsafeMutablePointer<Int>
+    private let newUpstreamCounts: UnsafeMutablePointer<Int>
+    private let newUpstreamCount: Int
+    // `pairs` and `epochs` as unretained references: the per-line path reaches them without retain and release
+    // (the arrays keep them alive).
+    private let pairRefs: UnsafeMutablePointer<Unmanaged<WindowedStats>>
+    private let epochRefs: UnsafeMutablePointer<Unmanaged<EndpointEpochs>>
+    // The observer behind a pointer: reading it per line is a load, not an exclusivity check.
+    private let observerSlot: UnsafeMutablePointer<(any RequestObserver)?>
     private let endpointIndex: [EndpointID: Int]
     private let hostFigures: HostFigures?
 
@@ -108,7 +118,10 @@ public final class TrafficAggregator {
     public var notMigratedLines: Int { counters.pointee.notMigrated }
 
     /// Told of every request counted for an endpoint (an exporter's counters), on the ingest's thread.
-    public var observer: (any RequestObserver)?
+    public var observer: (any RequestObserver)? {
+        get { observerSlot.pointee }
+        set { observerSlot.pointee = newValue }
+    }
     /// Not-migrated paths of a backfill range, replayed into the heavy hitters in order when it is merged.
     private let deferred: DeferredPaths?
 
@@ -124,10 +137,12 @@ public final class TrafficAggregator {
         self.classifier = classifier
         self.deferred = deferred
         let count = classifier.endpoints.count
-        pairs = (0..<(count * 2)).map { _ in WindowedStats() }
+        let stats = (0..<(count * 2)).map { _ in WindowedStats() }
+        let endpointEpochs = (0..<count).map { _ in EndpointEpochs() }
+        pairs = stats
         configuredPercent = Array(repeating: nil, count: count)
         percentKnown = Array(repeating: false, count: count)
-        epochs = (0..<count).map { _ in EndpointEpochs() }
+        epochs = endpointEpochs
         changedAt = .allocate(capacity: max(1, count))
         changedAt.initialize(repeating: .min, count: max(1, count))
         sinceChange = .allocate(capacity: max(2, count * 2))
@@ -135,7 +150,29 @@ public final class TrafficAggregator {
         counters = .allocate(capacity: 1)
         counters.initialize(to: Counters())
         heavyHitters = HeavyHitters(capacity: configuration.notMigratedCapacity)
-        newUpstreams = configuration.newServiceUpstreams.map { Array($0.utf8) }
+        let upstreams = configuration.newServiceUpstreams.map { Array($0.utf8) }
+        let upstreamBytes = UnsafeMutableRawPointer.allocate(byteCount: max(1, upstreams.reduce(0) { $0 + $1.count }), alignment: 8)
+        let upstreamOffsets = UnsafeMutablePointer<Int>.allocate(capacity: max(1, upstreams.count))
+        let upstreamCounts = UnsafeMutablePointer<Int>.allocate(capacity: max(1, upstreams.count))
+        var offset = 0
+        for (i, bytes) in upstreams.enumerated() {
+            bytes.withUnsafeBytes { if let source = $0.baseAddress { (upstreamBytes + offset).copyMemory(from: source, byteCount: $0.count) } }
+            upstreamOffsets[i] = offset
+            upstreamCounts[i] = bytes.count
+            offset += bytes.count
+        }
+        newUpstreamCount = upstreams.count
+        newUpstreamBytes = upstreamBytes
+        newUpstreamOffsets = upstreamOffsets
+        newUpstreamCounts = upstreamCounts
+        let pairPointers = UnsafeMutablePointer<Unmanaged<WindowedStats>>.allocate(capacity: max(1, stats.count))
+        for (i, pair) in stats.enumerated() { (pairPointers + i).initialize(to: Unmanaged.passUnretained(pair)) }
+        pairRefs = pairPointers
+        let epochPointers = UnsafeMutablePointer<Unmanaged<EndpointEpochs>>.allocate(capacity: max(1, endpointEpochs.count))
+        for (i, epoch) in endpointEpochs.enumerated() { (epochPointers + i).initialize(to: Unmanaged.passUnretained(epoch)) }
+        epochRefs = epochPointers
+        observerSlot = .allocate(capacity: 1)
+        observerSlot.initialize(to: nil)
         var index: [EndpointID: Int] = [:]
         for (i, id) in classifier.endpoints.enumerated() { index[id] = i }
         endpointIndex = index
@@ -146,6 +183,13 @@ public final class TrafficAggregator {
         changedAt.deallocate()
         sinceChange.deallocate()
         counters.deallocate()
+        newUpstreamBytes.deallocate()
+        newUpstreamOffsets.deallocate()
+        newUpstreamCounts.deallocate()
+        pairRefs.deallocate()
+        epochRefs.deallocate()
+        observerSlot.deinitialize(count: 1)
+        observerSlot.deallocate()
     }
 
     /// The endpoints' identities, in rule order (an endpoint index points here).
@@ -155,9 +199,9 @@ public final class TrafficAggregator {
 
     @inline(__always)
     private func backend(_ parser: LogLineParser, role: LogRole) -> Int {
-        if !newUpstreams.isEmpty, let address = parser.upstreamAddress, let base = address.baseAddress {
-            for candidate in newUpstreams where candidate.count == address.count {
-                if candidate.withUnsafeBytes({ memcmp($0.baseAddress.unsafelyUnwrapped, base, address.count) }) == 0 { return 1 }
+        if newUpstreamCount > 0, let address = parser.upstreamAddress, let base = address.baseAddress {
+            for i in 0..<newUpstreamCount where newUpstreamCounts[i] == address.count {
+                if memcmp(newUpstreamBytes + newUpstreamOffsets[i], base, address.count) == 0 { return 1 }
             }
             return 0
         }
@@ -201,12 +245,17 @@ public final class TrafficAggregator {
         let side = backend(parser, role: role)
         let latency = configuration.latency == .request ? parser.requestTimeMilliseconds : parser.upstreamResponseTimeMilliseconds
         let status = parser.status ?? 0
-        pairs[endpoint &* 2 &+ side].record(time: time, now: c.pointee.now, status: status, latency: latency)
-        if let observer { observer.observe(endpoint: endpoint, newService: side == 1, status: status, latencyMilliseconds: latency) }
+        let now = c.pointee.now
+        pairRefs[endpoint &* 2 &+ side]._withUnsafeGuaranteedRef { $0.record(time: time, now: now, status: status, latency: latency) }
+        if let observer = observerSlot.pointee {
+            observer.observe(endpoint: endpoint, newService: side == 1, status: status, latencyMilliseconds: latency)
+        }
         if host >= 0 { hostFigures?.record(host: host, time: time, status: status, endpoint: endpoint, side: side) }
         if time >= changedAt[endpoint] { sinceChange[endpoint &* 2 &+ side] &+= 1 }
-        epochs[endpoint].record(time: time, side: side, status: status, latencyMs: latency,
-                                nginxMade: status >= 500 && status < 600 ? Self.nginxMade(parser, status: status) : nil)
+        let nginxMade = status >= 500 && status < 600 ? Self.nginxMade(parser, status: status) : nil
+        epochRefs[endpoint]._withUnsafeGuaranteedRef {
+            $0.record(time: time, side: side, status: status, latencyMs: latency, nginxMade: nginxMade)
+        }
     }
 
     /// Whether nginx made a 5xx itself: no upstream answered (`$upstream_status` and `$upstream_addr` unset), or

@@ -17,6 +17,8 @@ public final class TrafficEngine {
     /// The aggregator holding the figures.
     public let aggregator: TrafficAggregator
     private let parsers: [LogLineParser]
+    // The parsers unretained (`parsers` keeps them): the per-line path reaches one without retain and release.
+    private let parserRefs: [Unmanaged<LogLineParser>]
     // Internal for the backfill (Backfill.swift), which reads ranges of the same sources on threads of its own.
     let roles: [LogRole]
     private let paths: [String]
@@ -50,6 +52,7 @@ public final class TrafficEngine {
             shared[format] = parser
             return parser
         }
+        parserRefs = parsers.map { Unmanaged.passUnretained($0) }
         roles = sources.map(\.role) + streams.map(\.role)
         paths = sources.map(\.path) + streams.map(\.label)
         var hostIndex: [String: Int] = [:]
@@ -91,12 +94,12 @@ public final class TrafficEngine {
     /// Parses and aggregates one line (without newline) as if read from source `source`.
     @inline(__always)
     public func ingest(_ line: UnsafeRawBufferPointer, source: Int) {
-        let parser = parsers[source]
-        if parser.parse(line) {
+        let parsed = parserRefs[source]._withUnsafeGuaranteedRef { parser in
+            guard parser.parse(line) else { return false }
             aggregator.add(parser, role: roles[source], host: hostIndices[source], fallbackTime: wallClock())
-        } else {
-            malformed[source].note(line, limit: sampleLimit)
+            return true
         }
+        if !parsed { malformed[source].note(line, limit: sampleLimit) }
     }
 
     /// Records that the configured new-service percent of an endpoint changed at a log time.

@@ -177,8 +177,8 @@ public struct SideEvidence: Sendable {
         default: break
         }
         if let latencyMs {
-            if latency == nil { latency = WindowedStats.latencyHistogram() }
-            _ = latency?.record(UInt64(max(0, latencyMs)))
+            if case .none = latency { latency = WindowedStats.latencyHistogram() }
+            LatencyHistograms.record(UInt64(max(0, latencyMs)), in: &latency)
         }
     }
 
@@ -192,7 +192,7 @@ public struct SideEvidence: Sendable {
         nginx5xx += other.nginx5xx
         attributed5xx += other.attributed5xx
         if let histogram = other.latency {
-            if latency == nil { latency = histogram } else { latency?.add(histogram) }
+            if latency == nil { latency = histogram } else { LatencyHistograms.add(histogram, into: &latency) }
         }
     }
 
