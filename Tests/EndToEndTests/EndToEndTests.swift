@@ -204,7 +204,10 @@ func eventually(_ what: String, seconds: Double = 15, _ condition: () throws -> 
         let dir = try TempDir(prefix: "cutover-e2e-theme")
         let bin = dir.path + "/bin/cutover"
         try FileManager.default.createDirectory(atPath: dir.path + "/bin", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: try CutoverBinary.path(), toPath: bin)
+        // Copied by `cp`, not in this process: a file this process held open for writing would be inherited by
+        // any child another test spawns meanwhile, and running it would then fail with "Text file busy".
+        let copy = try ProcessRunner().run(["cp", try CutoverBinary.path(), bin], timeout: .seconds(30))
+        try #require(copy.succeeded, "\(copy.message)")
         try FileManager.default.createDirectory(atPath: dir.path + "/work", withIntermediateDirectories: true)
         let version = try ProcessRunner().run([bin, "--version"], timeout: .seconds(10))
         #expect(version.succeeded && version.stdout.trimmingCharacters(in: .whitespacesAndNewlines).range(of: #"^\d+\.\d+\.\d+$"#, options: .regularExpression) != nil,
