@@ -572,8 +572,7 @@ public struct ApplyPipeline: Sendable {
         for entry in swapped.reversed() {
             let current = try? AtomicFiles.readBytes(entry.target)
             if let current, SHA256.hex(bytes: current) != entry.hashAfter {
-                let kept = AtomicFiles.directory(of: entry.target) + "/." + (entry.target as NSString).lastPathComponent
-                    + ".cutover-previous-" + id.prefix(8)
+                let kept = AtomicFiles.beside(entry.target, "previous-" + id.prefix(8))
                 do {
                     try AtomicFiles.renameFile(entry.backup, to: kept)
                 } catch {

@@ -57,19 +57,21 @@ enum AtomicFiles {
         return dir.isEmpty ? "." : dir
     }
 
-    /// The backup path kept beside `path`.
-    static func backupPath(for path: String) -> String {
-        let name = (path as NSString).lastPathComponent
-        return directory(of: path) + "/." + name + ".cutover-backup"
+    /// A file of Cutover's own beside `path`: `.NAME.cutover-SUFFIX` in the same directory (dot-named, so no
+    /// include glob of nginx's reads it).
+    static func beside(_ path: String, _ suffix: String) -> String {
+        directory(of: path) + "/." + (path as NSString).lastPathComponent + ".cutover-" + suffix
     }
+
+    /// The backup path kept beside `path`.
+    static func backupPath(for path: String) -> String { beside(path, "backup") }
 
     /// Writes `text` to a new temp file beside `path` with the original's owner, group and mode,
     /// fsyncs it and returns its path.
     static func writeTemp(beside path: String, text: String) throws -> String {
         var st = stat()
         guard stat(path, &st) == 0 else { throw ApplyError.io(operation: "stat", path: path, errno: errno) }
-        let name = (path as NSString).lastPathComponent
-        let temp = directory(of: path) + "/." + name + ".cutover-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let temp = beside(path, "tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ApplyError.io(operation: "create temp file", path: temp, errno: errno) }
         var ok = false

@@ -92,7 +92,7 @@ public struct CandidateConfig: Sendable, Equatable {
         let needsCopy = Set(includes.keys.map(\.file))
         var placed = candidateOf.filter { !needsCopy.contains($0.key) }
         for file in set.order where needsCopy.contains(file) {
-            placed[file] = AtomicFiles.directory(of: file) + "/." + (file as NSString).lastPathComponent + ".cutover-candidate-" + id.prefix(8)
+            placed[file] = AtomicFiles.beside(file, "candidate-" + id.prefix(8))
         }
         var edited = set
         // Last address first: a directive's address stays valid while later siblings are replaced.

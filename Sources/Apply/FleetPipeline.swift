@@ -66,8 +66,6 @@ public struct FleetPipeline: Sendable {
         var record: HostRecord
         var reloadRan = false
         var reloadSucceeded = false
-        /// The candidate tree validated beside the live files; nil when the host validated in place.
-        var candidate: CandidateConfig?
     }
 
     /// Applies the change `edit` computes under the lock (paths as on `reference`) to every target.
@@ -303,7 +301,8 @@ public struct FleetPipeline: Sendable {
     /// place; the failure, if any, as the outcome it makes.
     private func validate(_ run: inout HostRun, id: String) -> (ApplyOutcome, String)? {
         let target = run.target
-        var argv: [String]?
+        // The candidate tree and the validate command pointed at it; nil: validated in place.
+        var beside: (candidate: CandidateConfig, argv: [String])?
         if let main = target.control.validatedMainConfig {
             let changed = run.files.compactMap { file in
                 file.temp.map { CandidateConfig.Changed(path: file.change.path, resolved: file.target, candidate: $0, text: file.change.after) }
@@ -311,9 +310,8 @@ public struct FleetPipeline: Sendable {
             do {
                 let plan = try CandidateConfig.plan(mainConfig: main, changed: changed, store: target.store,
                                                     resolve: { target.resolveSymlinks($0) }, id: id)
-                if plan.missing.isEmpty {
-                    run.candidate = plan
-                    argv = target.control.validateArgv(candidateMain: plan.main)
+                if plan.missing.isEmpty, let argv = target.control.validateArgv(candidateMain: plan.main) {
+                    beside = (plan, argv)
                 }
             } catch {
                 run.record.failure = "\(error)"
@@ -322,7 +320,7 @@ public struct FleetPipeline: Sendable {
             }
         }
         let validation: CommandResult
-        if let argv, let candidate = run.candidate {
+        if let (candidate, argv) = beside {
             var written: [String] = []
             defer { for path in written { target.remove(path) } }
             for copy in candidate.copies {
@@ -431,14 +429,12 @@ public struct FleetPipeline: Sendable {
                                     + "\(file.backup): copy it over \(file.change.path) on \(target.name) and reload nginx there")
                 }
             } else {
-                target.remove(file.temp ?? AtomicFiles.directory(of: file.target) + "/." + (file.target as NSString).lastPathComponent
-                              + ".cutover-tmp-" + id.prefix(8))
+                target.remove(file.temp ?? NginxTarget.remoteTemp(beside: file.target, id: id))
             }
         }
         for file in run.files.reversed() where file.swapped {
             if let current = try? target.read(file.target), SHA256.hex(current) != file.hashAfter {
-                let kept = AtomicFiles.directory(of: file.target) + "/." + (file.target as NSString).lastPathComponent
-                    + ".cutover-previous-" + id.prefix(8)
+                let kept = AtomicFiles.beside(file.target, "previous-" + id.prefix(8))
                 if (try? target.rename(file.backup, to: kept)) != nil {
                     problems.append("\(file.change.path) holds an edit made while the change was in flight (kept as it is); the text "
                                     + "from before Cutover's change is in \(kept): merge by hand, then validate and reload nginx there")

@@ -213,8 +213,7 @@ public struct Journal: Sendable {
     /// The default journal of a config: `.<name>.cutover-journal.jsonl` beside it (dot-named, so an
     /// `include dir/*` glob never reads it), shared by everyone who may edit that config.
     public static func besideConfig(_ config: String) -> String {
-        let name = (config as NSString).lastPathComponent
-        return AtomicFiles.directory(of: config) + "/." + name + ".cutover-journal.jsonl"
+        AtomicFiles.beside(config, "journal.jsonl")
     }
 
     /// Where a record goes when the journal cannot take it: the per-user state directory, then /tmp.

@@ -216,6 +216,7 @@ public struct NginxTarget: Sendable {
             }
             return
         }
+        // cp -p gives the file the original's owner and mode; cat then replaces its bytes.
         let result = script("cp -p -- \"$1\" \"$2\" && cat > \"$2\" || { rm -f -- \"$2\"; exit 1; }", [live, path],
                             input: ConfigText.encode(text))
         try check(result, "write \(path)")
@@ -224,13 +225,13 @@ public struct NginxTarget: Sendable {
     /// Writes `text` to a new temp file beside `path` with the original's owner and mode; returns its path.
     public func writeBeside(_ path: String, text: String, id: String) throws -> String {
         if isLocal { return try AtomicFiles.writeTemp(beside: path, text: text) }
-        let temp = AtomicFiles.directory(of: path) + "/." + (path as NSString).lastPathComponent + ".cutover-tmp-" + id.prefix(8)
-        // cp -p gives the temp file the original's owner and mode; cat then replaces its bytes.
-        let result = script("cp -p -- \"$1\" \"$2\" && cat > \"$2\" || { rm -f -- \"$2\"; exit 1; }", [path, temp],
-                            input: ConfigText.encode(text))
-        try check(result, "write the candidate \(temp)")
+        let temp = NginxTarget.remoteTemp(beside: path, id: id)
+        try writeFile(temp, text: text, like: path)
         return temp
     }
+
+    /// The candidate a change `id` writes beside `path` on a remote host (a name the revert can find again).
+    static func remoteTemp(beside path: String, id: String) -> String { AtomicFiles.beside(path, "tmp-" + id.prefix(8)) }
 
     /// Keeps the live file under `backup` (a hard link) and renames `temp` over it.
     public func swapIn(temp: String, target: String, backup: String) throws {

@@ -111,9 +111,7 @@ public final class Autopilot: @unchecked Sendable {
                             + "the fleet-wide split never matches the canary's percent and the verdict stays watch; use --gate not-bad "
                             + "(a bad verdict still aborts the plan and rolls the canary back)")
         }
-        var probe = RampPlan(target: .group(""), steps: [], bakeSeconds: 0, created: clock.now(), createdBy: who)
-        probe.hosts = hosts
-        let model = try loadModel(via: try applier(for: probe))
+        let model = try loadModel(via: try applier(hosts: hosts, for: "the plan"))
         let target: PlanTarget
         switch (endpoint, group) {
         case (let query?, nil):
@@ -534,14 +532,19 @@ public final class Autopilot: @unchecked Sendable {
 
     /// The pipeline of `plan`'s changes: to the hosts it is limited to (`cutover ramp --hosts`), else `applier`.
     func applier(for plan: RampPlan) throws -> EditApplier {
-        guard let hosts = plan.hosts else { return applier }
+        try applier(hosts: plan.hosts, for: "plan \(plan.id)")
+    }
+
+    /// The pipeline to `hosts` (nil: `applier`, every host); `what` names the plan in the errors.
+    func applier(hosts: [String]?, for what: String) throws -> EditApplier {
+        guard let hosts else { return applier }
         guard let hostApplier else {
-            throw PlanError("plan \(plan.id) is limited to the hosts \(hosts.joined(separator: ", ")), but this executor has no `hosts:` to reach them; run the guard with the settings that list them")
+            throw PlanError("\(what) is limited to the hosts \(hosts.joined(separator: ", ")), but this executor has no `hosts:` to reach them; run the guard with the settings that list them")
         }
         do {
             return try hostApplier(hosts)
         } catch {
-            throw PlanError("plan \(plan.id) cannot reach its hosts \(hosts.joined(separator: ", ")): \(error)")
+            throw PlanError("\(what) cannot reach its hosts \(hosts.joined(separator: ", ")): \(error)")
         }
     }
 

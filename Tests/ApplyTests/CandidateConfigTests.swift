@@ -146,8 +146,8 @@ enum AtomicFilesPath {
     }
 
     @Test func nginxTChecksACandidateMainConfigWhileTheLiveFilesStayAsTheyWere() throws {
-        let seen = Box<[String]>([])
-        let fleetBox = Box<Fleet?>(nil)
+        let seen = LockedBox<[String]>([])
+        let fleetBox = LockedBox<Fleet?>(nil)
         let fleet = try Fleet { argv in
             guard let name = argv.first, name.hasPrefix("nginx-") else { return nil }
             guard let f = fleetBox.value else { return CommandResult(argv: argv, exitCode: 70, stderr: "no fleet") }
@@ -183,7 +183,7 @@ enum AtomicFilesPath {
     }
 
     @Test func aRefusedCandidateNeverTouchesALiveFileAndNginxsWordsNameTheLiveFile() throws {
-        let fleetBox = Box<Fleet?>(nil)
+        let fleetBox = LockedBox<Fleet?>(nil)
         let fleet = try Fleet { argv in
             guard argv.first?.hasPrefix("nginx-") == true else { return nil }
             if argv == ["nginx-edge2", "-c", argv[2], "-t"] {
@@ -205,8 +205,8 @@ enum AtomicFilesPath {
     }
 
     @Test func theIntentNamesEveryHostWhileTheChangeIsInFlight() throws {
-        let intents = Box<[ApplyIntent?]>([])
-        let dirBox = Box<String>("")
+        let intents = LockedBox<[ApplyIntent?]>([])
+        let dirBox = LockedBox<String>("")
         let fleet = try Fleet { argv in
             guard argv.first?.hasPrefix("nginx-") == true else { return nil }
             if argv.last == "reload" {
@@ -257,16 +257,5 @@ enum AtomicFilesPath {
         let local = ApplyPipeline(configuration: fleet.pipeline.configuration, runner: fleet.runner)
         #expect(try local.recoverInterrupted() == nil)
         #expect(FileManager.default.fileExists(atPath: fleet.pipeline.configuration.intentFile))
-    }
-}
-
-/// A value shared with a scripted command's closure.
-final class Box<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T
-    init(_ value: T) { stored = value }
-    var value: T {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
     }
 }
